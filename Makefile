@@ -1,0 +1,30 @@
+# `make demo` and `make test` do all set-up on a fresh machine: a venv, the CPU build of torch, graphdgm.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+TORCH  ?= torch==2.13.0
+OUT    ?= out/demo
+
+.PHONY: demo test install clean bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# the CPU build first: a bare `torch` requirement could pull a multi-GB CUDA build
+	$(PY) -m pip install -q "$(TORCH)" || $(PY) -m pip install -q --index-url https://download.pytorch.org/whl/cpu torch
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) examples/demo.py --out $(OUT)
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/exact_vs_pgmpy.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

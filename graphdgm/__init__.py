@@ -1,0 +1,10 @@
+"""graphdgm: probabilistic graphical models with deep extensions, declared as graphs, run on torch."""
+from graphdgm.errors import (
+    CapabilityError, EvidenceError, FormatError, GraphdgmError, InferenceError, SpecError, UnknownVariableError,
+)
+from graphdgm.spec import Binary, Categorical, Domain, FactorGraph, MarkovNetwork, Real, Spin, grid_edges
+
+__version__ = "0.1.0"
+from graphdgm.compiler import compile
+from graphdgm import infer
+from graphdgm.infer import log_partition, map_query, query

@@ -1,0 +1,239 @@
+"""The compiled Markov network: packed variables, stacked factor groups, energy and conditionals."""
+from __future__ import annotations
+
+import copy
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from graphdgm.compiler.colouring import colour_blocks
+from graphdgm.compiler.factor_groups import (
+    FactorGroup, IsingCouplingGroup, IsingFieldGroup, PottsCouplingGroup, TableFieldGroup, TableGroup,
+)
+from graphdgm.errors import EvidenceError, SpecError, UnknownVariableError
+from graphdgm.spec.domains import Domain
+from graphdgm.spec.markov_network import MarkovNetwork
+from graphdgm.spec.names import canonical, parse_name
+
+
+class CompiledMarkovNetwork(nn.Module):
+    """A Markov network lowered to torch: p(x) ∝ exp(-energy(x)), x packed as state indices (B, n).
+
+    Names live at the edges (``variables``, ``index``); inside, variables are positions in a flat
+    tensor and factors of one kind are stacked in a :class:`FactorGroup`.
+
+    >>> import torch, graphdgm as gd
+    >>> model = gd.compile(gd.MarkovNetwork.ising_grid(2, 2, coupling=0.5))
+    >>> model.energy(torch.zeros(1, 4, dtype=torch.long))  # all spins -1: 4 aligned bonds
+    tensor([-2.], dtype=torch.float64, grad_fn=<NegBackward0>)
+    """
+
+    capabilities = frozenset({"discrete", "energy", "factor_tables", "blocks", "conditionals"})
+
+    def __init__(self, spec: MarkovNetwork, dtype: torch.dtype = torch.float64) -> None:
+        super().__init__()
+        if spec.num_variables == 0:
+            raise SpecError("cannot compile an empty network; declare variables with add_variable/add_block first")
+        self.spec = copy.deepcopy(spec)  # the declaration this model was compiled from, frozen
+        self.variables: tuple[str, ...] = tuple(spec.variables)
+        self.index = MappingProxyType({n: i for i, n in enumerate(self.variables)})
+        self.domains: tuple[Domain, ...] = tuple(spec.domains())
+        if any(not d.is_discrete for d in self.domains):
+            raise SpecError("CompiledMarkovNetwork handles discrete variables; real-valued ones need a Gaussian spec")
+        cards = [d.cardinality for d in self.domains]
+        self.register_buffer("cards", torch.tensor(cards, dtype=torch.long))  # (n,)
+        self.max_card = max(cards)
+        values = torch.zeros(len(cards), self.max_card, dtype=dtype)
+        for i, d in enumerate(self.domains):
+            values[i, : d.cardinality] = torch.tensor(d.values, dtype=dtype)
+        self.register_buffer("values", values)  # (n, kmax): numeric value of each state
+        self.groups = nn.ModuleList(_lower_groups(spec, self.domains, dtype))
+        edges = self.markov_edges()
+        self.blocks: tuple[torch.Tensor, ...] = tuple(torch.from_numpy(b) for b in colour_blocks(len(cards), edges))
+        self._block_entries = [self._entries_for_block(b) for b in self.blocks]
+
+    # ------------------------------------------------------------------ names
+    @property
+    def num_variables(self) -> int:
+        return len(self.variables)
+
+    def index_of(self, name: str) -> int:
+        """Packed index of a variable name (``"x[3, 4]"`` and ``"x[3,4]"`` both work)."""
+        i = self.index.get(name)
+        if i is None:
+            try:
+                i = self.index.get(canonical(name))
+            except SpecError:
+                i = None
+        if i is None:
+            raise UnknownVariableError(str(name), self.variables)
+        return i
+
+    def resolve(self, names: Any) -> list[int]:
+        """Names (or a block name meaning all its variables) to packed indices, in the given order."""
+        if isinstance(names, str):
+            names = [names]
+        out: list[int] = []
+        for n in names:
+            if isinstance(n, str) and n in self.spec.blocks and self.spec.blocks[n].shape:
+                out.extend(self.spec._resolve(n))
+            else:
+                out.append(self.index_of(n))
+        if len(set(out)) != len(out):
+            raise SpecError(f"variables {list(names)} name a variable twice")
+        return out
+
+    def encode_evidence(self, evidence: dict[str, Any] | None) -> dict[int, int]:
+        """``{"x[0,0]": +1}`` -> ``{0: 1}`` (packed index -> state index), validated."""
+        if not evidence:
+            return {}
+        if not isinstance(evidence, dict):
+            raise EvidenceError(f"evidence must be a dict of variable name -> state label, got {type(evidence).__name__}")
+        out: dict[int, int] = {}
+        for name, label in evidence.items():
+            if isinstance(name, str) and name in self.spec.blocks and self.spec.blocks[name].shape:
+                idx = self.resolve(name)
+                labels = np.asarray(label.detach().cpu() if hasattr(label, "detach") else label).reshape(-1)
+                if labels.size != len(idx):
+                    raise EvidenceError(f"evidence for block {name!r} has {labels.size} values; the block has {len(idx)} variables")
+                pairs = list(zip(idx, labels.tolist()))
+            else:
+                pairs = [(self.index_of(name), label)]
+            for i, lab in pairs:
+                if hasattr(lab, "item"):
+                    lab = lab.item()
+                try:
+                    out[i] = self.domains[i].index(lab)
+                except SpecError as e:
+                    raise EvidenceError(f"evidence for {self.variables[i]!r}: {e}") from None
+        return out
+
+    def state_labels(self, i: int) -> tuple[Any, ...]:
+        return self.domains[i].labels
+
+    # ----------------------------------------------------------------- energy
+    def factor_tables(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``[(scope (F, a), log_tables (F, k_1..k_a)), ...]``, one entry per factor group."""
+        return [(g.scope, g.log_tables()) for g in self.groups]
+
+    def log_potential(self, state: torch.Tensor) -> torch.Tensor:
+        """Unnormalised log-probability Σ log φ(x) of packed states (B, n) -> (B,)."""
+        state = self._check_state(state)
+        total = torch.zeros(state.shape[0], dtype=self.values.dtype, device=state.device)
+        for g in self.groups:  # loop over factor kinds, not factors
+            total = total + g.log_potential(state)
+        return total
+
+    def energy(self, state: torch.Tensor) -> torch.Tensor:
+        """Energy E(x) = -Σ log φ(x) of packed states (B, n) of state indices -> (B,)."""
+        return -self.log_potential(state)
+
+    def _check_state(self, state: torch.Tensor) -> torch.Tensor:
+        if not torch.is_tensor(state):
+            state = torch.as_tensor(state)
+        if state.dim() == 1:
+            state = state[None]
+        if state.dim() != 2 or state.shape[1] != self.num_variables:
+            raise SpecError(
+                f"state must have shape (batch, {self.num_variables}) of state indices (one column per variable "
+                f"in model.variables order); got {tuple(state.shape)}"
+            )
+        return state.long()
+
+    def markov_edges(self) -> np.ndarray:
+        """Pairs of variables that share a factor, (E, 2) packed indices (unique, i < j)."""
+        pairs = []
+        for g in self.groups:
+            s = g.scope.cpu().numpy()
+            for p in range(s.shape[1]):
+                for q in range(p + 1, s.shape[1]):
+                    pairs.append(np.sort(s[:, [p, q]], axis=1))
+        if not pairs:
+            return np.zeros((0, 2), dtype=np.int64)
+        return np.unique(np.concatenate(pairs), axis=0)
+
+    # ----------------------------------------------------------- conditionals
+    def _entries_for_block(self, block: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+        """For each group: the (factor, position, row-in-block) triples touching the block."""
+        pos_in_block = torch.full((self.num_variables,), -1, dtype=torch.long)
+        pos_in_block[block] = torch.arange(len(block))
+        entries = []
+        for g in self.groups:
+            rows = pos_in_block[g.scope.cpu()]  # (F, a)
+            f, p = torch.nonzero(rows >= 0, as_tuple=True)
+            entries.append((f, p, rows[f, p]))
+        return entries
+
+    def conditional_logits(self, state: torch.Tensor, block: int) -> torch.Tensor:
+        """Logits of p(x_v | rest) for every variable v of ``blocks[block]``: (B, |block|, kmax).
+
+        States beyond a variable's cardinality get -inf. Batched over the factor groups.
+        """
+        state = self._check_state(state)
+        members = self.blocks[block].to(state.device)
+        B, m, K = state.shape[0], len(members), self.max_card
+        out = torch.zeros(B, m, K, dtype=self.values.dtype, device=state.device)
+        ks = torch.arange(K, device=state.device)
+        for g, (f, p, row) in zip(self.groups, self._block_entries[block]):
+            if len(f) == 0:
+                continue
+            f, p, row = f.to(state.device), p.to(state.device), row.to(state.device)
+            scope, strides = g.scope, g.strides
+            flat = (state[:, scope] * strides).sum(-1)  # (B, F)
+            own = state[:, scope[f, p]] * strides[p]  # (B, M)
+            base = flat[:, f] - own  # (B, M)
+            kcap = torch.tensor(g.table_shape, device=state.device)[p]  # (M,)
+            s = torch.minimum(ks[None, :], kcap[:, None] - 1)  # (M, K)
+            idx = base[:, :, None] + s[None] * strides[p][None, :, None]  # (B, M, K)
+            tab = g.log_tables().reshape(g.num_factors, -1)  # (F, Πk)
+            vals = tab[f[None, :, None], idx]  # (B, M, K)
+            vals = vals.masked_fill((ks[None, :] >= kcap[:, None])[None], 0.0)
+            out.index_add_(1, row, vals)
+        valid = ks[None, :] < self.cards[members][:, None]  # (m, K)
+        return out.masked_fill(~valid[None], float("-inf"))
+
+    def extra_repr(self) -> str:
+        kinds = ", ".join(f"{g.kind}×{g.num_factors}" for g in self.groups)
+        return f"variables={self.num_variables}, blocks={len(self.blocks)}, factors=[{kinds}]"
+
+
+def _lower_groups(spec: MarkovNetwork, domains: tuple[Domain, ...], dtype: torch.dtype) -> list[FactorGroup]:
+    """Stack the spec's factors into groups: tables by shape, couplings and fields by kind."""
+    groups: list[FactorGroup] = []
+    by_shape: dict[tuple[int, ...], list] = {}
+    for f in spec.factors:
+        by_shape.setdefault(tuple(f.log_table.shape), []).append(f)
+    for shape, fs in by_shape.items():
+        scope = torch.tensor([[spec.index_of(v) for v in f.scope] for f in fs], dtype=torch.long)
+        tables = torch.tensor(np.stack([f.log_table for f in fs]), dtype=dtype)
+        name = "tables" + "x".join(map(str, shape))
+        groups.append(TableGroup(name, scope, tables, tuple(f.name for f in fs)))
+    cards = np.array([d.cardinality for d in domains])
+    vals = [np.asarray(d.values, dtype=np.float64) for d in domains]
+    for c in spec.couplings:
+        sig = np.stack([cards[c.pairs[:, 0]], cards[c.pairs[:, 1]]], 1)
+        for ka, kb in np.unique(sig, axis=0):
+            sel = np.flatnonzero((sig[:, 0] == ka) & (sig[:, 1] == kb))
+            pairs = torch.from_numpy(c.pairs[sel])
+            w = torch.tensor(c.weights[sel], dtype=dtype)
+            if c.kind == "ising":
+                va = torch.tensor(np.stack([vals[i] for i in c.pairs[sel, 0]]), dtype=dtype)
+                vb = torch.tensor(np.stack([vals[i] for i in c.pairs[sel, 1]]), dtype=dtype)
+                groups.append(IsingCouplingGroup(c.name, pairs, w, va, vb))
+            else:
+                groups.append(PottsCouplingGroup(c.name, pairs, w, int(ka), int(kb)))
+    for fg in spec.fields:
+        var = torch.from_numpy(fg.variables)
+        w = torch.tensor(fg.weights, dtype=dtype)
+        if fg.kind == "ising":
+            k = cards[fg.variables]
+            if np.any(k != k[0]):
+                raise SpecError(f"field {fg.name!r} spans variables of different cardinalities; split it by domain")
+            v = torch.tensor(np.stack([vals[i] for i in fg.variables]), dtype=dtype)
+            groups.append(IsingFieldGroup(fg.name, var, w, v))
+        else:
+            groups.append(TableFieldGroup(fg.name, var, w))
+    return groups

@@ -1,0 +1,108 @@
+"""Contraction plans for bucket elimination: built once per (evidence, query, mode), then replayed.
+
+A plan is symbolic: slots hold factor scopes; each step takes every live slot that mentions the
+eliminated variable and writes one new slot. Executing it is a short sequence of tensor ops.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from graphdgm.infer.exact.order import (
+    EliminationOrder, _adjacency, evaluate_order, find_order, greedy_order, residual_adjacency,
+)
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Step:
+    """Eliminate ``var`` from the product of ``inputs`` by sum or max, writing slot ``output``."""
+
+    var: int
+    mode: str  # "sum" or "max"
+    inputs: tuple[int, ...]
+    output: int
+    out_scope: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class FactorSource:
+    """Where an initial slot comes from: factor ``index`` of group ``group``, sliced at evidence."""
+
+    group: int
+    index: int
+    take: tuple  # per table axis: an int (evidence state) or slice(None)
+    scope: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    sources: tuple[FactorSource, ...]  # slots 0..len(sources)-1
+    extra: tuple[tuple[int, ...], ...]  # following slots: unit unary factors (indicators) on these vars
+    steps: tuple[Step, ...]
+    final_inputs: tuple[int, ...]
+    keep: tuple[int, ...]
+    slot_scopes: tuple[tuple[int, ...], ...]
+    order: EliminationOrder
+    num_slots: int
+
+
+def build_plan(
+    scopes: list[tuple[int, int, tuple[int, ...]]], n: int, cards: list[int], edges: np.ndarray,
+    evidence: dict[int, int], keep: tuple[int, ...], max_vars: tuple[int, ...] = (), indicators: tuple[int, ...] = (),
+    seed: int = 0,
+) -> Plan:
+    """Plan variable elimination.
+
+    ``scopes`` lists (group, index, scope) for every factor. Variables in ``evidence`` are sliced
+    away; ``keep`` survives to the output; ``max_vars`` are max-eliminated after every other
+    variable is summed out (exact marginal MAP; all non-evidence variables for a plain MAP);
+    ``indicators`` get a unit unary factor each, whose gradient is that variable's marginal.
+    """
+    free = [v for v in range(n) if v not in evidence]
+    sum_vars = [v for v in free if v not in set(keep) and v not in set(max_vars)]
+    mask = np.array([v not in evidence for v in range(n)])
+    sub_edges = edges[mask[edges[:, 0]] & mask[edges[:, 1]]] if len(edges) else edges
+    order_sum = find_order(n, sub_edges, cards, sum_vars, seed=seed)
+    order = list(order_sum.order)
+    if max_vars:
+        log2_card = [math.log2(max(c, 1)) for c in cards]
+        adj = _adjacency(n, sub_edges)
+        residual = residual_adjacency(adj, order)
+        order += greedy_order(residual, log2_card, [v for v in max_vars if v not in evidence], "min_fill")
+        full = evaluate_order(order, adj, log2_card, order_sum.heuristic + "+max")
+    else:
+        full = order_sum
+    max_set = set(max_vars)
+
+    sources, slot_scopes = [], []
+    for g, i, scope in scopes:
+        take = tuple(evidence.get(v, slice(None)) for v in scope)
+        sources.append(FactorSource(g, i, take, tuple(v for v in scope if v not in evidence)))
+        slot_scopes.append(sources[-1].scope)
+    extra = tuple((v,) for v in indicators) + tuple((v,) for v in keep)  # unit factors: keep vars always appear
+    slot_scopes.extend(extra)
+    live: dict[int, set[int]] = {}
+    for s, scope in enumerate(slot_scopes):
+        for v in scope:
+            live.setdefault(v, set()).add(s)
+    alive = set(range(len(slot_scopes)))
+    steps = []
+    for v in order:
+        ins = tuple(sorted(live.get(v, ())))
+        out_scope = tuple(sorted({u for s in ins for u in slot_scopes[s]} - {v}))
+        out = len(slot_scopes)
+        slot_scopes.append(out_scope)
+        for s in ins:
+            alive.discard(s)
+            for u in slot_scopes[s]:
+                live[u].discard(s)
+        for u in out_scope:
+            live.setdefault(u, set()).add(out)
+        live.pop(v, None)
+        alive.add(out)
+        steps.append(Step(v, "max" if v in max_set else "sum", ins, out, out_scope))
+    return Plan(
+        tuple(sources), extra, tuple(steps), tuple(sorted(alive)), tuple(keep), tuple(slot_scopes), full, len(slot_scopes)
+    )

@@ -1,0 +1,13 @@
+"""Declarations of models as graphs; no tensor compute lives here."""
+from graphdgm.spec.blocks import Block
+from graphdgm.spec.domains import Binary, Categorical, Domain, Real, Spin
+from graphdgm.spec.factors import CouplingGroup, FieldGroup, TableFactor
+from graphdgm.spec.markov_network import MarkovNetwork, grid_edges
+from graphdgm.spec.names import canonical, format_name, parse_name
+
+FactorGraph = MarkovNetwork  # a factor graph and a Markov network share one spec
+
+__all__ = [
+    "Binary", "Block", "Categorical", "CouplingGroup", "Domain", "FactorGraph", "FieldGroup",
+    "MarkovNetwork", "Real", "Spin", "TableFactor", "canonical", "format_name", "grid_edges", "parse_name",
+]

@@ -1,0 +1,493 @@
+"""The Markov network / factor graph spec: blocks of variables joined by factors.
+
+A spec only declares; :func:`graphdgm.compile` lowers it to torch.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from graphdgm.errors import SpecError, UnknownVariableError
+from graphdgm.spec.blocks import Block
+from graphdgm.spec.domains import Domain, Spin
+from graphdgm.spec.factors import COUPLING_KINDS, FIELD_KINDS, CouplingGroup, FieldGroup, TableFactor
+from graphdgm.spec.names import canonical, format_name, parse_name
+
+
+def _as_float_array(x: Any, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise SpecError(f"{what} must be numeric (a number, list, numpy array or tensor): {e}") from None
+    return arr
+
+
+class MarkovNetwork:
+    """An undirected graphical model declared as blocks of variables and factors.
+
+    >>> import graphdgm as gd
+    >>> mn = gd.MarkovNetwork()
+    >>> mn.add_variable("a", gd.Categorical(3))
+    'a'
+    >>> mn.add_block("x", (2,), gd.Binary())
+    'x'
+    >>> mn.add_factor(["a", "x[0]"], [[1, 2], [3, 4], [5, 6]])
+    'f0'
+    >>> mn.add_coupling([("x[0]", "x[1]")], 0.5)
+    'J0'
+    >>> mn.num_variables
+    3
+    """
+
+    def __init__(self, name: str = "markov_network") -> None:
+        self.name = name
+        self.blocks: dict[str, Block] = {}
+        self.factors: list[TableFactor] = []
+        self.couplings: list[CouplingGroup] = []
+        self.fields: list[FieldGroup] = []
+        self._offsets: dict[str, int] = {}
+        self._num_vars = 0
+        self._names_cache: list[str] | None = None
+
+    # ----------------------------------------------------------------- variables
+    def add_block(self, name: str, shape: Sequence[int] | int, domain: Domain) -> str:
+        """Declare a plate of variables ``name[i,j,...]`` of the given shape, all in ``domain``."""
+        shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+        if not isinstance(domain, Domain):
+            raise SpecError(f"block {name!r}: domain must be a Domain such as gd.Spin() or gd.Categorical(3), got {domain!r}")
+        if name in self.blocks:
+            raise SpecError(f"duplicate block name {name!r}; every block and variable needs its own name")
+        block = Block(name, shape, domain)
+        self.blocks[name] = block
+        self._offsets[name] = self._num_vars
+        self._num_vars += block.size
+        self._names_cache = None
+        return name
+
+    def add_variable(self, name: str, domain: Domain) -> str:
+        """Declare a single variable (a block of shape ``()``)."""
+        return self.add_block(name, (), domain)
+
+    @property
+    def num_variables(self) -> int:
+        return self._num_vars
+
+    @property
+    def variables(self) -> list[str]:
+        """All variable names, in packed order (blocks in declaration order, row-major inside)."""
+        if self._names_cache is None:
+            self._names_cache = [n for b in self.blocks.values() for n in b.variable_names()]
+        return list(self._names_cache)
+
+    def index_of(self, name: str) -> int:
+        """Global packed index of a variable name such as ``"x[3,4]"``."""
+        try:
+            block_name, idx = parse_name(name)
+        except SpecError:
+            raise UnknownVariableError(str(name), self.variables) from None
+        block = self.blocks.get(block_name)
+        if block is None:
+            raise UnknownVariableError(name, self.variables)
+        if len(idx) != len(block.shape):
+            raise UnknownVariableError(name, self.variables)
+        return self._offsets[block_name] + block.flat_offset(idx)
+
+    def block_of(self, name: str) -> Block:
+        block_name, _ = parse_name(name)
+        if block_name not in self.blocks:
+            raise UnknownVariableError(name, self.variables)
+        return self.blocks[block_name]
+
+    def domain_of(self, name: str) -> Domain:
+        return self.block_of(name).domain
+
+    def domains(self) -> list[Domain]:
+        """Domain of every variable in packed order."""
+        return [b.domain for b in self.blocks.values() for _ in range(b.size)]
+
+    def cardinalities(self) -> list[int]:
+        out = []
+        for d in self.domains():
+            if d.cardinality is None:
+                raise SpecError("cardinalities are defined only for discrete variables")
+            out.append(d.cardinality)
+        return out
+
+    def _resolve(self, names: Iterable[str] | str) -> list[int]:
+        """Variable names, or a block name standing for all its variables, to packed indices."""
+        if isinstance(names, str):
+            if names in self.blocks and self.blocks[names].shape:
+                off = self._offsets[names]
+                return list(range(off, off + self.blocks[names].size))
+            return [self.index_of(names)]
+        return [self.index_of(n) for n in names]
+
+    # ------------------------------------------------------------------ factors
+    def add_factor(
+        self,
+        scope: Sequence[str],
+        table: Any = None,
+        *,
+        log_table: Any = None,
+        name: str | None = None,
+    ) -> str:
+        """Add a table factor φ(scope); ``table`` holds potentials (≥ 0), or give ``log_table``.
+
+        The table's axes follow ``scope``: ``table[i, j]`` is φ(scope[0]=i, scope[1]=j).
+        """
+        if isinstance(scope, str):
+            scope = [scope]
+        scope = tuple(canonical(s) for s in scope)
+        if len(scope) == 0:
+            raise SpecError("a factor needs at least one variable in its scope")
+        if len(set(scope)) != len(scope):
+            raise SpecError(f"factor scope {list(scope)} repeats a variable; each variable may appear once")
+        cards = []
+        for v in scope:
+            self.index_of(v)  # raises UnknownVariableError
+            d = self.domain_of(v)
+            if not d.is_discrete:
+                raise SpecError(f"table factor over {v!r}: {v!r} is real-valued; tables need discrete variables")
+            cards.append(d.cardinality)
+        name = name or f"f{len(self.factors)}"
+        if any(f.name == name for f in self.factors):
+            raise SpecError(f"duplicate factor name {name!r}")
+        if (table is None) == (log_table is None):
+            raise SpecError(f"factor {name!r} over {list(scope)}: give exactly one of table= or log_table=")
+        if table is not None:
+            arr = _as_float_array(table, f"factor {name!r} table")
+            self._check_shape(name, scope, cards, arr)
+            if not np.all(np.isfinite(arr)):
+                raise SpecError(f"factor {name!r} over {list(scope)} has non-finite potentials (NaN or inf); potentials must be finite and >= 0")
+            if np.any(arr < 0):
+                raise SpecError(f"factor {name!r} over {list(scope)} has negative potentials (min {arr.min():g}); potentials must be >= 0 (use log_table= for log-potentials)")
+            with np.errstate(divide="ignore"):
+                log_arr = np.log(arr)
+        else:
+            log_arr = _as_float_array(log_table, f"factor {name!r} log_table")
+            self._check_shape(name, scope, cards, log_arr)
+            if np.any(np.isnan(log_arr)) or np.any(log_arr == np.inf):
+                raise SpecError(f"factor {name!r} over {list(scope)} has NaN or +inf log-potentials; use finite values (-inf marks an impossible state)")
+        if np.all(log_arr == -np.inf):
+            raise SpecError(f"factor {name!r} over {list(scope)} is zero everywhere, so every state is impossible")
+        self.factors.append(TableFactor(scope, log_arr.copy(), name))
+        return name
+
+    @staticmethod
+    def _check_shape(name: str, scope: tuple[str, ...], cards: list[int], arr: np.ndarray) -> None:
+        if tuple(arr.shape) != tuple(cards):
+            raise SpecError(
+                f"factor {name!r} over {list(scope)} needs a table of shape {tuple(cards)} "
+                f"(the cardinalities in scope order) but got shape {tuple(arr.shape)}; "
+                "reorder the scope or transpose the table"
+            )
+
+    def add_coupling(
+        self,
+        pairs: Sequence[tuple[str, str]] | np.ndarray,
+        weight: Any,
+        *,
+        kind: str = "ising",
+        name: str | None = None,
+        pattern: str = "pairs",
+    ) -> str:
+        """Add parametric pairwise factors over many pairs at once.
+
+        ``kind="ising"``: log φ = w·v(x_i)·v(x_j) (v = ±1 for spins, 0/1 for binary);
+        ``kind="potts"``: log φ = w·[x_i = x_j]. ``weight`` is a scalar or one value per pair.
+        ``pairs`` is a list of name pairs or an integer array (E, 2) of packed indices.
+        """
+        if kind not in COUPLING_KINDS:
+            raise SpecError(f"coupling kind {kind!r} is unknown; use one of {COUPLING_KINDS}")
+        if isinstance(pairs, np.ndarray) and pairs.dtype.kind in "iu":
+            idx = pairs.astype(np.int64).reshape(-1, 2)
+            if idx.size and (idx.min() < 0 or idx.max() >= self._num_vars):
+                raise SpecError(f"coupling pairs index outside 0..{self._num_vars - 1}")
+        else:
+            idx = np.array([[self.index_of(a), self.index_of(b)] for a, b in pairs], dtype=np.int64).reshape(-1, 2)
+        if len(idx) == 0:
+            raise SpecError("add_coupling needs at least one pair")
+        if np.any(idx[:, 0] == idx[:, 1]):
+            bad = self.variables[int(idx[idx[:, 0] == idx[:, 1]][0, 0])]
+            raise SpecError(f"coupling of {bad!r} with itself; a pairwise factor needs two different variables")
+        doms = self.domains()
+        for col in (0, 1):
+            if any(not doms[i].is_discrete for i in idx[:, col]):
+                raise SpecError("couplings are defined for discrete variables; a real variable was given")
+        if kind == "potts":
+            pass
+        w = _as_float_array(weight, f"coupling {name or ''} weight")
+        if w.ndim == 0:
+            w = np.full(len(idx), float(w))
+        w = w.reshape(-1) if w.size == len(idx) else w
+        if w.shape != (len(idx),):
+            raise SpecError(f"coupling weight has shape {w.shape}; give a scalar or one value per pair, shape ({len(idx)},)")
+        if not np.all(np.isfinite(w)):
+            raise SpecError("coupling weights must be finite (got NaN or inf)")
+        name = name or f"J{len(self.couplings)}"
+        names = self.variables
+        blocks = (parse_name(names[int(idx[0, 0])])[0], parse_name(names[int(idx[0, 1])])[0])
+        self.couplings.append(CouplingGroup(name, kind, idx, w.copy(), pattern, blocks))
+        return name
+
+    def add_field(
+        self,
+        variables: Sequence[str] | str,
+        weight: Any,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+    ) -> str:
+        """Add unary factors: ``kind="ising"`` gives log φ = h·v(x) (one value per variable);
+        ``kind="table"`` gives log φ(x=s) = h[i, s] (shape (n, k)). A block name means all its variables.
+        """
+        idx = np.array(self._resolve(variables), dtype=np.int64)
+        doms = [self.domains()[i] for i in idx]
+        if any(not d.is_discrete for d in doms):
+            raise SpecError("fields are defined for discrete variables; a real variable was given")
+        w = _as_float_array(weight, "field weight")
+        if kind is None:
+            kind = "table" if (w.ndim >= 1 and w.shape[-1] == doms[0].cardinality and w.size == len(idx) * doms[0].cardinality and w.size != len(idx)) else "ising"
+        if kind not in FIELD_KINDS:
+            raise SpecError(f"field kind {kind!r} is unknown; use one of {FIELD_KINDS}")
+        if kind == "ising":
+            if w.ndim == 0:
+                w = np.full(len(idx), float(w))
+            if w.size != len(idx):
+                raise SpecError(f"ising field has {w.size} values for {len(idx)} variables; give a scalar or shape ({len(idx)},)")
+            w = w.reshape(-1)
+        else:
+            k = doms[0].cardinality
+            if any(d.cardinality != k for d in doms):
+                raise SpecError("a table field needs variables of one cardinality; add one field per cardinality")
+            if w.ndim == 1 and w.shape == (k,):
+                w = np.broadcast_to(w, (len(idx), k))
+            if w.size != len(idx) * k:
+                raise SpecError(f"table field needs shape ({len(idx)}, {k}) (variables, states), got {w.shape}")
+            w = w.reshape(len(idx), k)
+        if not np.all(np.isfinite(w)):
+            raise SpecError("field weights must be finite (got NaN or inf)")
+        name = name or f"h{len(self.fields)}"
+        block = variables if isinstance(variables, str) and variables in self.blocks else ""
+        self.fields.append(FieldGroup(name, kind, idx, np.array(w, dtype=np.float64), block))
+        return name
+
+    def table_factors(self) -> list[TableFactor]:
+        """Every factor as an explicit log-table (couplings and fields expanded), for I/O and checks.
+
+        This walks factors one by one in numpy; compiled models never use it on a hot path.
+
+        >>> import graphdgm as gd
+        >>> [f.log_table.shape for f in gd.MarkovNetwork.ising_grid(1, 2, field=0.1).table_factors()]
+        [(2, 2), (2,), (2,)]
+        """
+        names = self.variables
+        doms = self.domains()
+        out = list(self.factors)
+        for c in self.couplings:
+            for e, (a, b) in enumerate(c.pairs):
+                da, db = doms[int(a)], doms[int(b)]
+                if c.kind == "ising":
+                    t = c.weights[e] * np.outer(da.values, db.values)
+                else:
+                    t = c.weights[e] * np.equal.outer(np.arange(da.cardinality), np.arange(db.cardinality)).astype(np.float64)
+                out.append(TableFactor((names[int(a)], names[int(b)]), t, f"{c.name}[{e}]"))
+        for fg in self.fields:
+            for j, i in enumerate(fg.variables):
+                d = doms[int(i)]
+                t = fg.weights[j] * np.asarray(d.values) if fg.kind == "ising" else np.asarray(fg.weights[j])
+                out.append(TableFactor((names[int(i)],), np.array(t, dtype=np.float64), f"{fg.name}[{j}]"))
+        return out
+
+    # ----------------------------------------------------------------- graphs
+    def factor_scopes(self) -> list[tuple[int, ...]]:
+        """Packed-index scope of every factor (tables, couplings, fields), one entry per factor."""
+        scopes = [tuple(self.index_of(v) for v in f.scope) for f in self.factors]
+        for c in self.couplings:
+            scopes.extend((int(a), int(b)) for a, b in c.pairs)
+        for fg in self.fields:
+            scopes.extend((int(i),) for i in fg.variables)
+        return scopes
+
+    def variable_graph(self) -> nx.Graph:
+        """The Markov graph: one node per variable, an edge where two variables share a factor."""
+        names = self.variables
+        g = nx.Graph()
+        g.add_nodes_from(names)
+        for scope in self.factor_scopes():
+            for i in range(len(scope)):
+                for j in range(i + 1, len(scope)):
+                    g.add_edge(names[scope[i]], names[scope[j]])
+        return g
+
+    @property
+    def graph(self) -> nx.MultiGraph:
+        """Block-level graph: block nodes (kind='block') and factor-group nodes (kind='factor')."""
+        g = nx.MultiGraph(name=self.name)
+        for b in self.blocks.values():
+            g.add_node(b.name, kind="block", shape=b.shape, domain=b.domain.describe())
+        for f in self.factors:
+            g.add_node(f.name, kind="factor", pattern="table", arity=len(f.scope))
+            for v in dict.fromkeys(parse_name(v)[0] for v in f.scope):
+                g.add_edge(f.name, v)
+        for c in self.couplings:
+            g.add_node(c.name, kind="factor", pattern=f"{c.kind} {c.pattern}", count=len(c.pairs))
+            for b in dict.fromkeys(c.blocks):
+                g.add_edge(c.name, b)
+        for fg in self.fields:
+            g.add_node(fg.name, kind="factor", pattern=f"{fg.kind} field", count=len(fg.variables))
+            names = self.variables
+            for b in dict.fromkeys(parse_name(names[int(i)])[0] for i in fg.variables):
+                g.add_edge(fg.name, b)
+        return g
+
+    def __repr__(self) -> str:
+        return (
+            f"MarkovNetwork({self.name!r}: {self.num_variables} variables in {len(self.blocks)} blocks, "
+            f"{len(self.factors)} table factors, {sum(len(c.pairs) for c in self.couplings)} couplings, "
+            f"{sum(len(f.variables) for f in self.fields)} unary fields)"
+        )
+
+    # ----------------------------------------------------------- constructors
+    @classmethod
+    def ising_grid(
+        cls,
+        rows: int,
+        cols: int,
+        coupling: Any = 0.4,
+        field: Any = 0.0,
+        *,
+        periodic: bool = False,
+        domain: Domain | None = None,
+        name: str = "x",
+    ) -> "MarkovNetwork":
+        """An Ising model on a rows×cols grid: p(x) ∝ exp(Σ J_ij x_i x_j + Σ h_i x_i), x_i ∈ {-1,+1}.
+
+        ``coupling`` is a scalar, one value per edge (in :func:`grid_edges` order) or a pair of arrays
+        (horizontal (rows, cols-1), vertical (rows-1, cols)); ``field`` a scalar or shape (rows, cols).
+
+        >>> import graphdgm as gd
+        >>> gd.MarkovNetwork.ising_grid(3, 3, coupling=0.4, field=0.1).num_variables
+        9
+        """
+        mn = cls(name=f"ising_{rows}x{cols}")
+        mn.add_block(name, (rows, cols), domain or Spin())
+        edges = grid_edges(rows, cols, periodic=periodic)
+        mn.add_coupling(edges, _grid_weights(coupling, rows, cols, len(edges), periodic), kind="ising", name="J", pattern="grid")
+        f = _as_float_array(field, "field")
+        if f.ndim == 0 and float(f) == 0.0:
+            return mn
+        mn.add_field(name, f.reshape(-1) if f.ndim else f, kind="ising", name="h")
+        return mn
+
+    @classmethod
+    def potts_grid(
+        cls, rows: int, cols: int, k: int, coupling: Any = 0.5, field: Any = None, *, periodic: bool = False, name: str = "x"
+    ) -> "MarkovNetwork":
+        """A k-state Potts model on a grid: p(x) ∝ exp(Σ J_ij [x_i = x_j] + Σ h_i(x_i)).
+
+        ``field`` is None, shape (k,) shared by all sites, or shape (rows, cols, k).
+
+        >>> import graphdgm as gd
+        >>> gd.MarkovNetwork.potts_grid(2, 3, k=3).num_variables
+        6
+        """
+        from graphdgm.spec.domains import Categorical
+
+        mn = cls(name=f"potts{k}_{rows}x{cols}")
+        mn.add_block(name, (rows, cols), Categorical(k))
+        edges = grid_edges(rows, cols, periodic=periodic)
+        mn.add_coupling(edges, _grid_weights(coupling, rows, cols, len(edges), periodic), kind="potts", name="J", pattern="grid")
+        if field is not None:
+            f = _as_float_array(field, "field")
+            mn.add_field(name, f.reshape(-1, k) if f.ndim == 3 else f, kind="table", name="h")
+        return mn
+
+    @classmethod
+    def from_networkx(
+        cls,
+        graph: nx.Graph,
+        domain: Domain | None = None,
+        *,
+        coupling: Any = None,
+        kind: str = "ising",
+        name: str = "markov_network",
+    ) -> "MarkovNetwork":
+        """Build from a networkx graph: one variable per node, one pairwise factor per edge.
+
+        Node attributes: ``domain`` (a Domain; else ``domain`` argument, default Spin), ``field``
+        (ising field h) or ``table`` (unary potentials). Edge attributes: ``table`` (a potential
+        table, axes in (u, v) order), else ``weight`` (a coupling of ``kind``), else ``coupling``.
+
+        >>> import networkx as nx, graphdgm as gd
+        >>> gd.MarkovNetwork.from_networkx(nx.cycle_graph(4), coupling=0.3).num_variables
+        4
+        """
+        mn = cls(name=name)
+        label = {n: str(n) for n in graph.nodes}
+        if len(set(label.values())) != len(label):
+            raise SpecError("networkx node names collide once turned into strings; relabel the graph first")
+        for n, data in graph.nodes(data=True):
+            mn.add_variable(label[n], data.get("domain", domain or Spin()))
+        pairs, weights = [], []
+        for u, v, data in graph.edges(data=True):
+            if "table" in data:
+                mn.add_factor([label[u], label[v]], data["table"], name=f"f[{label[u]},{label[v]}]")
+            else:
+                w = data.get("weight", coupling)
+                if w is None:
+                    raise SpecError(f"edge ({u!r}, {v!r}) has no 'table' or 'weight' attribute and no coupling= was given")
+                pairs.append((label[u], label[v]))
+                weights.append(float(w))
+        if pairs:
+            mn.add_coupling(pairs, np.array(weights), kind=kind, name="J", pattern="graph")
+        for n, data in graph.nodes(data=True):
+            if "table" in data:
+                mn.add_factor([label[n]], data["table"], name=f"f[{label[n]}]")
+            elif "field" in data:
+                mn.add_field([label[n]], [float(data["field"])], kind="ising", name=f"h[{label[n]}]")
+        return mn
+
+
+def grid_edges(rows: int, cols: int, *, periodic: bool = False) -> np.ndarray:
+    """Edges of a rows×cols grid as packed indices (E, 2): horizontal edges row-major, then vertical.
+
+    >>> grid_edges(2, 2).tolist()
+    [[0, 1], [2, 3], [0, 2], [1, 3]]
+    """
+    if rows < 1 or cols < 1:
+        raise SpecError(f"a grid needs positive rows and cols, got {rows}x{cols}")
+    ids = np.arange(rows * cols).reshape(rows, cols)
+    h = np.stack([ids[:, :-1].ravel(), ids[:, 1:].ravel()], 1)
+    v = np.stack([ids[:-1, :].ravel(), ids[1:, :].ravel()], 1)
+    parts = [h, v]
+    if periodic:
+        if cols > 2:
+            parts.append(np.stack([ids[:, -1], ids[:, 0]], 1))
+        if rows > 2:
+            parts.append(np.stack([ids[-1, :], ids[0, :]], 1))
+    return np.concatenate(parts).astype(np.int64)
+
+
+def _grid_weights(coupling: Any, rows: int, cols: int, n_edges: int, periodic: bool) -> np.ndarray:
+    if isinstance(coupling, tuple) and len(coupling) == 2 and not periodic:
+        hz = _as_float_array(coupling[0], "horizontal coupling")
+        vt = _as_float_array(coupling[1], "vertical coupling")
+        if hz.shape != (rows, cols - 1) or vt.shape != (rows - 1, cols):
+            raise SpecError(
+                f"grid couplings (horizontal, vertical) need shapes ({rows}, {cols - 1}) and ({rows - 1}, {cols}), "
+                f"got {hz.shape} and {vt.shape}"
+            )
+        return np.concatenate([hz.ravel(), vt.ravel()])
+    w = _as_float_array(coupling, "coupling")
+    if w.ndim == 0:
+        return np.full(n_edges, float(w))
+    if w.size != n_edges:
+        raise SpecError(f"grid coupling needs a scalar or {n_edges} values (one per edge, grid_edges order), got shape {w.shape}")
+    return w.reshape(-1)
+
+
+__all__ = ["MarkovNetwork", "grid_edges", "format_name"]

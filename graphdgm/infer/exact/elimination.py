@@ -39,14 +39,12 @@ def _linear_tables(model: torch.nn.Module, detach: bool) -> tuple[list[torch.Ten
     return lins, total
 
 
-def _sublists(step_scopes: list[tuple[int, ...]], out_scope: tuple[int, ...]) -> tuple[list[list[int]], list[int]]:
-    letters: dict[int, int] = {}
-    for sc in step_scopes + [out_scope]:
-        for v in sc:
-            letters.setdefault(v, len(letters))
-    if len(letters) > 52:
-        raise ValueError("an elimination step spans more than 52 variables; the model is too wide for exact inference")
-    return [[letters[v] for v in sc] for sc in step_scopes], [letters[v] for v in out_scope]
+def _contract(ops: list[torch.Tensor], step: Step) -> torch.Tensor:
+    """Run a step's pairwise program: two-operand einsums, so no path search at run time."""
+    ops = list(ops)
+    for i, j, _, equation in step.pairs:
+        ops.append(torch.einsum(equation, ops[i]) if j < 0 else torch.einsum(equation, ops[i], ops[j]))
+    return ops[-1]
 
 
 def _max_step(ops: list[torch.Tensor], scopes: list[tuple[int, ...]], step: Step) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,9 +100,7 @@ def run_plan(
         if not ops:
             continue
         if step.mode == "sum":
-            subs, out_sub = _sublists(scopes, step.out_scope)
-            args = [x for pair in zip(ops, subs) for x in pair]
-            out = torch.einsum(*args, out_sub)
+            out = _contract(ops, step)
         else:
             out, arg = _max_step(ops, scopes, step)
             argmax[step.var] = (arg, step.out_scope)
@@ -113,11 +109,8 @@ def run_plan(
         out = out / m
         consts.append(torch.log(m))
         slots[step.output] = out
-    finals = [(slots[i], plan.slot_scopes[i]) for i in plan.final_inputs if slots[i] is not None]
-    if finals:
-        subs, out_sub = _sublists([sc for _, sc in finals], plan.keep)
-        args = [x for (t, _), sub in zip(finals, subs) for x in (t, sub)]
-        table = torch.einsum(*args, out_sub)
+    if plan.final_inputs:
+        table = torch.einsum(plan.final_equation, *[slots[i] for i in plan.final_inputs])
     else:
         table = torch.ones((), dtype=dtype, device=device)
     const = torch.stack([c.reshape(()) for c in consts]).sum()

@@ -93,48 +93,46 @@ def greedy_order(
 
     ``criterion`` is "min_fill" (fewest added edges), "weighted_min_fill" (fill weighted by table
     sizes), "min_degree" or "min_weight" (smallest clique table). With ``rng``, ties and near-ties
-    (within ``noise`` relative) are broken at random, for restarts.
+    (within ``noise`` relative) are broken at random, for restarts. Only variables in
+    ``eliminate`` are removed; the others stay in the graph (their edges still count).
     """
     adj = list(adj)
+    nbrs = [set(_bits(a)) for a in adj]  # sets to iterate, bitsets to intersect
     todo = set(eliminate)
-    alive = (1 << len(adj)) - 1
 
     def score(v: int) -> float:
-        nb = adj[v] & alive
+        nb = adj[v]
         if criterion == "min_degree":
-            return float(nb.bit_count())
+            return float(len(nbrs[v]))
         if criterion == "min_weight":
-            return log2_card[v] + sum(log2_card[u] for u in _bits(nb))
-        fill = 0.0
-        for u in _bits(nb):
-            missing = nb & ~adj[u] & ~(1 << u)
-            if criterion == "weighted_min_fill":
-                fill += sum(2.0 ** (log2_card[u] + log2_card[w]) for w in _bits(missing))
-            else:
-                fill += missing.bit_count()
-        return fill / 2.0
+            return log2_card[v] + sum(log2_card[u] for u in nbrs[v])
+        if criterion == "weighted_min_fill":
+            return sum(2.0 ** (log2_card[u] + log2_card[w]) for u in nbrs[v] for w in _bits(nb & ~adj[u] & ~(1 << u))) / 2
+        return sum((nb & ~adj[u]).bit_count() - 1 for u in nbrs[v]) / 2.0
 
     scores = {v: score(v) for v in todo}
     order: list[int] = []
     while todo:
-        best = min(scores.values())
         if rng is None:
-            v = min((s, u) for u, s in scores.items())[1]
+            v = min(scores, key=lambda u: (scores[u], u))
         else:
+            best = min(scores.values())
             cut = best + noise * max(best, 1.0)
-            v = rng.choice([u for u, s in scores.items() if s <= cut])
-        nb = adj[v] & alive
-        alive &= ~(1 << v)
-        for u in _bits(nb):
-            adj[u] |= nb & ~(1 << u)
+            v = rng.choice([u for u, sc in scores.items() if sc <= cut])
+        nb, nbs = adj[v], nbrs[v]
+        for u in nbs:  # connect v's neighbours, drop v
+            adj[u] = (adj[u] | nb) & ~(1 << u) & ~(1 << v)
+            nbrs[u] |= nbs
+            nbrs[u].discard(u)
+            nbrs[u].discard(v)
         order.append(v)
         todo.discard(v)
         del scores[v]
-        touched = nb
+        touched = set(nbs)
         if criterion not in ("min_degree", "min_weight"):
-            for u in _bits(nb):
-                touched |= adj[u] & alive
-        for u in _bits(touched):
+            for u in nbs:
+                touched |= nbrs[u]
+        for u in touched:
             if u in scores:
                 scores[u] = score(u)
     return order
@@ -182,14 +180,18 @@ def find_order(
     log2_card = [math.log2(max(int(c), 1)) for c in cards]
     candidates = [evaluate_order(o, adj, log2_card, name) for name, o in frontier_orders(n, edges, eliminate).items()]
     uniform = len(set(log2_card)) <= 1
+    t0 = time.perf_counter()
     for crit in ("min_fill", "min_degree") if uniform else ("min_fill", "min_degree", "weighted_min_fill", "min_weight"):
         candidates.append(evaluate_order(greedy_order(adj, log2_card, eliminate, crit), adj, log2_card, crit))
+    one_try = (time.perf_counter() - t0) / (2 if uniform else 4)
     best = min(candidates, key=EliminationOrder.key)
     if time_budget is None:
         time_budget = min(2.0, 0.05 * (2.0 ** best.log2_work) / 2e8)
     rng = random.Random(seed)
     start, tries = time.perf_counter(), 0
-    while (restarts is not None and tries < restarts) or (restarts is None and time.perf_counter() - start < time_budget):
+    while (restarts is not None and tries < restarts) or (
+        restarts is None and time.perf_counter() - start + one_try < time_budget
+    ):
         crit = ("min_fill", "min_degree", "weighted_min_fill")[tries % 3]
         o = greedy_order(adj, log2_card, eliminate, crit, rng=rng, noise=0.1 * (tries % 4))
         cand = evaluate_order(o, adj, log2_card, f"randomized_{crit}")

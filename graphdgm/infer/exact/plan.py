@@ -24,6 +24,56 @@ class Step:
     inputs: tuple[int, ...]
     output: int
     out_scope: tuple[int, ...]
+    pairs: tuple[tuple[int, int, tuple[int, ...], str], ...] = ()  # sum steps: pairwise program
+
+
+def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tuple[int, ...]) -> tuple:
+    """Greedy pairwise contraction order for one product-then-sum: always join the two operands
+    whose joint table is smallest; a variable is summed as soon as no other operand or the output
+    needs it. Returns ``((i, j, scope, equation), ...)``; operand ``len(scopes) + t`` is the t-th
+    result; ``j == -1`` marks a single-operand sum."""
+    ops = {i: tuple(sc) for i, sc in enumerate(scopes)}
+    program = []
+    nxt = len(scopes)
+    while len(ops) > 1:
+        count: dict[int, int] = {}
+        for sc in ops.values():
+            for v in sc:
+                count[v] = count.get(v, 0) + 1
+        best = None
+        keys = sorted(ops)
+        for a in range(len(keys)):
+            for b in range(a + 1, len(keys)):
+                i, j = keys[a], keys[b]
+                union = set(ops[i]) | set(ops[j])
+                cost = math.prod(cards[v] for v in union)
+                if best is None or cost < best[0]:
+                    best = (cost, i, j, union)
+        _, i, j, union = best
+        both = set(ops[i]) & set(ops[j])
+        sc = tuple(sorted(v for v in union if v in out_scope or count[v] > (2 if v in both else 1)))
+        program.append((i, j, sc, einsum_equation([ops[i], ops[j]], sc)))
+        del ops[i], ops[j]
+        ops[nxt] = sc
+        nxt += 1
+    (k, last), = ops.items()
+    if last != tuple(out_scope):
+        program.append((k, -1, tuple(out_scope), einsum_equation([last], tuple(out_scope))))
+    return tuple(program)
+
+
+def einsum_equation(scopes: list[tuple[int, ...]], out_scope: tuple[int, ...]) -> str:
+    """``"ab,bc->ac"`` for the given variable scopes (at most 52 distinct variables)."""
+    letters: dict[int, str] = {}
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    for sc in list(scopes) + [out_scope]:
+        for v in sc:
+            if v not in letters:
+                if len(letters) == len(alphabet):
+                    raise ValueError("an elimination step spans more than 52 variables; too wide for exact inference")
+                letters[v] = alphabet[len(letters)]
+    ins = ",".join("".join(letters[v] for v in sc) for sc in scopes)
+    return ins + "->" + "".join(letters[v] for v in out_scope)
 
 
 @dataclass(frozen=True)
@@ -46,6 +96,7 @@ class Plan:
     slot_scopes: tuple[tuple[int, ...], ...]
     order: EliminationOrder
     num_slots: int
+    final_equation: str
 
 
 def build_plan(
@@ -102,7 +153,11 @@ def build_plan(
             live.setdefault(u, set()).add(out)
         live.pop(v, None)
         alive.add(out)
-        steps.append(Step(v, "max" if v in max_set else "sum", ins, out, out_scope))
+        mode = "max" if v in max_set else "sum"
+        prog = pairwise_program([slot_scopes[s] for s in ins], cards, out_scope) if mode == "sum" else ()
+        steps.append(Step(v, mode, ins, out, out_scope, prog))
+    finals = tuple(s for s in sorted(alive) if slot_scopes[s] or s >= len(sources))  # scalar sources go to consts
     return Plan(
-        tuple(sources), extra, tuple(steps), tuple(sorted(alive)), tuple(keep), tuple(slot_scopes), full, len(slot_scopes)
+        tuple(sources), extra, tuple(steps), finals, tuple(keep), tuple(slot_scopes), full, len(slot_scopes),
+        einsum_equation([slot_scopes[s] for s in finals], tuple(keep)) if finals else "",
     )

@@ -78,6 +78,9 @@ class Exact:
         """Single-variable marginals p(x_v | evidence) for every v in ``variables``, in one pass."""
         free = tuple(sorted(v for v in set(variables) if v not in evidence))
         out: dict[int, torch.Tensor] = {}
+        if not free and evidence:
+            with torch.no_grad():
+                _raise_if_impossible(self.log_partition(model, evidence), evidence, model)
         if free:
             plan = self.plan(model, evidence, indicators=free)
             ind = torch.ones(model.num_variables, model.max_card, dtype=model.values.dtype, device=model.values.device, requires_grad=True)

@@ -97,7 +97,11 @@ def run_plan(
         scopes = [plan.slot_scopes[i] for i in step.inputs]
         for i in step.inputs:
             slots[i] = None  # free memory as we go
-        if not ops:
+        if not ops:  # a variable in no factor: sums to its cardinality, maximises to 1
+            k = float(model.cards[step.var]) if step.mode == "sum" else 1.0
+            slots[step.output] = torch.tensor(k, dtype=dtype, device=device)
+            if step.mode == "max":
+                argmax[step.var] = (torch.zeros((), dtype=torch.long, device=device), ())
             continue
         if step.mode == "sum":
             out = _contract(ops, step)

@@ -32,6 +32,8 @@ def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope:
     whose joint table is smallest; a variable is summed as soon as no other operand or the output
     needs it. Returns ``((i, j, scope, equation), ...)``; operand ``len(scopes) + t`` is the t-th
     result; ``j == -1`` marks a single-operand sum."""
+    if not scopes:
+        return ()
     ops = {i: tuple(sc) for i, sc in enumerate(scopes)}
     program = []
     nxt = len(scopes)

@@ -217,8 +217,6 @@ class MarkovNetwork:
         for col in (0, 1):
             if any(not doms[i].is_discrete for i in idx[:, col]):
                 raise SpecError("couplings are defined for discrete variables; a real variable was given")
-        if kind == "potts":
-            pass
         w = _as_float_array(weight, f"coupling {name or ''} weight")
         if w.ndim == 0:
             w = np.full(len(idx), float(w))

@@ -6,5 +6,6 @@ from graphdgm.spec import Binary, Categorical, Domain, FactorGraph, MarkovNetwor
 
 __version__ = "0.1.0"
 from graphdgm.compiler import compile
-from graphdgm import infer, io
+from graphdgm import infer, io, viz
+from graphdgm.viz import draw
 from graphdgm.infer import log_partition, map_query, query

@@ -35,7 +35,7 @@ class CouplingGroup:
     pairs: np.ndarray
     weights: np.ndarray
     pattern: str = "pairs"
-    blocks: tuple[str, str] = ("", "")
+    blocks: tuple[str, ...] = ()  # every block the pairs touch
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,12 @@ class MarkovNetwork:
             raise UnknownVariableError(name, self.variables)
         return self.blocks[block_name]
 
+    def blocks_of(self, indices: np.ndarray) -> tuple[str, ...]:
+        """Names of the blocks holding the given packed variable indices, in declaration order."""
+        offsets = np.array([self._offsets[b] for b in self.blocks])
+        hit = set(np.searchsorted(offsets, np.asarray(indices), side="right") - 1)
+        return tuple(b for i, b in enumerate(self.blocks) if i in hit)
+
     def domain_of(self, name: str) -> Domain:
         return self.block_of(name).domain
 
@@ -226,8 +232,7 @@ class MarkovNetwork:
         if not np.all(np.isfinite(w)):
             raise SpecError("coupling weights must be finite (got NaN or inf)")
         name = name or f"J{len(self.couplings)}"
-        names = self.variables
-        blocks = (parse_name(names[int(idx[0, 0])])[0], parse_name(names[int(idx[0, 1])])[0])
+        blocks = self.blocks_of(np.unique(idx))
         self.couplings.append(CouplingGroup(name, kind, idx, w.copy(), pattern, blocks))
         return name
 

@@ -1,0 +1,211 @@
+"""Draw a :class:`~graphdgm.MarkovNetwork` spec as a ``graphviz.Graph`` (DOT), in one of three views.
+
+``"variables"``: the Markov graph, one node per variable (2-D blocks pinned as grids, neato);
+``"factors"``: the factor graph, variable circles joined to small black factor squares (neato);
+``"blocks"``: one node per block (plate) and per factor group (dot). ``"auto"`` picks
+``"variables"`` up to ``max_variables`` variables, else ``"blocks"``.
+Save with ``gd.viz.save(g, "model.svg")``; ``g.render()`` works too when Graphviz's ``dot`` is installed.
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+import graphviz
+
+from graphdgm.errors import SpecError
+from graphdgm.spec import Domain, MarkovNetwork
+from graphdgm.spec.names import parse_name
+
+VIEWS = ("auto", "variables", "factors", "blocks")
+COLOURS = {"spin": "#a6cee3", "binary": "#fdbf6f", "categorical": "#b2df8a", "real": "#fb9a99"}
+_FONT = "Helvetica"  # graphviz-pure has built-in metrics for it
+
+
+def draw(spec: MarkovNetwork, view: str = "auto", *, max_variables: int = 400) -> graphviz.Graph:
+    """Draw ``spec``; ``view`` is ``"auto"``, ``"variables"``, ``"factors"`` or ``"blocks"``.
+
+    Per-variable views refuse networks of more than ``max_variables`` variables (a SpecError).
+
+    >>> import graphdgm as gd
+    >>> g = draw(gd.MarkovNetwork.ising_grid(3, 3))
+    >>> g.name, g.source.count(" -- ")
+    ('ising_3x3', 12)
+    >>> "x: 3x3 spin" in draw(gd.MarkovNetwork.ising_grid(3, 3), "blocks").source
+    True
+    """
+    if not isinstance(spec, MarkovNetwork):
+        raise SpecError(f"draw() takes a MarkovNetwork (or FactorGraph) spec, got {type(spec).__name__}")
+    if view not in VIEWS:
+        raise SpecError(f"unknown view {view!r}; use one of {', '.join(repr(v) for v in VIEWS)}")
+    n = spec.num_variables
+    if view == "auto":
+        view = "variables" if n <= max_variables else "blocks"
+    if view != "blocks" and n > max_variables:
+        raise SpecError(
+            f"network {spec.name!r} has {n} variables, more than max_variables={max_variables} for the "
+            f"{view!r} view; use view='blocks', or pass max_variables={n} to draw every variable"
+        )
+    views: dict[str, Callable[[MarkovNetwork], graphviz.Graph]] = {
+        "variables": _variables_view, "factors": _factors_view, "blocks": _blocks_view,
+    }
+    return views[view](spec)
+
+
+# ---------------------------------------------------------------- helpers
+def _describe(d: Domain) -> str:
+    return d.describe() + (" {" + ", ".join(str(s) for s in d.labels) + "}" if d.labels else "")
+
+
+def _new_graph(spec: MarkovNetwork, engine: str, title: str) -> graphviz.Graph:
+    kinds = dict.fromkeys(b.domain.describe() for b in spec.blocks.values())
+    swatches = "".join(
+        f'<td bgcolor="{COLOURS.get(k.split("(")[0], "#dddddd")}" border="1">{html.escape(k)}</td>' for k in kinds
+    )
+    span = f'colspan="{max(len(kinds), 1)}"'
+    label = (
+        f'<<table border="0" cellspacing="2" cellpadding="4"><tr><td {span}><b>{html.escape(spec.name)}</b></td></tr>'
+        f"<tr><td {span}>{html.escape(title)}</td></tr><tr>{swatches}</tr></table>>"
+    )
+    return graphviz.Graph(
+        spec.name, engine=engine,
+        graph_attr=dict(layout=engine, label=label, labelloc="b", fontname=_FONT, fontsize="12", outputorder="edgesfirst"),
+        node_attr=dict(fontname=_FONT, fontsize="10", style="filled"),
+        edge_attr=dict(color="#555555"),
+    )
+
+
+def _grid_cells(spec: MarkovNetwork) -> dict[int, tuple[str, int, int, int]]:
+    """Packed index -> (block, row, col, column offset) for the variables of 2-D blocks."""
+    cells, i, xoff = {}, 0, 0
+    for b in spec.blocks.values():
+        if len(b.shape) == 2:
+            for r in range(b.shape[0]):
+                for c in range(b.shape[1]):
+                    cells[i + r * b.shape[1] + c] = (b.name, r, c, xoff)
+            xoff += b.shape[1] + 1
+        i += b.size
+    return cells
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _pin(x: float, y: float, fixed: bool = True) -> str:
+    return f"{x:.2f},{y:.2f}" + ("!" if fixed else "")
+
+
+def _variable_nodes(g: graphviz.Graph, spec: MarkovNetwork, spacing: float) -> dict[int, tuple[float, float]]:
+    """Add the variable nodes; returns the pinned grid positions (empty unless every block is 2-D).
+
+    A pure grid model is pinned as grids; otherwise grid positions are only neato's starting point.
+    """
+    cells, pos = _grid_cells(spec), {}
+    pinned = len(cells) == spec.num_variables
+    if not pinned:
+        g.attr(overlap="false")
+    for i, (name, d) in enumerate(zip(spec.variables, spec.domains())):
+        attrs = dict(label=name, tooltip=f"{name}: {_describe(d)}", fillcolor=COLOURS.get(d.kind, "#dddddd"))
+        if i in cells:
+            _, r, c, xoff = cells[i]
+            xy = ((xoff + c) * spacing, -r * spacing)
+            attrs["pos"] = _pin(*xy, pinned)
+            if pinned:
+                pos[i] = xy
+        g.node(f"v{i}", shape="circle", **attrs)
+    return pos
+
+
+def _neighbours(cells: dict[int, tuple[str, int, int, int]], a: int, b: int) -> bool:
+    (ba, ra, ca, _), (bb, rb, cb, _) = cells[a], cells[b]
+    return ba == bb and abs(ra - rb) + abs(ca - cb) == 1
+
+
+def _pair_spot(spec: MarkovNetwork, cells: dict, pos: dict, s: float, a: int, b: int) -> tuple[float, float] | None:
+    """Where a pairwise factor goes on a pinned grid: mid-edge for neighbours, outside the grid for a
+    wrap-around pair (right of its row, below its column), None (let neato place it) otherwise."""
+    (ba, ra, ca, xoff), (bb, rb, cb, _) = cells[a], cells[b]
+    if ba == bb and abs(ra - rb) + abs(ca - cb) == 1:
+        return ((pos[a][0] + pos[b][0]) / 2, (pos[a][1] + pos[b][1]) / 2)
+    rows, cols = spec.blocks[ba].shape
+    if ba == bb and ra == rb:
+        return ((xoff + cols - 0.4) * s, pos[a][1])
+    if ba == bb and ca == cb:
+        return (pos[a][0], -(rows - 0.4) * s)
+    return None
+
+
+# ------------------------------------------------------------------ views
+def _variables_view(spec: MarkovNetwork) -> graphviz.Graph:
+    mg = spec.variable_graph()
+    g = _new_graph(spec, "neato", f"{spec.num_variables} variables, {mg.number_of_edges()} edges (Markov graph)")
+    pos, cells = _variable_nodes(g, spec, 1.3), _grid_cells(spec)
+    index = {n: i for i, n in enumerate(spec.variables)}
+    for a, b in mg.edges():
+        ia, ib = index[a], index[b]
+        if pos and not _neighbours(cells, ia, ib):  # a long edge across a pinned grid: curve it
+            g.attr(splines="curved")
+        g.edge(f"v{ia}", f"v{ib}")
+    return g
+
+
+def _factors_view(spec: MarkovNetwork) -> graphviz.Graph:
+    factors = spec.table_factors()
+    g = _new_graph(spec, "neato", f"{spec.num_variables} variables, {len(factors)} factors (factor graph)")
+    s = 1.6
+    pos, cells = _variable_nodes(g, spec, s), _grid_cells(spec)
+    index = {n: i for i, n in enumerate(spec.variables)}
+    used: set[str] = set()
+    for j, f in enumerate(factors):
+        ids = [index[v] for v in f.scope]
+        attrs = dict(shape="square", label="", width="0.16", height="0.16", fixedsize="true",
+                     fillcolor="#222222", color="#222222", tooltip=f"{f.name}({', '.join(f.scope)})")
+        xy = None
+        if pos and len(ids) == 1:  # unary factor: up and right of its variable
+            xy = (pos[ids[0]][0] + 0.3 * s, pos[ids[0]][1] + 0.3 * s)
+        elif pos and len(ids) == 2:
+            xy = _pair_spot(spec, cells, pos, s, *ids)
+            if xy is None or not _neighbours(cells, *ids):
+                g.attr(splines="curved")
+        while xy is not None and _pin(*xy) in used:  # a second factor on the same spot: nudge it
+            xy = (xy[0] + 0.12 * s, xy[1] - 0.12 * s)
+        if xy is not None:
+            used.add(_pin(*xy))
+            attrs["pos"] = _pin(*xy)
+        g.node(f"f{j}", **attrs)
+        for i in ids:
+            g.edge(f"v{i}", f"f{j}")
+    return g
+
+
+def _blocks_view(spec: MarkovNetwork) -> graphviz.Graph:
+    owner = [b.name for b in spec.blocks.values() for _ in range(b.size)]
+    bid = {name: f"b{k}" for k, name in enumerate(spec.blocks)}
+    groups: list[tuple[str, list[str]]] = []  # (label, blocks touched)
+    for c in spec.couplings:
+        touched = list(dict.fromkeys(owner[int(i)] for i in c.pairs.reshape(-1)))
+        groups.append((f"{c.name}: {c.kind} {c.pattern} ({len(c.pairs)})", touched))
+    for fg in spec.fields:
+        touched = list(dict.fromkeys(owner[int(i)] for i in fg.variables))
+        groups.append((f"{fg.name}: {fg.kind} field ({len(fg.variables)})", touched))
+    tables: dict[tuple, list[str]] = {}  # table factors grouped by arity and blocks touched
+    for f in spec.factors:
+        touched = tuple(dict.fromkeys(parse_name(v)[0] for v in f.scope))
+        tables.setdefault((len(f.scope), touched), []).append(f.name)
+    for (arity, touched), names in tables.items():
+        head = names[0] if len(names) == 1 else f"{names[0]}, ..."
+        groups.append((f"{head}: {arity}-ary table ({len(names)})", list(touched)))
+    n_factors = len(spec.factors) + sum(len(c.pairs) for c in spec.couplings) + sum(len(f.variables) for f in spec.fields)
+    g = _new_graph(spec, "dot", f"{_plural(spec.num_variables, 'variable')} in {_plural(len(spec.blocks), 'block')}, {_plural(n_factors, 'factor')}")
+    g.attr(rankdir="LR", nodesep="0.3", ranksep="0.6")
+    for name, b in spec.blocks.items():
+        shape = "x".join(str(s) for s in b.shape)
+        g.node(bid[name], label=f"{name}: {shape + ' ' if shape else ''}{b.domain.describe()}", shape="box",
+               style="filled,rounded", peripheries="2" if b.shape else "1",
+               fillcolor=COLOURS.get(b.domain.kind, "#dddddd"), tooltip=f"{name}: {b.size} x {_describe(b.domain)}")
+    for k, (label, touched) in enumerate(groups):
+        g.node(f"g{k}", label=label, shape="box", fillcolor="#333333", fontcolor="white", fontsize="9")
+        for b in touched:
+            g.edge(f"g{k}", bid[b])
+    return g

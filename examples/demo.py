@@ -64,7 +64,7 @@ def main() -> None:
     say(lines, f"P(x[3,4]=+1 | x[0,0]=+1, x[3,3]=-1) = {cond['x[3,4]'][1]:.4f}")
     joint = gd.query(model, ["x[3,4]", "x[3,5]"], joint=True)
     say(lines, f"P(x[3,4]=+1, x[3,5]=+1) = {joint[1, 1]:.4f}")
-    say(lines, f"log Z = {float(gd.log_partition(model)):.4f}")
+    say(lines, f"log Z = {gd.log_partition(model).item():.4f}")
     mp = gd.map_query(model, evidence={"x[0,0]": -1})
     ups = sum(1 for v in mp.assignment.values() if v == 1)
     say(lines, f"MAP given x[0,0]=-1: {ups} of {model.num_variables} spins up, log score {mp.log_score:.3f}")
@@ -87,7 +87,7 @@ def main() -> None:
     files.append(out / "season_weather_joint.csv")
     uai = gd.io.write_uai(mn, out / "weather.uai")
     back = gd.io.read_uai(out / "weather.uai")
-    same = float(gd.log_partition(gd.compile(back))) - float(gd.log_partition(wm))
+    same = gd.log_partition(gd.compile(back)).item() - gd.log_partition(wm).item()
     say(lines, f"UAI round trip: {len(uai.splitlines())} lines, log Z differs by {same:.1e}")
     files.append(out / "weather.uai")
 

@@ -212,7 +212,10 @@ def _lower_groups(spec: MarkovNetwork, domains: tuple[Domain, ...], dtype: torch
         name = "tables" + "x".join(map(str, shape))
         groups.append(TableGroup(name, scope, tables, tuple(f.name for f in fs)))
     cards = np.array([d.cardinality for d in domains])
-    vals = [np.asarray(d.values, dtype=np.float64) for d in domains]
+    vals = np.zeros((len(domains), int(cards.max())))  # (n, kmax): each variable's state values
+    for kind in {d for d in domains}:  # loop over distinct domains, not variables
+        rows = np.array([d == kind for d in domains])
+        vals[rows, : kind.cardinality] = kind.values
     for c in spec.couplings:
         sig = np.stack([cards[c.pairs[:, 0]], cards[c.pairs[:, 1]]], 1)
         for ka, kb in np.unique(sig, axis=0):
@@ -220,8 +223,8 @@ def _lower_groups(spec: MarkovNetwork, domains: tuple[Domain, ...], dtype: torch
             pairs = torch.from_numpy(c.pairs[sel])
             w = torch.tensor(c.weights[sel], dtype=dtype)
             if c.kind == "ising":
-                va = torch.tensor(np.stack([vals[i] for i in c.pairs[sel, 0]]), dtype=dtype)
-                vb = torch.tensor(np.stack([vals[i] for i in c.pairs[sel, 1]]), dtype=dtype)
+                va = torch.tensor(vals[c.pairs[sel, 0], :ka], dtype=dtype)  # (E, k_a)
+                vb = torch.tensor(vals[c.pairs[sel, 1], :kb], dtype=dtype)  # (E, k_b)
                 groups.append(IsingCouplingGroup(c.name, pairs, w, va, vb))
             else:
                 groups.append(PottsCouplingGroup(c.name, pairs, w, int(ka), int(kb)))
@@ -232,7 +235,7 @@ def _lower_groups(spec: MarkovNetwork, domains: tuple[Domain, ...], dtype: torch
             k = cards[fg.variables]
             if np.any(k != k[0]):
                 raise SpecError(f"field {fg.name!r} spans variables of different cardinalities; split it by domain")
-            v = torch.tensor(np.stack([vals[i] for i in fg.variables]), dtype=dtype)
+            v = torch.tensor(vals[fg.variables, : k[0]], dtype=dtype)  # (n, k)
             groups.append(IsingFieldGroup(fg.name, var, w, v))
         else:
             groups.append(TableFieldGroup(fg.name, var, w))

@@ -248,7 +248,8 @@ class MarkovNetwork:
         ``kind="table"`` gives log φ(x=s) = h[i, s] (shape (n, k)). A block name means all its variables.
         """
         idx = np.array(self._resolve(variables), dtype=np.int64)
-        doms = [self.domains()[i] for i in idx]
+        all_doms = self.domains()
+        doms = [all_doms[i] for i in idx]
         if any(not d.is_discrete for d in doms):
             raise SpecError("fields are defined for discrete variables; a real variable was given")
         w = _as_float_array(weight, "field weight")

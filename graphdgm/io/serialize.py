@@ -7,7 +7,6 @@ bool or None).
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -72,7 +71,7 @@ def spec_to_dict(spec: MarkovNetwork) -> dict[str, Any]:
         "couplings": [
             {
                 "name": c.name, "kind": c.kind, "pairs": _encode_array(np.asarray(c.pairs, dtype=np.int64)),
-                "weights": _encode_array(c.weights), "pattern": c.pattern, "blocks": list(c.blocks),
+                "weights": _encode_array(c.weights), "pattern": c.pattern,
             }
             for c in spec.couplings
         ],
@@ -114,8 +113,6 @@ def _build(d: dict[str, Any]) -> MarkovNetwork:
         pairs = _decode_array(c["pairs"], f"coupling {c['name']!r} pairs", np.int64).reshape(-1, 2)
         w = _decode_array(c["weights"], f"coupling {c['name']!r} weights")
         mn.add_coupling(pairs, w, kind=c["kind"], name=c["name"], pattern=c["pattern"])
-        if "blocks" in c and tuple(c["blocks"]) != mn.couplings[-1].blocks:  # keep exactly what was saved
-            mn.couplings[-1] = dataclasses.replace(mn.couplings[-1], blocks=tuple(c["blocks"]))
     for f in d["fields"]:
         idx = _decode_array(f["variables"], f"field {f['name']!r} variables", np.int64).reshape(-1)
         w = _decode_array(f["weights"], f"field {f['name']!r} weights")

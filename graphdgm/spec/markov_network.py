@@ -343,8 +343,7 @@ class MarkovNetwork:
                 g.add_edge(c.name, b)
         for fg in self.fields:
             g.add_node(fg.name, kind="factor", pattern=f"{fg.kind} field", count=len(fg.variables))
-            names = self.variables
-            for b in dict.fromkeys(parse_name(names[int(i)])[0] for i in fg.variables):
+            for b in self.blocks_of(fg.variables):
                 g.add_edge(fg.name, b)
         return g
 

@@ -180,14 +180,12 @@ def _factors_view(spec: MarkovNetwork) -> graphviz.Graph:
 
 
 def _blocks_view(spec: MarkovNetwork) -> graphviz.Graph:
-    owner = [b.name for b in spec.blocks.values() for _ in range(b.size)]
     bid = {name: f"b{k}" for k, name in enumerate(spec.blocks)}
     groups: list[tuple[str, list[str]]] = []  # (label, blocks touched)
     for c in spec.couplings:
-        touched = list(dict.fromkeys(owner[int(i)] for i in c.pairs.reshape(-1)))
-        groups.append((f"{c.name}: {c.kind} {c.pattern} ({len(c.pairs)})", touched))
+        groups.append((f"{c.name}: {c.kind} {c.pattern} ({len(c.pairs)})", list(c.blocks)))
     for fg in spec.fields:
-        touched = list(dict.fromkeys(owner[int(i)] for i in fg.variables))
+        touched = list(spec.blocks_of(fg.variables))
         groups.append((f"{fg.name}: {fg.kind} field ({len(fg.variables)})", touched))
     tables: dict[tuple, list[str]] = {}  # table factors grouped by arity and blocks touched
     for f in spec.factors:

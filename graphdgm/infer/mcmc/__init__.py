@@ -1,0 +1,17 @@
+"""MCMC: kernels (``init``/``sample``), one driver, diagnostics, and the sampling backends."""
+from graphdgm.infer.mcmc.ais import AISResult, annealed_importance_sampling, schedule
+from graphdgm.infer.mcmc.annealing import greedy_sweep, simulated_annealing
+from graphdgm.infer.mcmc.backends import AIS, Gibbs, Metropolis, SimulatedAnnealing, Tempering
+from graphdgm.infer.mcmc.diagnostics import effective_sample_size, split_rhat, split_rhat_from_counts
+from graphdgm.infer.mcmc.driver import ChainResult, sample_chains
+from graphdgm.infer.mcmc.gibbs import BlockGibbs, conditionals_for
+from graphdgm.infer.mcmc.kernel import ChainState, MCMCKernel, make_generator
+from graphdgm.infer.mcmc.metropolis import MetropolisHastings
+from graphdgm.infer.mcmc.tempering import ParallelTempering, geometric_ladder
+
+__all__ = [
+    "AIS", "AISResult", "BlockGibbs", "ChainResult", "ChainState", "Gibbs", "MCMCKernel", "Metropolis",
+    "MetropolisHastings", "ParallelTempering", "SimulatedAnnealing", "Tempering", "annealed_importance_sampling",
+    "conditionals_for", "effective_sample_size", "geometric_ladder", "greedy_sweep", "make_generator",
+    "sample_chains", "schedule", "simulated_annealing", "split_rhat", "split_rhat_from_counts",
+]

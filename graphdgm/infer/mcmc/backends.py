@@ -1,0 +1,187 @@
+"""Sampling backends for the query API: ``gd.query(model, backend=gd.infer.Gibbs(...))``."""
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import torch
+
+from graphdgm.errors import CapabilityError
+from graphdgm.infer.mcmc.ais import AISResult, annealed_importance_sampling
+from graphdgm.infer.mcmc.annealing import simulated_annealing
+from graphdgm.infer.mcmc.driver import ChainResult, sample_chains
+from graphdgm.infer.mcmc.gibbs import BlockGibbs
+from graphdgm.infer.mcmc.metropolis import MetropolisHastings
+from graphdgm.infer.mcmc.tempering import ParallelTempering
+
+
+class _ChainBackend:
+    """Marginals and joints from running chains; MAP by simulated annealing; log Z by AIS."""
+
+    approximate = True
+    requires = frozenset({"conditionals"})
+    name = "chains"
+
+    def __init__(self, chains: int = 256, sweeps: int = 1000, *, burn_in: int | None = None, thin: int = 1,
+                 seed: int = 0, progress: bool | None = None, ais_steps: int = 1000, annealing_sweeps: int = 500) -> None:
+        self.chains, self.sweeps, self.burn_in, self.thin = int(chains), int(sweeps), burn_in, int(thin)
+        self.seed, self.progress = int(seed), progress
+        self.ais_steps, self.annealing_sweeps = int(ais_steps), int(annealing_sweeps)
+        self.last_result: ChainResult | None = None  # diagnostics of the latest run (rhat, ESS)
+
+    def kernel(self) -> Any:
+        raise NotImplementedError
+
+    def run(self, model: torch.nn.Module, evidence: dict[int, Any] | None = None, keep: Any = None) -> ChainResult:
+        """Run the chains and keep the result (``last_result``) for diagnostics."""
+        self.last_result = sample_chains(
+            model, self.kernel(), chains=self.chains, sweeps=self.sweeps, burn_in=self.burn_in, thin=self.thin,
+            evidence=evidence, seed=self.seed, keep=keep, progress=self.progress,
+        )
+        return self.last_result
+
+    def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, Any]) -> list[Any]:
+        r = self.run(model, evidence)
+        if r.mean is not None:  # real-valued model
+            from graphdgm.infer.results import ContinuousMarginal
+
+            std = r.variance.clamp_min(0).sqrt()
+            return [ContinuousMarginal(model.variables[v], float(r.mean[v]), float(std[v])) for v in variables]
+        probs = r.marginals()
+        return [probs[v, : int(model.cards[v])] for v in variables]
+
+    def joint(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, Any]) -> torch.Tensor:
+        r = self.run(model, evidence, keep=variables)
+        cards = [int(model.cards[v]) for v in variables]
+        s = r.samples.reshape(-1, len(variables))  # (S C, k)
+        strides = torch.tensor([int(torch.tensor(cards[i + 1:]).prod()) for i in range(len(cards))], device=s.device)
+        flat = (s * strides).sum(1)
+        hist = torch.bincount(flat, minlength=int(torch.tensor(cards).prod())).to(torch.float64)
+        return (hist / hist.sum()).reshape(cards)
+
+    def map(self, model: torch.nn.Module, evidence: dict[int, Any], variables: list[int] | None) -> tuple[torch.Tensor, float]:
+        if variables is not None:
+            raise CapabilityError("sampling backends find a full MAP state only; for marginal MAP over a subset use backend='exact'")
+        state, score = simulated_annealing(model, evidence, chains=min(self.chains, 64), sweeps=self.annealing_sweeps,
+                                           seed=self.seed, progress=self.progress)
+        return state, float(score)
+
+    def log_partition(self, model: torch.nn.Module, evidence: dict[int, Any]) -> torch.Tensor:
+        return annealed_importance_sampling(model, self.chains, self.ais_steps, evidence, seed=self.seed,
+                                            progress=self.progress).log_z
+
+
+class Gibbs(_ChainBackend):
+    """Chromatic block Gibbs: ``gd.query(model, backend=gd.infer.Gibbs(chains=512, sweeps=2000))``.
+
+    >>> import graphdgm as gd
+    >>> model = gd.compile(gd.MarkovNetwork.ising_grid(3, 3, coupling=0.3, field=0.2))
+    >>> gibbs = gd.infer.Gibbs(chains=256, sweeps=400)
+    >>> approx = gd.query(model, ["x[1,1]"], backend=gibbs)["x[1,1]"][1]
+    >>> abs(approx - gd.query(model, ["x[1,1]"])["x[1,1]"][1]) < 0.02
+    True
+    >>> float(gibbs.last_result.rhat.max()) < 1.05
+    True
+    """
+
+    name = "gibbs"
+
+    def kernel(self) -> BlockGibbs:
+        return BlockGibbs()
+
+
+class Metropolis(_ChainBackend):
+    """Metropolis-Hastings with ``proposal`` ``"flip"``, ``"block"`` or ``"random_walk"`` (real models)."""
+
+    name = "metropolis"
+    requires = frozenset({"energy"})
+
+    def __init__(self, chains: int = 256, sweeps: int = 1000, *, proposal: str = "flip", block_size: int = 2,
+                 step_size: float = 0.5, **kw: Any) -> None:
+        super().__init__(chains, sweeps, **kw)
+        self._kernel = MetropolisHastings(proposal, block_size=block_size, step_size=step_size)
+
+    def kernel(self) -> MetropolisHastings:
+        return self._kernel
+
+    def map(self, model, evidence, variables):  # noqa: D102 - annealing needs block conditionals
+        if "conditionals" not in model.capabilities:
+            raise CapabilityError("MAP by annealing needs a discrete model; for a Gaussian use backend='gaussian'")
+        return super().map(model, evidence, variables)
+
+
+class Tempering(_ChainBackend):
+    """Parallel tempering over ``num_temps`` inverse temperatures from 1 down to ``beta_min``."""
+
+    name = "tempering"
+
+    def __init__(self, chains: int = 64, sweeps: int = 1000, *, num_temps: int = 12, beta_min: float = 0.2,
+                 betas: Any = None, **kw: Any) -> None:
+        super().__init__(chains, sweeps, **kw)
+        self._kernel = ParallelTempering(betas, num_temps=num_temps, beta_min=beta_min)
+
+    def kernel(self) -> ParallelTempering:
+        return self._kernel
+
+
+class AIS:
+    """Annealed importance sampling: ``log_partition`` (the estimate's ``stderr`` is kept in
+    ``last_result``) and importance-weighted marginals.
+
+    >>> import graphdgm as gd
+    >>> model = gd.compile(gd.MarkovNetwork.ising_grid(3, 3, coupling=0.3))
+    >>> ais = gd.infer.AIS(chains=256, steps=300)
+    >>> abs(float(gd.log_partition(model, backend=ais)) - float(gd.log_partition(model))) < 0.05
+    True
+    """
+
+    name = "ais"
+    requires = frozenset({"conditionals"})
+    approximate = True
+
+    def __init__(self, chains: int = 256, steps: int = 1000, *, schedule: str = "sigmoid", seed: int = 0,
+                 progress: bool | None = None) -> None:
+        self.chains, self.steps, self.schedule, self.seed, self.progress = int(chains), int(steps), schedule, int(seed), progress
+        self.last_result: AISResult | None = None
+
+    def run(self, model: torch.nn.Module, evidence: dict[int, Any] | None = None) -> AISResult:
+        self.last_result = annealed_importance_sampling(model, self.chains, self.steps, evidence, betas=self.schedule,
+                                                        seed=self.seed, progress=self.progress)
+        return self.last_result
+
+    def log_partition(self, model: torch.nn.Module, evidence: dict[int, Any]) -> torch.Tensor:
+        return self.run(model, evidence).log_z
+
+    def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, Any]) -> list[torch.Tensor]:
+        r = self.run(model, evidence)
+        w = torch.softmax(r.log_weights, 0)  # (C,)
+        out = []
+        for v in variables:  # one bincount per queried variable
+            k = int(model.cards[v])
+            out.append(torch.zeros(k, dtype=w.dtype, device=w.device).index_add_(0, r.samples[:, v], w))
+        return out
+
+
+class SimulatedAnnealing:
+    """MAP states by simulated annealing with block Gibbs, then greedy polishing."""
+
+    name = "annealing"
+    requires = frozenset({"conditionals"})
+    approximate = True
+
+    def __init__(self, chains: int = 64, sweeps: int = 500, *, beta_start: float = 0.1, beta_end: float = 20.0,
+                 seed: int = 0, progress: bool | None = None) -> None:
+        self.chains, self.sweeps, self.beta_start, self.beta_end = int(chains), int(sweeps), beta_start, beta_end
+        self.seed, self.progress = int(seed), progress
+
+    def map(self, model: torch.nn.Module, evidence: dict[int, Any], variables: list[int] | None) -> tuple[torch.Tensor, float]:
+        if variables is not None:
+            raise CapabilityError("annealing finds a full MAP state only; for marginal MAP over a subset use backend='exact'")
+        state, score = simulated_annealing(model, evidence, chains=self.chains, sweeps=self.sweeps, beta_start=self.beta_start,
+                                           beta_end=self.beta_end, seed=self.seed, progress=self.progress)
+        return state, float(score)
+
+
+def joint_states(cards: list[int]) -> torch.Tensor:
+    """All joint states (Π k, len(cards)) in row-major order (small cases, for tests and tables)."""
+    return torch.tensor(list(itertools.product(*[range(k) for k in cards])), dtype=torch.long)

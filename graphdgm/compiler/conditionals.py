@@ -177,6 +177,22 @@ class BlockConditionals:
                     op = entry["op"].build(torch.cat(raw))
                 self._ops.append(op)
                 self._bias.append(bias)
+            self._high_params = [self._high_block_params(entry, tables) for entry in self._blocks]
+
+    def _high_block_params(self, entry: dict, tables: list[torch.Tensor]) -> list[tuple[torch.Tensor, ...]]:
+        """Per factor kind over 3+ variables touching a block: index tensors and table rows."""
+        K, out = self.K, []
+        ks = torch.arange(K, device=self.device)
+        for gi, f, p, row in entry["high"]:
+            g = self.model.groups[gi]
+            scope = self.pos[g.scope[f]]  # (M, a) layout positions
+            own_stride = g.strides[p]  # (M,)
+            kcap = torch.tensor(g.table_shape, device=self.device)[p]  # (M,)
+            offsets = torch.minimum(ks[None, :], kcap[:, None] - 1) * own_stride[:, None]  # (M, K)
+            own = scope.gather(1, p[:, None])[:, 0]  # (M,) layout position of the block's variable
+            tab = tables[gi].reshape(g.num_factors, -1)[f]  # (M, Πk)
+            out.append((scope, g.strides, own, row, offsets, ks[None, :] >= kcap[:, None], tab, own_stride))
+        return out
 
     # ------------------------------------------------------------------ states
     def initial_state(self, chains: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -233,20 +249,12 @@ class BlockConditionals:
         m, K, C = e - a, self.K, x.shape[1]
         out = torch.zeros(m, K, C, dtype=x.dtype, device=x.device)
         xl = x.long()
-        for gi, f, p, row in self._blocks[block]["high"]:  # loop over factor kinds only
-            g = self.model.groups[gi]
-            scope = self.pos[g.scope[f]]  # (M, a) layout positions
-            strides = g.strides  # (a,)
-            flat = (xl[scope] * strides[None, :, None]).sum(1)  # (M, C)
-            base = flat - xl[scope.gather(1, p[:, None])[:, 0]] * strides[p][:, None]  # (M, C)
-            kcap = torch.tensor(g.table_shape, device=x.device)[p]  # (M,)
-            ks = torch.arange(K, device=x.device)
-            s = torch.minimum(ks[None, :], kcap[:, None] - 1)  # (M, K)
-            idx = base[:, None, :] + (s * strides[p][:, None])[:, :, None]  # (M, K, C)
-            tab = _finite(g.log_tables().detach().to(x.dtype)).reshape(g.num_factors, -1)[f]  # (M, Πk)
-            vals = tab.gather(1, idx.reshape(len(f), -1)).view(len(f), K, C)
-            vals = vals.masked_fill((ks[None, :] >= kcap[:, None])[:, :, None], 0.0)
-            out.index_add_(0, row, vals)
+        for scope, strides, own, row, offsets, invalid, tab, own_stride in self._high_params[block]:  # factor kinds
+            flat = (xl[scope] * strides[None, :, None]).sum(1)  # (M, C): each factor's table entry
+            base = flat - xl[own] * own_stride[:, None]  # (M, C): own variable's part removed
+            idx = base[:, None, :] + offsets[:, :, None]  # (M, K, C): entry for each own state
+            vals = tab.gather(1, idx.reshape(len(row), -1)).view(len(row), K, C)
+            out.index_add_(0, row, vals.masked_fill(invalid[:, :, None], 0.0))
         return out
 
     # ---------------------------------------------------------------- sampling

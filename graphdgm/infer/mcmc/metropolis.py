@@ -18,8 +18,8 @@ class MetropolisHastings:
     - ``"flip"`` (discrete): every variable of a colour block proposes a uniformly chosen other
       state and is accepted on its own, from its conditional (the block's variables are
       conditionally independent, so this is exact Metropolis-within-Gibbs, batched);
-    - ``"block"`` (discrete): ``block_size`` variables chosen at random propose new states
-      jointly, accepted on the full change in log-probability;
+    - ``"block"`` (discrete): between 1 and ``block_size`` variables (uniformly many, chosen at
+      random) propose new states jointly, accepted on the full change in log-probability;
     - ``"random_walk"`` (real): x' = x + ``step_size`` · N(0, I) over the free variables.
 
     >>> import torch, graphdgm as gd
@@ -111,13 +111,16 @@ class MetropolisHastings:
         if nf == 0:
             return state
         k = min(self.block_size, nf)
-        # k distinct variables per chain: the k smallest of nf uniform keys
+        # up to k distinct variables per chain: the k smallest of nf uniform keys, of which the
+        # first `size` change (size uniform on 1..k: a fixed size would keep binary parity fixed)
         keys = torch.rand(nf, C, generator=g, device=x.device)
         rows = keys.topk(k, dim=0, largest=False).indices  # (k, C)
+        size = torch.randint(1, k + 1, (1, C), generator=g, device=x.device)  # (1, C)
+        change = torch.arange(k, device=x.device)[:, None] < size  # (k, C)
         cards = cond.cards[rows]  # (k, C)
         cur = x.gather(0, rows).long()  # (k, C)
         step = torch.randint(1, 2**30, cur.shape, generator=g, device=x.device) % (cards - 1).clamp_min(1) + 1
-        prop_vals = torch.where(cards > 1, (cur + step) % cards, cur)
+        prop_vals = torch.where((cards > 1) & change, (cur + step) % cards, cur)
         prop = x.clone()
         prop.scatter_(0, rows, prop_vals.to(x.dtype))
         lp_new = cond.log_potential(prop)  # (C,)

@@ -71,6 +71,7 @@ def sample_chains(
     seed: int | torch.Generator = 0,
     keep: Sequence[int] | str | None = None,
     progress: bool | None = None,
+    distributed: bool = False,
 ) -> ChainResult:
     """Run ``chains`` chains of ``kernel``: ``burn_in`` sweeps discarded (default ``sweeps // 4``),
     then ``sweeps`` sweeps of which every ``thin``-th is collected.
@@ -93,6 +94,11 @@ def sample_chains(
         raise SpecError(f"burn_in must be >= 0, got {burn_in}")
     n = model.num_variables
     kept = tuple(range(n)) if keep == "all" else tuple(int(v) for v in (keep or ()))
+    rank, world = _process_group(distributed)
+    if world > 1:
+        if isinstance(seed, torch.Generator):
+            raise SpecError("distributed sampling needs an int seed (each rank uses seed + rank), not a Generator")
+        seed = int(seed) + rank
     g = make_generator(seed, _device(model))
     state = kernel.init(model, chains, evidence, g)
     draws = sweeps // thin
@@ -124,6 +130,13 @@ def sample_chains(
         if samples is not None:
             samples.append(x[:, list(kept)])
         d += 1
+    samples = torch.stack(samples) if samples else None
+    if world > 1:  # all chains of all ranks, concatenated along the chain dimension
+        counts = _gather(counts, -1) if discrete else None
+        moments = None if discrete else _gather(moments, -1)
+        trace = _gather(trace, 0)
+        samples = None if samples is None else _gather(samples, 1)
+        chains = chains * world
     if discrete:
         rhat = split_rhat_from_counts(counts, (half, draws - half))
         visits = counts.sum((0, 3)).to(torch.float64)  # (n, K)
@@ -144,8 +157,28 @@ def sample_chains(
     acc = kernel.acceptance_rate(state) if hasattr(kernel, "acceptance_rate") else None
     return ChainResult(
         tuple(model.variables), visits, draws, chains, rhat, trace,
-        torch.stack(samples) if samples else None, kept, acc, state, mean, var,
+        samples, kept, acc, state, mean, var,
     )
+
+
+def _process_group(distributed: bool) -> tuple[int, int]:
+    """(rank, world size), or (0, 1) when not distributed."""
+    if not distributed:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        raise SpecError("distributed=True needs torch.distributed.init_process_group(...) to have been called")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _gather(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """All-gather ``t`` from every rank and concatenate along ``dim`` (same shape on every rank)."""
+    import torch.distributed as dist
+
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts, dim)
 
 
 def _device(model: torch.nn.Module) -> torch.device:

@@ -115,38 +115,43 @@ class BlockConditionals:
                 self._pair.append((gi, scope))
             else:
                 self._high.append((gi, scope))
-        self._blocks = []
-        for a, e in self.slices:
-            rows_raw, cols_raw, src = [], [], []  # one raw operator entry per (factor, direction[, k, l])
-            for gi, scope in self._pair:
-                for d in (0, 1):
-                    own, other = scope[:, d], scope[:, 1 - d]
-                    f = torch.nonzero((own >= a) & (own < e), as_tuple=True)[0]
-                    if f.numel():
-                        src.append((gi, d, f))
-                        rows_raw.append(own[f] - a)
-                        cols_raw.append(other[f])
-            entry = {"src": src, "rows": [r_.to(self.device) for r_ in rows_raw]}
-            if src:
-                r, c = torch.cat(rows_raw), torch.cat(cols_raw)  # (P,)
-                if self.binary:
-                    entry["op"] = _Operator(r, c, (e - a, n), self.device)
-                else:
-                    ks = torch.arange(K)
-                    rk = (r[:, None, None] * K + ks[None, :, None]).expand(-1, K, K)  # (P, K, K): own state k
-                    cl = (c[:, None, None] * K + ks[None, None, :]).expand(-1, K, K)  # (P, K, K): other state l
-                    entry["op"] = _Operator(rk.reshape(-1), cl.reshape(-1), ((e - a) * K, n * K), self.device)
-            high = []
-            for gi, scope in self._high:
-                f, p = torch.nonzero((scope >= a) & (scope < e), as_tuple=True)
-                if f.numel():
-                    high.append((gi, f.to(self.device), p.to(self.device), (scope[f, p] - a).to(self.device)))
-            entry["high"] = high
-            self._blocks.append(entry)
-        self._scopes = [(gi, s.to(self.device)) for gi, s in [*self._unary_scopes(), *self._pair, *self._high]]
+        self._blocks = [self._pair_entry(a, e) for a, e in self.slices]
+        # binary models: all variables as one pseudo-block, so the log-potential is
+        # const + x·(lin + ½ Q x), one operator product for every chain
+        self._full = self._pair_entry(0, n) if self.binary else {"src": [], "rows": [], "high": []}
+        # factors whose log-potential is gathered from tables: 3+ variables, and pairs unless binary
+        gathered = self._high if self.binary else [*self._pair, *self._high]
+        self._high_scopes = [(gi, s.to(self.device)) for gi, s in gathered]
 
-    def _unary_scopes(self) -> list[tuple[int, torch.Tensor]]:
-        return [(gi, s[:, None]) for gi, s in self._unary]
+    def _pair_entry(self, a: int, e: int) -> dict:
+        """Operator pattern of the pairwise factors seen from variables ``a..e`` (layout positions)."""
+        n, K = self.model.num_variables, self.K
+        rows_raw, cols_raw, src = [], [], []  # one raw operator entry per (factor, direction[, k, l])
+        for gi, scope in self._pair:
+            for d in (0, 1):
+                own, other = scope[:, d], scope[:, 1 - d]
+                f = torch.nonzero((own >= a) & (own < e), as_tuple=True)[0]
+                if f.numel():
+                    src.append((gi, d, f))
+                    rows_raw.append(own[f] - a)
+                    cols_raw.append(other[f])
+        entry = {"src": src, "rows": [r_.to(self.device) for r_ in rows_raw]}
+        if src:
+            r, c = torch.cat(rows_raw), torch.cat(cols_raw)  # (P,)
+            if self.binary:
+                entry["op"] = _Operator(r, c, (e - a, n), self.device)
+            else:
+                ks = torch.arange(K)
+                rk = (r[:, None, None] * K + ks[None, :, None]).expand(-1, K, K)  # (P, K, K): own state k
+                cl = (c[:, None, None] * K + ks[None, None, :]).expand(-1, K, K)  # (P, K, K): other state l
+                entry["op"] = _Operator(rk.reshape(-1), cl.reshape(-1), ((e - a) * K, n * K), self.device)
+        high = []
+        for gi, scope in self._high:
+            f, p = torch.nonzero((scope >= a) & (scope < e), as_tuple=True)
+            if f.numel():
+                high.append((gi, f.to(self.device), p.to(self.device), (scope[f, p] - a).to(self.device)))
+        entry["high"] = high
+        return entry
 
     def refresh(self) -> None:
         """Re-read the model's parameters (after a learning step) into the operators."""
@@ -161,23 +166,35 @@ class BlockConditionals:
             self._unary_table = unary
             self._ops, self._bias = [], []
             for (a, e), entry in zip(self.slices, self._blocks):
-                bias = unary[a:e].clone()  # (m, K)
-                op = None
-                if entry["src"]:
-                    raw = []
-                    for gi, d, f in entry["src"]:
-                        t = tables[gi][f.to(self.device)]  # (P_g, ka, kb)
-                        t = t if d == 0 else t.transpose(1, 2)  # own variable on axis 1
-                        if self.binary:
-                            A = t[:, 1, 0] - t[:, 0, 0]  # (P_g,)
-                            raw.append(t[:, 1, 1] - t[:, 0, 1] - A)
-                            bias[:, 1].index_add_(0, entry["rows"][len(raw) - 1], A)
-                        else:
-                            raw.append(torch.nn.functional.pad(t, (0, K - t.shape[2], 0, K - t.shape[1])).reshape(-1))
-                    op = entry["op"].build(torch.cat(raw))
+                op, bias = self._entry_values(entry, tables, unary[a:e])
                 self._ops.append(op)
                 self._bias.append(bias)
+            self._full_op, full_bias = self._entry_values(self._full, tables, unary)
+            if self.binary:  # log φ = T00 + A x_own + ... ; each pair's T00 counted from both ends
+                t00 = sum(0.5 * tables[gi][f.to(self.device)][:, 0, 0].sum() for gi, _, f in self._full["src"])
+                self._lp_const = unary[:, 0].sum() + t00
+                self._lp_lin = full_bias[:, 1] - full_bias[:, 0]  # (n,)
             self._high_params = [self._high_block_params(entry, tables) for entry in self._blocks]
+            self._high_tables = [(gi, tables[gi].reshape(self.model.groups[gi].num_factors, -1)) for gi, _ in self._high_scopes]
+
+    def _entry_values(self, entry: dict, tables: list[torch.Tensor], unary: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """An entry's operator (values from ``tables``) and its bias (m, K): unary terms, plus for
+        binary models each pair's linear part A = M[1,0] - M[0,0] (M with the own variable first)."""
+        K = self.K
+        bias = unary.clone()  # (m, K)
+        if not entry["src"]:
+            return None, bias
+        raw = []
+        for i, (gi, d, f) in enumerate(entry["src"]):
+            t = tables[gi][f.to(self.device)]  # (P_g, ka, kb)
+            t = t if d == 0 else t.transpose(1, 2)  # own variable on axis 1
+            if self.binary:
+                A = t[:, 1, 0] - t[:, 0, 0]  # (P_g,)
+                raw.append(t[:, 1, 1] - t[:, 0, 1] - A)
+                bias[:, 1].index_add_(0, entry["rows"][i], A)
+            else:
+                raw.append(torch.nn.functional.pad(t, (0, K - t.shape[2], 0, K - t.shape[1])).reshape(-1))
+        return entry["op"].build(torch.cat(raw)), bias
 
     def _high_block_params(self, entry: dict, tables: list[torch.Tensor]) -> list[tuple[torch.Tensor, ...]]:
         """Per factor kind over 3+ variables touching a block: index tensors and table rows."""
@@ -281,13 +298,16 @@ class BlockConditionals:
 
     # ------------------------------------------------------------------ energy
     def log_potential(self, x: torch.Tensor) -> torch.Tensor:
-        """Σ log φ(x) of layout states (n, C) -> (C,), evidence included."""
-        xl = x.long()
-        total = torch.zeros(x.shape[1], dtype=self.dtype, device=x.device)
-        for gi, scope in self._scopes:  # loop over factor kinds
-            g = self.model.groups[gi]
-            flat = (xl[scope] * g.strides[None, :, None]).sum(1)  # (F, C)
-            tab = g.log_tables().detach().to(self.dtype).reshape(g.num_factors, -1)  # (F, Πk)
-            total += tab.gather(1, flat).sum(0)
-        return total
-
+        """Σ log φ(x) of layout states (n, C) -> (C,), evidence included; -inf for impossible states."""
+        if self.binary:
+            quad = self._full_op @ x if self._full_op is not None else torch.zeros_like(x)  # (n, C)
+            total = self._lp_const + ((self._lp_lin[:, None] + 0.5 * quad) * x).sum(0)  # (C,)
+            xl = x.long()
+        else:  # categorical: gathering tables beats a one-hot product here
+            xl = x.long()
+            total = self._unary_table.gather(1, xl).sum(0)  # (C,)
+        for (gi, scope), (_, tab) in zip(self._high_scopes, self._high_tables):  # gathered factor kinds
+            flat = (xl[scope] * self.model.groups[gi].strides[None, :, None]).sum(1)  # (F, C)
+            total = total + tab.gather(1, flat).sum(0)
+        # hard zeros are huge negative numbers inside (see _finite); report them as -inf
+        return total.masked_fill(total < -0.5 * torch.finfo(total.dtype).max ** 0.5, float("-inf"))

@@ -2,7 +2,9 @@
 from graphdgm.errors import (
     CapabilityError, EvidenceError, FormatError, GraphdgmError, InferenceError, SpecError, UnknownVariableError,
 )
-from graphdgm.spec import Binary, Categorical, Domain, FactorGraph, MarkovNetwork, Real, Spin, grid_edges
+from graphdgm.spec import (
+    Binary, Categorical, Domain, FactorGraph, GaussianMarkovNetwork, MarkovNetwork, Real, Spin, grid_edges,
+)
 
 __version__ = "0.1.0"
 from graphdgm.compiler import compile

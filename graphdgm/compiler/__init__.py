@@ -1,7 +1,9 @@
 """Lowering of specs to torch modules."""
 from graphdgm.compiler.compile import compile, register_lowering
 from graphdgm.compiler.factor_groups import FactorGroup
+from graphdgm.compiler.gaussian import CompiledGaussianMarkovNetwork
 from graphdgm.compiler.markov import CompiledMarkovNetwork
+from graphdgm.spec.gaussian import GaussianMarkovNetwork
 from graphdgm.spec.markov_network import MarkovNetwork
 
 
@@ -10,4 +12,9 @@ def _lower_markov_network(spec: MarkovNetwork, dtype) -> CompiledMarkovNetwork:
     return CompiledMarkovNetwork(spec, dtype=dtype)
 
 
-__all__ = ["CompiledMarkovNetwork", "FactorGroup", "compile", "register_lowering"]
+@register_lowering(GaussianMarkovNetwork)
+def _lower_gaussian_markov_network(spec: GaussianMarkovNetwork, dtype) -> CompiledGaussianMarkovNetwork:
+    return CompiledGaussianMarkovNetwork(spec, dtype=dtype)
+
+
+__all__ = ["CompiledGaussianMarkovNetwork", "CompiledMarkovNetwork", "FactorGroup", "compile", "register_lowering"]

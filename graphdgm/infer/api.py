@@ -8,7 +8,7 @@ import torch
 
 from graphdgm.errors import CapabilityError
 from graphdgm.infer.registry import check_capabilities, get_backend
-from graphdgm.infer.results import DiscreteMarginal, JointDistribution, MAPResult, Marginals
+from graphdgm.infer.results import ContinuousMarginal, DiscreteMarginal, JointDistribution, MAPResult, Marginals
 
 
 def _model(model: Any) -> torch.nn.Module:
@@ -20,6 +20,8 @@ def _model(model: Any) -> torch.nn.Module:
 
 
 def _backend_method(backend: Any, method: str, model: torch.nn.Module) -> Any:
+    if backend == "exact" and "gaussian" in getattr(model, "capabilities", ()):
+        backend = "gaussian"  # exact inference for a Gaussian network is the analytic one
     b = get_backend(backend)
     check_capabilities(b, model)
     fn = getattr(b, method, None)
@@ -39,7 +41,8 @@ def query(
     """Marginals p(variables | evidence): one per variable, or their joint with ``joint=True``.
 
     ``variables`` are names such as ``"x[3,4]"`` (a block name means all its variables; ``None``
-    means every variable); ``evidence`` maps names to state labels.
+    means every variable); ``evidence`` maps names to state labels (real values for a continuous
+    model, whose marginals are :class:`ContinuousMarginal` summaries: mean, std, samples).
 
     >>> import graphdgm as gd
     >>> model = gd.compile(gd.MarkovNetwork.ising_grid(3, 3, coupling=0.4, field=0.1))
@@ -50,6 +53,8 @@ def query(
     model = _model(model)
     idx = list(range(model.num_variables)) if variables is None else model.resolve(variables)
     ev = model.encode_evidence(evidence)
+    if _is_continuous(model):
+        return _continuous_marginals(model, idx, ev, backend, joint)
     if joint:
         fn = _backend_method(backend, "joint", model)
         probs = fn(model, idx, ev)
@@ -81,8 +86,32 @@ def map_query(
     fn = _backend_method(backend, "map", model)
     state, score = fn(model, ev, idx)
     names = range(model.num_variables) if idx is None else sorted(set(idx) | set(ev))
-    assignment = {model.variables[i]: model.state_labels(i)[int(state[i])] for i in names}
+    if _is_continuous(model):
+        assignment = {model.variables[i]: float(state[i]) for i in names}
+    else:
+        assignment = {model.variables[i]: model.state_labels(i)[int(state[i])] for i in names}
     return MAPResult(assignment, state, float(score))
+
+
+def _is_continuous(model: torch.nn.Module) -> bool:
+    return "continuous" in getattr(model, "capabilities", frozenset())
+
+
+def _continuous_marginals(model: torch.nn.Module, idx: list[int], ev: dict[int, float], backend: Any, joint: bool) -> Marginals:
+    """A continuous model's backend returns :class:`ContinuousMarginal` objects; pass them through."""
+    if joint:
+        raise CapabilityError(
+            "joint=True gives a table over discrete states; a continuous model has none. "
+            "For a Gaussian network read model.mean(evidence) and model.covariance(evidence)"
+        )
+    fn = _backend_method(backend, "marginals", model)
+    items = list(fn(model, idx, ev))
+    if len(items) != len(idx) or not all(isinstance(m, ContinuousMarginal) for m in items):
+        raise CapabilityError(
+            f"backend {getattr(backend, 'name', backend)!r} returned {type(items[0]).__name__ if items else 'nothing'} "
+            f"for a continuous model; it must return one ContinuousMarginal per queried variable ({len(idx)})"
+        )
+    return Marginals(items)
 
 
 def log_partition(model: Any, evidence: dict[str, Any] | None = None, *, backend: Any = "exact") -> torch.Tensor:

@@ -112,6 +112,16 @@ def check_capabilities(backend: Any, model: torch.nn.Module) -> None:
     )
 
 
-def approximate_backends() -> list[str]:
-    """Registered backends that declare ``approximate = True`` (for 'too wide for exact' errors)."""
-    return [n for n in available_backends() if getattr(_REGISTRY[n], "approximate", False)]
+def approximate_backends(model: torch.nn.Module | None = None) -> list[str]:
+    """Registered backends that declare ``approximate = True`` (for 'too wide for exact' errors),
+    only those whose required capabilities ``model`` has when a model is given."""
+    have = None if model is None else set(getattr(model, "capabilities", ()))
+    out = []
+    for n in available_backends():
+        factory = _REGISTRY[n]
+        if not getattr(factory, "approximate", False):
+            continue
+        if have is not None and not set(getattr(factory, "requires", ())) <= have:
+            continue
+        out.append(n)
+    return out

@@ -4,9 +4,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 import torch
+
+from graphdgm.errors import InferenceError
 
 
 @dataclass(frozen=True)
@@ -31,13 +33,58 @@ class DiscreteMarginal:
         return f"P({self.variable}) = {{{body}}}"
 
 
-class Marginals(Mapping[str, DiscreteMarginal]):
-    """Single-variable marginals by name; ``to_pandas()`` gives one row per (variable, state)."""
+@dataclass(frozen=True)
+class ContinuousMarginal:
+    """p(x_v) for one real variable, summarised by ``mean`` and ``std``; ``samples`` (S,) when the
+    backend sampled (then ``quantile`` works). A clamped variable has its value as mean and std 0.
 
-    def __init__(self, items: list[DiscreteMarginal]) -> None:
+    >>> import torch
+    >>> m = ContinuousMarginal("x", 0.5, 2.0, torch.tensor([0.0, 1.0, 2.0]))
+    >>> m, m.quantile(0.5)
+    (p(x): mean 0.5, std 2, 3 samples, 1.0)
+    """
+
+    variable: str
+    mean: float
+    std: float
+    samples: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mean", float(self.mean))
+        object.__setattr__(self, "std", float(self.std))
+        if self.samples is not None:
+            object.__setattr__(self, "samples", torch.as_tensor(self.samples).detach().reshape(-1))
+
+    def quantile(self, q: float | Any) -> float | torch.Tensor:
+        """The empirical ``q``-quantile of the samples (a float, or a tensor for several q)."""
+        if self.samples is None:
+            raise InferenceError(
+                f"the marginal of {self.variable!r} carries no samples (an analytic answer); its quantiles "
+                "follow from mean and std when it is Gaussian"
+            )
+        qs = torch.as_tensor(q, dtype=self.samples.dtype)
+        out = torch.quantile(self.samples, qs)
+        return float(out) if out.dim() == 0 else out
+
+    def to_dict(self) -> dict[str, float]:
+        return {"mean": self.mean, "std": self.std}
+
+    def __repr__(self) -> str:
+        extra = f", {len(self.samples)} samples" if self.samples is not None else ""
+        return f"p({self.variable}): mean {self.mean:.4g}, std {self.std:.4g}{extra}"
+
+
+Marginal = Union[DiscreteMarginal, ContinuousMarginal]
+
+
+class Marginals(Mapping[str, Marginal]):
+    """Single-variable marginals by name; ``to_pandas()`` gives one row per (variable, state) for
+    discrete marginals and one row per variable (``variable, mean, std``) for continuous ones."""
+
+    def __init__(self, items: list[Marginal]) -> None:
         self._items = {m.variable: m for m in items}
 
-    def __getitem__(self, name: str) -> DiscreteMarginal:
+    def __getitem__(self, name: str) -> Marginal:
         if name not in self._items:
             from graphdgm.spec.names import canonical
             try:
@@ -54,8 +101,17 @@ class Marginals(Mapping[str, DiscreteMarginal]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def _continuous(self) -> bool:
+        kinds = {isinstance(m, ContinuousMarginal) for m in self._items.values()}
+        if len(kinds) > 1:
+            raise InferenceError("these marginals mix discrete and continuous variables; read them one by one")
+        return kinds == {True}
+
     def tensor(self) -> torch.Tensor:
-        """(V, kmax) probabilities in result order, padded with zeros past each cardinality."""
+        """Discrete: (V, kmax) probabilities in result order, padded with zeros past each cardinality.
+        Continuous: (V, 2) rows of (mean, std)."""
+        if self._continuous():
+            return torch.tensor([[m.mean, m.std] for m in self._items.values()], dtype=torch.float64)
         k = max(len(m.labels) for m in self._items.values())
         rows = [torch.nn.functional.pad(m.probs, (0, k - len(m.labels))) for m in self._items.values()]
         return torch.stack(rows)
@@ -63,6 +119,9 @@ class Marginals(Mapping[str, DiscreteMarginal]):
     def to_pandas(self) -> Any:
         import pandas as pd
 
+        if self._continuous():
+            rows = [(m.variable, m.mean, m.std) for m in self._items.values()]
+            return pd.DataFrame(rows, columns=["variable", "mean", "std"])
         rows = [(m.variable, lab, float(p)) for m in self._items.values() for lab, p in zip(m.labels, m.probs.tolist())]
         return pd.DataFrame(rows, columns=["variable", "state", "probability"])
 
@@ -101,9 +160,10 @@ class JointDistribution:
 
 @dataclass(frozen=True)
 class MAPResult:
-    """The most probable assignment: ``assignment[name]`` is a state label; ``state`` the packed
-    state indices (n,) of every variable; ``log_score`` the unnormalised log-probability of the
-    assignment (for a marginal MAP, of the queried variables with the rest summed out)."""
+    """The most probable assignment: ``assignment[name]`` is a state label (a float for a real
+    variable); ``state`` the packed state indices (n,) of every variable (real values, float, for a
+    continuous model); ``log_score`` the unnormalised log-probability of the assignment (for a
+    marginal MAP, of the queried variables with the rest summed out or integrated out)."""
 
     assignment: dict[str, Any]
     state: torch.Tensor

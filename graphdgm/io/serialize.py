@@ -1,4 +1,8 @@
-"""Save and load a :class:`MarkovNetwork` as JSON, exactly (log tables bit for bit, ``-inf`` included).
+"""Save and load a :class:`MarkovNetwork` or :class:`GaussianMarkovNetwork` as JSON, exactly (log
+tables bit for bit, ``-inf`` included).
+
+Each spec family has a writer and a reader, chosen by the spec's type on save and by the saved
+``"family"`` entry on load (a file without one is a Markov network, as written before families).
 
 Arrays are stored as ``{"shape": [...], "data": [...]}`` with the data flattened in C order; floats
 are written by ``json`` with ``repr`` precision, so they round-trip exactly, and ``-inf`` (a zero
@@ -17,10 +21,12 @@ import numpy as np
 
 from graphdgm.errors import FormatError, SpecError
 from graphdgm.spec.domains import Domain
+from graphdgm.spec.gaussian import GaussianMarkovNetwork
 from graphdgm.spec.markov_network import MarkovNetwork
 
 FORMAT = "graphdgm.spec"
 VERSION = 1
+Spec = Union[MarkovNetwork, GaussianMarkovNetwork]
 
 
 def _encode_array(a: np.ndarray) -> dict[str, Any]:
@@ -54,17 +60,24 @@ def _domain_dict(d: Domain) -> dict[str, Any]:
     return out
 
 
-def spec_to_dict(spec: MarkovNetwork) -> dict[str, Any]:
+def spec_to_dict(spec: Spec) -> dict[str, Any]:
     """A JSON-safe dict (lists, str, int, float only) describing ``spec`` completely.
 
     >>> import graphdgm as gd
     >>> d = spec_to_dict(gd.MarkovNetwork.ising_grid(2, 2))
-    >>> d["format"], d["version"], d["blocks"][0]["shape"], d["couplings"][0]["kind"]
-    ('graphdgm.spec', 1, [2, 2], 'ising')
+    >>> d["format"], d["version"], d["family"], d["blocks"][0]["shape"], d["couplings"][0]["kind"]
+    ('graphdgm.spec', 1, 'markov_network', [2, 2], 'ising')
     """
+    for t in type(spec).__mro__:
+        if t in _WRITERS:
+            family, write = _WRITERS[t]
+            return {"format": FORMAT, "version": VERSION, "family": family, **write(spec)}
+    known = ", ".join(t.__name__ for t in _WRITERS)
+    raise SpecError(f"cannot save a {type(spec).__name__}; savable specs are: {known}")
+
+
+def _markov_to_dict(spec: MarkovNetwork) -> dict[str, Any]:
     return {
-        "format": FORMAT,
-        "version": VERSION,
         "name": spec.name,
         "blocks": [{"name": b.name, "shape": list(b.shape), "domain": _domain_dict(b.domain)} for b in spec.blocks.values()],
         "factors": [{"name": f.name, "scope": list(f.scope), "log_table": _encode_array(f.log_table)} for f in spec.factors],
@@ -85,20 +98,44 @@ def spec_to_dict(spec: MarkovNetwork) -> dict[str, Any]:
     }
 
 
-def spec_from_dict(d: dict[str, Any]) -> MarkovNetwork:
+def _gaussian_to_dict(spec: GaussianMarkovNetwork) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "blocks": [{"name": b.name, "shape": list(b.shape), "domain": _domain_dict(b.domain)} for b in spec.blocks.values()],
+        "quadratics": [
+            {"name": q.name, "pairs": _encode_array(np.asarray(q.pairs, dtype=np.int64)), "weights": _encode_array(q.weights)}
+            for q in spec.quadratics
+        ],
+        "linears": [
+            {
+                "name": lg.name, "variables": _encode_array(np.asarray(lg.variables, dtype=np.int64)),
+                "weights": _encode_array(lg.weights), "block": lg.block,
+            }
+            for lg in spec.linears
+        ],
+    }
+
+
+def spec_from_dict(d: dict[str, Any]) -> Spec:
     """Rebuild the spec saved by :func:`spec_to_dict` (validated through the spec's own ``add_*`` methods).
 
     >>> import graphdgm as gd
     >>> spec_from_dict(spec_to_dict(gd.MarkovNetwork.potts_grid(2, 2, k=3))).variables
     ['x[0,0]', 'x[0,1]', 'x[1,0]', 'x[1,1]']
+    >>> spec_from_dict(spec_to_dict(gd.GaussianMarkovNetwork.from_precision([[2.0, 0.5], [0.5, 1.0]]))).precision_matrix().tolist()
+    [[2.0, 0.5], [0.5, 1.0]]
     """
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         got = d.get("format") if isinstance(d, dict) else type(d).__name__
         raise FormatError(f"not a saved graphdgm spec: expected 'format': {FORMAT!r}, got {got!r}")
     if d.get("version") != VERSION:
         raise FormatError(f"saved spec has version {d.get('version')!r}; this graphdgm reads version {VERSION}")
+    family = d.get("family", "markov_network")
+    build = _READERS.get(family)
+    if build is None:
+        raise FormatError(f"saved spec has family {family!r}; this graphdgm reads {sorted(_READERS)}")
     try:
-        return _build(d)
+        return build(d)
     except (KeyError, TypeError) as e:
         raise FormatError(f"saved spec is missing or has a malformed entry: {e!r}") from None
 
@@ -125,7 +162,35 @@ def _build(d: dict[str, Any]) -> MarkovNetwork:
     return mn
 
 
-def save_spec(spec: MarkovNetwork, path: Union[str, os.PathLike]) -> None:
+def _build_gaussian(d: dict[str, Any]) -> GaussianMarkovNetwork:
+    g = GaussianMarkovNetwork(name=d.get("name", "gaussian_markov_network"))
+    for b in d["blocks"]:
+        if Domain.from_dict(b["domain"]).kind != "real":
+            raise FormatError(f"block {b['name']!r} of a Gaussian network must be real, got {b['domain']!r}")
+        g.add_block(b["name"], tuple(b["shape"]))
+    for q in d["quadratics"]:
+        pairs = _decode_array(q["pairs"], f"quadratic {q['name']!r} pairs", np.int64).reshape(-1, 2)
+        g.add_quadratic(pairs, _decode_array(q["weights"], f"quadratic {q['name']!r} weights"), name=q["name"])
+    names = g.variables
+    for lg in d["linears"]:
+        idx = _decode_array(lg["variables"], f"linear {lg['name']!r} variables", np.int64).reshape(-1)
+        w = _decode_array(lg["weights"], f"linear {lg['name']!r} weights")
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(names)):
+            raise FormatError(f"linear {lg['name']!r}: variable index outside 0..{len(names) - 1}")
+        g.add_linear(lg["block"] or [names[int(i)] for i in idx], w, name=lg["name"])
+        if not np.array_equal(g.linears[-1].variables, idx):
+            raise FormatError(f"linear {lg['name']!r}: its block {lg['block']!r} does not cover the saved variables")
+    return g
+
+
+_WRITERS: dict[type, tuple[str, Any]] = {
+    MarkovNetwork: ("markov_network", _markov_to_dict),
+    GaussianMarkovNetwork: ("gaussian_markov_network", _gaussian_to_dict),
+}
+_READERS: dict[str, Any] = {"markov_network": _build, "gaussian_markov_network": _build_gaussian}
+
+
+def save_spec(spec: Spec, path: Union[str, os.PathLike]) -> None:
     """Save ``spec`` as a JSON file (see :func:`spec_to_dict`).
 
     >>> import graphdgm as gd, tempfile, os
@@ -138,7 +203,7 @@ def save_spec(spec: MarkovNetwork, path: Union[str, os.PathLike]) -> None:
     pathlib.Path(path).write_text(text + "\n")
 
 
-def load_spec(path: Union[str, os.PathLike]) -> MarkovNetwork:
+def load_spec(path: Union[str, os.PathLike]) -> Spec:
     """Load a spec saved by :func:`save_spec` (FormatError on a file that is not one)."""
     text = pathlib.Path(path).read_text()
     try:

@@ -2,6 +2,7 @@
 from graphdgm.spec.blocks import Block
 from graphdgm.spec.domains import Binary, Categorical, Domain, Real, Spin
 from graphdgm.spec.factors import CouplingGroup, FieldGroup, TableFactor
+from graphdgm.spec.gaussian import GaussianMarkovNetwork, LinearGroup, QuadraticGroup
 from graphdgm.spec.markov_network import MarkovNetwork, grid_edges
 from graphdgm.spec.names import canonical, format_name, parse_name
 
@@ -9,5 +10,6 @@ FactorGraph = MarkovNetwork  # a factor graph and a Markov network share one spe
 
 __all__ = [
     "Binary", "Block", "Categorical", "CouplingGroup", "Domain", "FactorGraph", "FieldGroup",
-    "MarkovNetwork", "Real", "Spin", "TableFactor", "canonical", "format_name", "grid_edges", "parse_name",
+    "GaussianMarkovNetwork", "LinearGroup", "MarkovNetwork", "QuadraticGroup", "Real", "Spin", "TableFactor",
+    "canonical", "format_name", "grid_edges", "parse_name",
 ]

@@ -60,7 +60,7 @@ class Exact:
         keep_log2 = sum(math.log2(cards[v]) for v in plan.keep)
         largest = max(plan.order.log2_max_table, keep_log2)
         if largest > self.max_table_log2:
-            approx = approximate_backends()
+            approx = approximate_backends(model)
             raise InferenceError(
                 f"exact inference is too wide for this model: the best elimination order found "
                 f"({plan.order.heuristic}) has induced width {plan.order.width} and a largest table of "

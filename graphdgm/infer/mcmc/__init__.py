@@ -8,9 +8,11 @@ from graphdgm.infer.mcmc.gibbs import BlockGibbs, conditionals_for
 from graphdgm.infer.mcmc.kernel import ChainState, MCMCKernel, make_generator
 from graphdgm.infer.mcmc.metropolis import MetropolisHastings
 from graphdgm.infer.mcmc.tempering import ParallelTempering, geometric_ladder
+from graphdgm.infer.mcmc import pyro_hmc
+from graphdgm.infer.mcmc.pyro_hmc import HMC, NUTS
 
 __all__ = [
-    "AIS", "AISResult", "BlockGibbs", "ChainResult", "ChainState", "Gibbs", "MCMCKernel", "Metropolis",
+    "AIS", "AISResult", "BlockGibbs", "HMC", "NUTS", "ChainResult", "ChainState", "Gibbs", "MCMCKernel", "Metropolis",
     "MetropolisHastings", "ParallelTempering", "SimulatedAnnealing", "Tempering", "annealed_importance_sampling",
     "conditionals_for", "effective_sample_size", "geometric_ladder", "greedy_sweep", "make_generator",
     "sample_chains", "schedule", "simulated_annealing", "split_rhat", "split_rhat_from_counts",

@@ -25,6 +25,7 @@ test: install
 
 bench: install
 	$(PY) benchmarks/exact_vs_pgmpy.py
+	$(PY) benchmarks/gibbs_throughput.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -231,7 +231,7 @@ def assert_recovers_gaussian(draws: torch.Tensor, mean: torch.Tensor, cov: torch
 
 
 # Pyro's HMC keeps the trajectory length step_size·num_steps (jittered ±50%) while it adapts the step
-# size; 0.25·10 = 2.5 (about three posterior standard deviations) mixes well here, 1.0 (the default) does not.
+# size; 0.25·10 = 2.5 (about three posterior standard deviations, the default) mixes well here, 1.0 does not.
 @pytest.mark.statistical
 @pytest.mark.parametrize(
     "sampler",

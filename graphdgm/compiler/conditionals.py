@@ -104,7 +104,7 @@ class BlockConditionals:
     # --------------------------------------------------------------- structure
     def _build_structure(self) -> None:
         """Index patterns per block; values come later from :meth:`refresh`."""
-        n, K = self.model.num_variables, self.K
+        n = self.model.num_variables
         layout_of = self.pos
         self._pair, self._unary, self._high = [], [], []
         for gi, g in enumerate(self.model.groups):

@@ -10,13 +10,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from graphdgm.errors import EvidenceError, InferenceError, SpecError, UnknownVariableError
+from graphdgm.compiler.names import NamedVariables
+from graphdgm.errors import EvidenceError, InferenceError, SpecError
 from graphdgm.spec.domains import Domain
 from graphdgm.spec.gaussian import GaussianMarkovNetwork
-from graphdgm.spec.names import canonical
 
 
-class CompiledGaussianMarkovNetwork(nn.Module):
+class CompiledGaussianMarkovNetwork(NamedVariables, nn.Module):
     """A Gaussian Markov network lowered to torch: p(x) ∝ exp(-energy(x)), energy = ½ xᵀΛx − ηᵀx.
 
     ``precision`` Λ (n, n) and ``potential`` η (n,) are learnable parameters; the energy uses Λ as
@@ -50,41 +50,6 @@ class CompiledGaussianMarkovNetwork(nn.Module):
         self.potential = nn.Parameter(torch.tensor(spec.potential_vector(), dtype=dtype))  # (n,) η
 
     # ------------------------------------------------------------------ names
-    @property
-    def num_variables(self) -> int:
-        return len(self.variables)
-
-    def index_of(self, name: str) -> int:
-        """Packed index of a variable name (``"x[3, 4]"`` and ``"x[3,4]"`` both work)."""
-        i = self.index.get(name) if isinstance(name, str) else None
-        if i is None and isinstance(name, str):
-            try:
-                i = self.index.get(canonical(name))
-            except SpecError:
-                i = None
-        if i is None:
-            raise UnknownVariableError(str(name), self.variables)
-        return i
-
-    def resolve(self, names: Any) -> list[int]:
-        """Names (or a block name meaning all its variables) to packed indices, in the given order.
-
-        >>> import graphdgm as gd
-        >>> gd.compile(gd.GaussianMarkovNetwork.from_precision([[1.0, 0], [0, 1.0]])).resolve("x")
-        [0, 1]
-        """
-        if isinstance(names, str):
-            names = [names]
-        out: list[int] = []
-        for n in names:
-            if isinstance(n, str) and n in self.spec.blocks and self.spec.blocks[n].shape:
-                out.extend(self.spec._resolve(n))
-            else:
-                out.append(self.index_of(n))
-        if len(set(out)) != len(out):
-            raise SpecError(f"variables {list(names)} name a variable twice")
-        return out
-
     def encode_evidence(self, evidence: dict[Any, Any] | None) -> dict[int, float]:
         """``{"x[1]": 0.3}`` -> ``{1: 0.3}`` (packed index -> value), validated.
 
@@ -94,28 +59,10 @@ class CompiledGaussianMarkovNetwork(nn.Module):
         >>> model = gd.compile(gd.GaussianMarkovNetwork.from_precision([[1.0, 0], [0, 1.0]]))
         >>> model.encode_evidence({"x": [0.5, -1]})
         {0: 0.5, 1: -1.0}
+        >>> model.resolve("x")
+        [0, 1]
         """
-        if not evidence:
-            return {}
-        if not isinstance(evidence, dict):
-            raise EvidenceError(f"evidence must be a dict of variable name -> real value, got {type(evidence).__name__}")
-        out: dict[int, float] = {}
-        for name, value in evidence.items():
-            if isinstance(name, (int, np.integer)) and not isinstance(name, bool):
-                if not 0 <= int(name) < self.num_variables:
-                    raise EvidenceError(f"evidence index {name} is outside 0..{self.num_variables - 1} (packed variable indices)")
-                pairs = [(int(name), value)]
-            elif isinstance(name, str) and name in self.spec.blocks and self.spec.blocks[name].shape:
-                idx = self.resolve(name)
-                vals = np.asarray(value.detach().cpu() if hasattr(value, "detach") else value, dtype=object).reshape(-1)
-                if vals.size != len(idx):
-                    raise EvidenceError(f"evidence for block {name!r} has {vals.size} values; the block has {len(idx)} variables")
-                pairs = list(zip(idx, vals.tolist()))
-            else:
-                pairs = [(self.index_of(name), value)]
-            for i, v in pairs:
-                out[i] = self._real_value(i, v)
-        return out
+        return {i: self._real_value(i, v) for i, v in self._evidence_items(evidence or {}, "real value")}
 
     def _real_value(self, i: int, v: Any) -> float:
         try:

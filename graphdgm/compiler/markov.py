@@ -10,16 +10,16 @@ import torch
 from torch import nn
 
 from graphdgm.compiler.colouring import colour_blocks
+from graphdgm.compiler.names import NamedVariables
 from graphdgm.compiler.factor_groups import (
     FactorGroup, IsingCouplingGroup, IsingFieldGroup, PottsCouplingGroup, TableFieldGroup, TableGroup,
 )
-from graphdgm.errors import EvidenceError, SpecError, UnknownVariableError
+from graphdgm.errors import EvidenceError, SpecError
 from graphdgm.spec.domains import Domain
 from graphdgm.spec.markov_network import MarkovNetwork
-from graphdgm.spec.names import canonical, parse_name
 
 
-class CompiledMarkovNetwork(nn.Module):
+class CompiledMarkovNetwork(NamedVariables, nn.Module):
     """A Markov network lowered to torch: p(x) ∝ exp(-energy(x)), x packed as state indices (B, n).
 
     Names live at the edges (``variables``, ``index``); inside, variables are positions in a flat
@@ -56,59 +56,16 @@ class CompiledMarkovNetwork(nn.Module):
         self._block_entries = [self._entries_for_block(b) for b in self.blocks]
 
     # ------------------------------------------------------------------ names
-    @property
-    def num_variables(self) -> int:
-        return len(self.variables)
-
-    def index_of(self, name: str) -> int:
-        """Packed index of a variable name (``"x[3, 4]"`` and ``"x[3,4]"`` both work)."""
-        i = self.index.get(name)
-        if i is None:
-            try:
-                i = self.index.get(canonical(name))
-            except SpecError:
-                i = None
-        if i is None:
-            raise UnknownVariableError(str(name), self.variables)
-        return i
-
-    def resolve(self, names: Any) -> list[int]:
-        """Names (or a block name meaning all its variables) to packed indices, in the given order."""
-        if isinstance(names, str):
-            names = [names]
-        out: list[int] = []
-        for n in names:
-            if isinstance(n, str) and n in self.spec.blocks and self.spec.blocks[n].shape:
-                out.extend(self.spec._resolve(n))
-            else:
-                out.append(self.index_of(n))
-        if len(set(out)) != len(out):
-            raise SpecError(f"variables {list(names)} name a variable twice")
-        return out
-
     def encode_evidence(self, evidence: dict[str, Any] | None) -> dict[int, int]:
         """``{"x[0,0]": +1}`` -> ``{0: 1}`` (packed index -> state index), validated."""
-        if not evidence:
-            return {}
-        if not isinstance(evidence, dict):
-            raise EvidenceError(f"evidence must be a dict of variable name -> state label, got {type(evidence).__name__}")
         out: dict[int, int] = {}
-        for name, label in evidence.items():
-            if isinstance(name, str) and name in self.spec.blocks and self.spec.blocks[name].shape:
-                idx = self.resolve(name)
-                labels = np.asarray(label.detach().cpu() if hasattr(label, "detach") else label).reshape(-1)
-                if labels.size != len(idx):
-                    raise EvidenceError(f"evidence for block {name!r} has {labels.size} values; the block has {len(idx)} variables")
-                pairs = list(zip(idx, labels.tolist()))
-            else:
-                pairs = [(self.index_of(name), label)]
-            for i, lab in pairs:
-                if hasattr(lab, "item"):
-                    lab = lab.item()
-                try:
-                    out[i] = self.domains[i].index(lab)
-                except SpecError as e:
-                    raise EvidenceError(f"evidence for {self.variables[i]!r}: {e}") from None
+        for i, label in self._evidence_items(evidence or {}, "state label"):
+            if hasattr(label, "item"):
+                label = label.item()
+            try:
+                out[i] = self.domains[i].index(label)
+            except SpecError as e:
+                raise EvidenceError(f"evidence for {self.variables[i]!r}: {e}") from None
         return out
 
     def state_labels(self, i: int) -> tuple[Any, ...]:

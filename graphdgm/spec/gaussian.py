@@ -5,17 +5,16 @@ p(x) ∝ exp(-½ xᵀ Λ x + ηᵀ x), declared term by term: ``add_quadratic`` 
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from graphdgm.errors import SpecError, UnknownVariableError
-from graphdgm.spec.blocks import Block
-from graphdgm.spec.domains import Domain, Real
-from graphdgm.spec.names import parse_name
+from graphdgm.errors import SpecError
+from graphdgm.spec.domains import Real
+from graphdgm.spec.variables import VariableBlocks
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ def _as_float_array(x: Any, what: str) -> np.ndarray:
         raise SpecError(f"{what} must be numeric (a number, list, numpy array or tensor): {e}") from None
 
 
-class GaussianMarkovNetwork:
+class GaussianMarkovNetwork(VariableBlocks):
     """A Gaussian Markov network: real variables with p(x) ∝ exp(-½ xᵀ Λ x + ηᵀ x).
 
     Variables are declared like those of a :class:`~graphdgm.MarkovNetwork` (single names or blocks
@@ -67,74 +66,18 @@ class GaussianMarkovNetwork:
     """
 
     def __init__(self, name: str = "gaussian_markov_network") -> None:
-        self.name = name
-        self.blocks: dict[str, Block] = {}
+        super().__init__(name)
         self.quadratics: list[QuadraticGroup] = []
         self.linears: list[LinearGroup] = []
-        self._offsets: dict[str, int] = {}
-        self._num_vars = 0
-        self._names_cache: list[str] | None = None
 
     # ----------------------------------------------------------------- variables
     def add_block(self, name: str, shape: Sequence[int] | int) -> str:
         """Declare a plate of real variables ``name[i,j,...]`` of the given shape."""
-        shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
-        if name in self.blocks:
-            raise SpecError(f"duplicate block name {name!r}; every block and variable needs its own name")
-        block = Block(name, shape, Real())
-        self.blocks[name] = block
-        self._offsets[name] = self._num_vars
-        self._num_vars += block.size
-        self._names_cache = None
-        return name
+        return self._declare_block(name, shape, Real())
 
     def add_variable(self, name: str) -> str:
         """Declare a single real variable (a block of shape ``()``)."""
         return self.add_block(name, ())
-
-    @property
-    def num_variables(self) -> int:
-        return self._num_vars
-
-    @property
-    def variables(self) -> list[str]:
-        """All variable names, in packed order (blocks in declaration order, row-major inside)."""
-        if self._names_cache is None:
-            self._names_cache = [n for b in self.blocks.values() for n in b.variable_names()]
-        return list(self._names_cache)
-
-    def index_of(self, name: str) -> int:
-        """Global packed index of a variable name such as ``"x[3,4]"``."""
-        try:
-            block_name, idx = parse_name(name)
-        except (SpecError, TypeError):
-            raise UnknownVariableError(str(name), self.variables) from None
-        block = self.blocks.get(block_name)
-        if block is None or len(idx) != len(block.shape):
-            raise UnknownVariableError(str(name), self.variables)
-        try:
-            return self._offsets[block_name] + block.flat_offset(idx)
-        except SpecError:
-            raise UnknownVariableError(str(name), self.variables) from None
-
-    def domains(self) -> list[Domain]:
-        """Domain of every variable in packed order (all ``Real()``)."""
-        return [Real()] * self._num_vars
-
-    def blocks_of(self, indices: np.ndarray) -> tuple[str, ...]:
-        """Names of the blocks holding the given packed variable indices, in declaration order."""
-        offsets = np.array([self._offsets[b] for b in self.blocks])
-        hit = set((np.searchsorted(offsets, np.asarray(indices).reshape(-1), side="right") - 1).tolist())
-        return tuple(b for i, b in enumerate(self.blocks) if i in hit)
-
-    def _resolve(self, names: Iterable[str] | str) -> list[int]:
-        """Variable names, or a block name standing for all its variables, to packed indices."""
-        if isinstance(names, str):
-            if names in self.blocks and self.blocks[names].shape:
-                off = self._offsets[names]
-                return list(range(off, off + self.blocks[names].size))
-            return [self.index_of(names)]
-        return [self.index_of(n) for n in names]
 
     # ------------------------------------------------------------------- terms
     def add_quadratic(self, u: Any, v: Any = None, weight: Any = None, *, name: str | None = None) -> str:
@@ -262,9 +205,7 @@ class GaussianMarkovNetwork:
     @property
     def graph(self) -> nx.MultiGraph:
         """Block-level graph: block nodes (kind='block') and term-group nodes (kind='factor')."""
-        g = nx.MultiGraph(name=self.name)
-        for b in self.blocks.values():
-            g.add_node(b.name, kind="block", shape=b.shape, domain=b.domain.describe())
+        g = self._block_graph()
         for q in self.quadratics:
             g.add_node(q.name, kind="factor", pattern="quadratic", count=len(q.pairs))
             for b in q.blocks:

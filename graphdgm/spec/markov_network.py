@@ -4,17 +4,17 @@ A spec only declares; :func:`graphdgm.compile` lowers it to torch.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from graphdgm.errors import SpecError, UnknownVariableError
-from graphdgm.spec.blocks import Block
+from graphdgm.errors import SpecError
 from graphdgm.spec.domains import Domain, Spin
 from graphdgm.spec.factors import COUPLING_KINDS, FIELD_KINDS, CouplingGroup, FieldGroup, TableFactor
 from graphdgm.spec.names import canonical, format_name, parse_name
+from graphdgm.spec.variables import VariableBlocks
 
 
 def _as_float_array(x: Any, what: str) -> np.ndarray:
@@ -25,7 +25,7 @@ def _as_float_array(x: Any, what: str) -> np.ndarray:
     return arr
 
 
-class MarkovNetwork:
+class MarkovNetwork(VariableBlocks):
     """An undirected graphical model declared as blocks of variables and factors.
 
     >>> import graphdgm as gd
@@ -43,76 +43,19 @@ class MarkovNetwork:
     """
 
     def __init__(self, name: str = "markov_network") -> None:
-        self.name = name
-        self.blocks: dict[str, Block] = {}
+        super().__init__(name)
         self.factors: list[TableFactor] = []
         self.couplings: list[CouplingGroup] = []
         self.fields: list[FieldGroup] = []
-        self._offsets: dict[str, int] = {}
-        self._num_vars = 0
-        self._names_cache: list[str] | None = None
 
     # ----------------------------------------------------------------- variables
     def add_block(self, name: str, shape: Sequence[int] | int, domain: Domain) -> str:
         """Declare a plate of variables ``name[i,j,...]`` of the given shape, all in ``domain``."""
-        shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
-        if not isinstance(domain, Domain):
-            raise SpecError(f"block {name!r}: domain must be a Domain such as gd.Spin() or gd.Categorical(3), got {domain!r}")
-        if name in self.blocks:
-            raise SpecError(f"duplicate block name {name!r}; every block and variable needs its own name")
-        block = Block(name, shape, domain)
-        self.blocks[name] = block
-        self._offsets[name] = self._num_vars
-        self._num_vars += block.size
-        self._names_cache = None
-        return name
+        return self._declare_block(name, shape, domain)
 
     def add_variable(self, name: str, domain: Domain) -> str:
         """Declare a single variable (a block of shape ``()``)."""
         return self.add_block(name, (), domain)
-
-    @property
-    def num_variables(self) -> int:
-        return self._num_vars
-
-    @property
-    def variables(self) -> list[str]:
-        """All variable names, in packed order (blocks in declaration order, row-major inside)."""
-        if self._names_cache is None:
-            self._names_cache = [n for b in self.blocks.values() for n in b.variable_names()]
-        return list(self._names_cache)
-
-    def index_of(self, name: str) -> int:
-        """Global packed index of a variable name such as ``"x[3,4]"``."""
-        try:
-            block_name, idx = parse_name(name)
-        except SpecError:
-            raise UnknownVariableError(str(name), self.variables) from None
-        block = self.blocks.get(block_name)
-        if block is None:
-            raise UnknownVariableError(name, self.variables)
-        if len(idx) != len(block.shape):
-            raise UnknownVariableError(name, self.variables)
-        return self._offsets[block_name] + block.flat_offset(idx)
-
-    def block_of(self, name: str) -> Block:
-        block_name, _ = parse_name(name)
-        if block_name not in self.blocks:
-            raise UnknownVariableError(name, self.variables)
-        return self.blocks[block_name]
-
-    def blocks_of(self, indices: np.ndarray) -> tuple[str, ...]:
-        """Names of the blocks holding the given packed variable indices, in declaration order."""
-        offsets = np.array([self._offsets[b] for b in self.blocks])
-        hit = set(np.searchsorted(offsets, np.asarray(indices), side="right") - 1)
-        return tuple(b for i, b in enumerate(self.blocks) if i in hit)
-
-    def domain_of(self, name: str) -> Domain:
-        return self.block_of(name).domain
-
-    def domains(self) -> list[Domain]:
-        """Domain of every variable in packed order."""
-        return [b.domain for b in self.blocks.values() for _ in range(b.size)]
 
     def cardinalities(self) -> list[int]:
         out = []
@@ -121,15 +64,6 @@ class MarkovNetwork:
                 raise SpecError("cardinalities are defined only for discrete variables")
             out.append(d.cardinality)
         return out
-
-    def _resolve(self, names: Iterable[str] | str) -> list[int]:
-        """Variable names, or a block name standing for all its variables, to packed indices."""
-        if isinstance(names, str):
-            if names in self.blocks and self.blocks[names].shape:
-                off = self._offsets[names]
-                return list(range(off, off + self.blocks[names].size))
-            return [self.index_of(names)]
-        return [self.index_of(n) for n in names]
 
     # ------------------------------------------------------------------ factors
     def add_factor(
@@ -330,9 +264,7 @@ class MarkovNetwork:
     @property
     def graph(self) -> nx.MultiGraph:
         """Block-level graph: block nodes (kind='block') and factor-group nodes (kind='factor')."""
-        g = nx.MultiGraph(name=self.name)
-        for b in self.blocks.values():
-            g.add_node(b.name, kind="block", shape=b.shape, domain=b.domain.describe())
+        g = self._block_graph()
         for f in self.factors:
             g.add_node(f.name, kind="factor", pattern="table", arity=len(f.scope))
             for v in dict.fromkeys(parse_name(v)[0] for v in f.scope):

@@ -41,19 +41,29 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
         self.variables: tuple[str, ...] = tuple(spec.variables)
         self.index = MappingProxyType({n: i for i, n in enumerate(self.variables)})
         self.domains: tuple[Domain, ...] = tuple(spec.domains())
-        if any(not d.is_discrete for d in self.domains):
+        blocks = list(spec.blocks.values())  # contiguous in packed order; loops below are over blocks
+        if any(not b.domain.is_discrete for b in blocks):
             raise SpecError("CompiledMarkovNetwork handles discrete variables; real-valued ones need a Gaussian spec")
-        cards = [d.cardinality for d in self.domains]
-        self.register_buffer("cards", torch.tensor(cards, dtype=torch.long))  # (n,)
-        self.max_card = max(cards)
-        values = torch.zeros(len(cards), self.max_card, dtype=dtype)
-        for i, d in enumerate(self.domains):
-            values[i, : d.cardinality] = torch.tensor(d.values, dtype=dtype)
-        self.register_buffer("values", values)  # (n, kmax): numeric value of each state
-        self.groups = nn.ModuleList(_lower_groups(spec, self.domains, dtype))
-        edges = self.markov_edges()
-        self.blocks: tuple[torch.Tensor, ...] = tuple(torch.from_numpy(b) for b in colour_blocks(len(cards), edges))
-        self._block_entries = [self._entries_for_block(b) for b in self.blocks]
+        sizes = [b.size for b in blocks]
+        cards = np.repeat([b.domain.cardinality for b in blocks], sizes)  # (n,)
+        self.register_buffer("cards", torch.from_numpy(cards.astype(np.int64)))  # (n,)
+        self.max_card = int(cards.max())
+        vals = np.zeros((len(cards), self.max_card))  # (n, kmax): numeric value of each state
+        offsets = np.cumsum([0] + sizes)
+        for b, a, e in zip(blocks, offsets[:-1], offsets[1:]):
+            vals[a:e, : b.domain.cardinality] = b.domain.values
+        self.register_buffer("values", torch.tensor(vals, dtype=dtype))
+        self.groups = nn.ModuleList(_lower_groups(spec, cards, vals, dtype))
+
+    @property
+    def blocks(self) -> tuple[torch.Tensor, ...]:
+        """Blocks of conditionally independent variables (graph colouring; two for a bipartite
+        graph), as packed-index tensors. Computed on first use: backends that do not sample never pay."""
+        if "_blocks" not in self.__dict__:
+            cols = colour_blocks(self.num_variables, self.markov_edges())
+            self.__dict__["_blocks"] = tuple(torch.from_numpy(b).to(self.cards.device) for b in cols)
+            self.__dict__["_block_entries"] = [self._entries_for_block(b) for b in self.__dict__["_blocks"]]
+        return self.__dict__["_blocks"]
 
     # ------------------------------------------------------------------ names
     def encode_evidence(self, evidence: dict[str, Any] | None) -> dict[int, int]:
@@ -116,6 +126,7 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
     def _entries_for_block(self, block: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
         """For each group: the (factor, position, row-in-block) triples touching the block."""
         pos_in_block = torch.full((self.num_variables,), -1, dtype=torch.long)
+        block = block.cpu()
         pos_in_block[block] = torch.arange(len(block))
         entries = []
         for g in self.groups:
@@ -134,7 +145,7 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
         B, m, K = state.shape[0], len(members), self.max_card
         out = torch.zeros(B, m, K, dtype=self.values.dtype, device=state.device)
         ks = torch.arange(K, device=state.device)
-        for g, (f, p, row) in zip(self.groups, self._block_entries[block]):
+        for g, (f, p, row) in zip(self.groups, self.__dict__["_block_entries"][block]):
             if len(f) == 0:
                 continue
             f, p, row = f.to(state.device), p.to(state.device), row.to(state.device)
@@ -157,8 +168,10 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
         return f"variables={self.num_variables}, blocks={len(self.blocks)}, factors=[{kinds}]"
 
 
-def _lower_groups(spec: MarkovNetwork, domains: tuple[Domain, ...], dtype: torch.dtype) -> list[FactorGroup]:
-    """Stack the spec's factors into groups: tables by shape, couplings and fields by kind."""
+def _lower_groups(spec: MarkovNetwork, cards: np.ndarray, vals: np.ndarray, dtype: torch.dtype) -> list[FactorGroup]:
+    """Stack the spec's factors into groups: tables by shape, couplings and fields by kind.
+
+    ``cards`` (n,) and ``vals`` (n, kmax) are every variable's cardinality and state values."""
     groups: list[FactorGroup] = []
     by_shape: dict[tuple[int, ...], list] = {}
     for f in spec.factors:
@@ -168,14 +181,11 @@ def _lower_groups(spec: MarkovNetwork, domains: tuple[Domain, ...], dtype: torch
         tables = torch.tensor(np.stack([f.log_table for f in fs]), dtype=dtype)
         name = "tables" + "x".join(map(str, shape))
         groups.append(TableGroup(name, scope, tables, tuple(f.name for f in fs)))
-    cards = np.array([d.cardinality for d in domains])
-    vals = np.zeros((len(domains), int(cards.max())))  # (n, kmax): each variable's state values
-    for kind in {d for d in domains}:  # loop over distinct domains, not variables
-        rows = np.array([d == kind for d in domains])
-        vals[rows, : kind.cardinality] = kind.values
     for c in spec.couplings:
         sig = np.stack([cards[c.pairs[:, 0]], cards[c.pairs[:, 1]]], 1)
-        for ka, kb in np.unique(sig, axis=0):
+        kmax = int(cards.max()) + 1
+        for key in np.unique(sig[:, 0] * kmax + sig[:, 1]):  # distinct (k_a, k_b), few
+            ka, kb = divmod(int(key), kmax)
             sel = np.flatnonzero((sig[:, 0] == ka) & (sig[:, 1] == kb))
             pairs = torch.from_numpy(c.pairs[sel])
             w = torch.tensor(c.weights[sel], dtype=dtype)

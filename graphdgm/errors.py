@@ -43,3 +43,7 @@ class InferenceError(GraphdgmError, RuntimeError):
 
 class FormatError(GraphdgmError, ValueError):
     """A file (UAI, evidence, saved model) is malformed; the message gives the line or token."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative method (loopy BP, mean field) stopped at its iteration cap before converging."""

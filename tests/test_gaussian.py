@@ -13,13 +13,9 @@ from pyro.ops.stats import effective_sample_size
 
 import graphdgm as gd
 from graphdgm.infer.gaussian_exact import GaussianExact
-from graphdgm.infer.gaussian_exact import register as register_gaussian
 from graphdgm.infer.mcmc.pyro_hmc import HMC, NUTS
-from graphdgm.infer.mcmc.pyro_hmc import register as register_hmc
 from graphdgm.io import spec_from_dict, spec_to_dict
 
-register_gaussian()
-register_hmc()
 
 
 def coupled_precision() -> tuple[np.ndarray, np.ndarray]:

@@ -6,16 +6,17 @@ from graphdgm.infer.mcmc import AIS, HMC, NUTS, Gibbs, Metropolis, SimulatedAnne
 from graphdgm.infer.gaussian_exact import GaussianExact
 from graphdgm.infer import variational
 from graphdgm.infer.variational import BeliefPropagation, MeanField
+from graphdgm.infer.svi import SVI
 from graphdgm.infer.registry import (
     Backend, available_backends, check_capabilities, get_backend, register_backend, unregister_backend,
 )
 from graphdgm.infer.results import ContinuousMarginal, DiscreteMarginal, JointDistribution, MAPResult, Marginals
 
 register_backend("exact", Exact)
-for _b in (Gibbs, Metropolis, Tempering, AIS, SimulatedAnnealing, NUTS, HMC, GaussianExact, BeliefPropagation, MeanField):
+for _b in (Gibbs, Metropolis, Tempering, AIS, SimulatedAnnealing, NUTS, HMC, GaussianExact, BeliefPropagation, MeanField, SVI):
     register_backend(_b.name, _b)
 
 __all__ = [
-    "AIS", "Backend", "BeliefPropagation", "MeanField", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
+    "AIS", "Backend", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
     "check_capabilities", "get_backend", "log_partition", "map_query", "query", "register_backend", "unregister_backend",
 ]

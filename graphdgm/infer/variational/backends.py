@@ -5,14 +5,39 @@ from typing import Any
 
 import torch
 
-from graphdgm.errors import CapabilityError
+from graphdgm.errors import CapabilityError, EvidenceError
 from graphdgm.infer.variational.bp import BPResult, belief_propagation
-from graphdgm.infer.variational.factors import FactorTables
+from graphdgm.infer.variational.factors import FactorTables, huge_negative
 from graphdgm.infer.variational.mean_field import MeanFieldResult, mean_field
 
 
 def _blocks_if(schedule: str, model: torch.nn.Module) -> tuple[torch.Tensor, ...] | None:
     return model.blocks if schedule == "sequential" else None
+
+
+def polish(model: torch.nn.Module, state: torch.Tensor, evidence: dict[int, int], max_sweeps: int = 100) -> tuple[torch.Tensor, float]:
+    """Greedy block sweeps from ``state`` (n,) until nothing changes; the state and its log-potential."""
+    from graphdgm.infer.mcmc import conditionals_for, greedy_sweep
+
+    with torch.no_grad():
+        cond = conditionals_for(model, evidence)
+        x = cond.to_layout(state[None])  # (n, 1)
+        for _ in range(max_sweeps):
+            before = x.clone()
+            greedy_sweep(cond, x)
+            if torch.equal(before, x):
+                break
+        best = cond.packed(x)[0]
+        return best, float(model.log_potential(best[None])[0])
+
+
+def _check_possible(log_beliefs: torch.Tensor, model: torch.nn.Module, evidence: dict[int, int]) -> None:
+    """Raise when some variable has no possible state left (contradictory evidence or hard zeros)."""
+    dead = log_beliefs.amax(-1) < 0.5 * huge_negative(log_beliefs.dtype)  # (n,)
+    if bool(dead.any()):
+        v = int(dead.nonzero()[0])
+        raise EvidenceError(f"belief propagation finds no possible state for {model.variables[v]!r}: the evidence "
+                            f"{ {model.variables[u]: s for u, s in evidence.items()} } has probability zero (or hard zeros contradict)")
 
 
 class BeliefPropagation:
@@ -52,21 +77,23 @@ class BeliefPropagation:
         return self.last_result
 
     def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, int]) -> list[torch.Tensor]:
-        m = self.run(model, evidence).marginals
-        return [m[v, : int(model.cards[v])] for v in variables]
+        r = self.run(model, evidence)
+        _check_possible(r.log_beliefs, model, evidence)
+        return [r.marginals[v, : int(model.cards[v])] for v in variables]
 
     def log_partition(self, model: torch.nn.Module, evidence: dict[int, int]) -> torch.Tensor:
         """The Bethe approximation of log Z (exact on trees)."""
         return self.run(model, evidence).log_z
 
     def map(self, model: torch.nn.Module, evidence: dict[int, int], variables: list[int] | None) -> tuple[torch.Tensor, float]:
-        """Max-product BP decoded by the argmax of each max-marginal (exact on trees without ties)."""
+        """Max-product BP decoded by the argmax of each max-marginal, then polished by greedy
+        (iterated conditional modes) sweeps, which never lower the score. Exact on trees without
+        ties; where max-marginals tie, the argmax can mix two optimal states and the sweeps repair
+        what they can."""
         if variables is not None:
             raise CapabilityError("max-product BP decodes a full MAP state; for marginal MAP over a subset use backend='exact'")
         state = self.run(model, evidence, mode="max").log_beliefs.argmax(-1)  # (n,)
-        with torch.no_grad():
-            score = float(model.log_potential(state[None])[0])
-        return state, score
+        return polish(model, state, evidence)
 
 
 class MeanField:
@@ -95,8 +122,11 @@ class MeanField:
         return self.last_result
 
     def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, int]) -> list[torch.Tensor]:
-        q = self.run(model, evidence).q
-        return [q[v, : int(model.cards[v])] for v in variables]
+        r = self.run(model, evidence)
+        if not torch.isfinite(r.elbo):
+            raise EvidenceError("mean field puts mass only on impossible states: the evidence (or hard zeros) rule out "
+                                "every state it can represent; check the evidence")
+        return [r.q[v, : int(model.cards[v])] for v in variables]
 
     def log_partition(self, model: torch.nn.Module, evidence: dict[int, int]) -> torch.Tensor:
         """The mean-field ELBO: a lower bound on log Z."""
@@ -106,6 +136,4 @@ class MeanField:
         """The mode of the fitted q (a heuristic MAP)."""
         if variables is not None:
             raise CapabilityError("mean field decodes a full state; for marginal MAP over a subset use backend='exact'")
-        state = self.run(model, evidence).q.argmax(-1)
-        with torch.no_grad():
-            return state, float(model.log_potential(state[None])[0])
+        return polish(model, self.run(model, evidence).q.argmax(-1), evidence)

@@ -131,7 +131,9 @@ def belief_propagation(
     if schedule == "sequential" and blocks is None:
         raise SpecError("the sequential schedule needs the model's colour blocks (blocks=model.blocks)")
     K = tables.unary.shape[1]
-    ratio = K == 2 and all(s.shape[1] == 2 for s, _ in tables.groups)  # binary pairs: one number per message
+    # binary pairs without hard zeros: one number per message (hard zeros keep full messages, whose
+    # huge negative entries carry "impossible" exactly; a clamped log-ratio would soften it)
+    ratio = K == 2 and all(s.shape[1] == 2 and bool((t > 0.5 * huge_negative(t.dtype)).all()) for s, t in tables.groups)
     shape = (lambda s: (2, s.shape[0])) if ratio else (lambda s: (s.shape[1], s.shape[0], K))
     msgs = [torch.zeros(shape(s), dtype=tables.unary.dtype, device=tables.unary.device) for s, _ in tables.groups]
     step = _RatioStep(tables, mode) if ratio else (lambda m: _factor_messages(tables, _to_factors(tables, m, _beliefs(tables, m)), mode))
@@ -173,7 +175,7 @@ class _RatioStep:
     million-variable grid."""
 
     def __init__(self, tables: FactorTables, mode: str) -> None:
-        self.tables, self.red = tables, (torch.logaddexp if mode == "sum" else torch.maximum)
+        self.tables, self.mode = tables, mode
         self.corners = [tab.reshape(-1, 4).unbind(1) for _, tab in tables.groups]  # T00, T01, T10, T11: (F,) each
         self.field = tables.unary[:, 1] - tables.unary[:, 0]  # (n,)
 
@@ -184,10 +186,22 @@ class _RatioStep:
         out = []
         for (scope, _), (t00, t01, t10, t11), r in zip(self.tables.groups, self.corners, msgs):
             nu = beta[scope.t()] - r  # (2, F): variable-to-factor log-ratios
-            to0 = self.red(t10, t11 + nu[1]) - self.red(t00, t01 + nu[1])  # (F,)
-            to1 = self.red(t01, t11 + nu[0]) - self.red(t00, t10 + nu[0])  # (F,)
+            to0 = _ratio(t10, t11, t00, t01, nu[1], self.mode)  # (F,) to the first variable
+            to1 = _ratio(t01, t11, t00, t10, nu[0], self.mode)  # (F,) to the second
             out.append(torch.stack([to0, to1]))
         return out
+
+
+def _ratio(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, e: torch.Tensor, nu: torch.Tensor, mode: str) -> torch.Tensor:
+    """log (e^a + e^(b+ν)) − log (e^c + e^(e+ν)) (max instead of sum for max-product).
+
+    ν is clamped to ±700 (±80 in float32) first: evidence makes ν ≈ ±1e154, and t + ν would lose
+    the table entry t entirely. The message saturates in ν, so the clamp changes it by at most
+    2·exp(D − 700), D the spread of the factor's finite log-entries."""
+    lim = 700.0 if nu.dtype == torch.float64 else 80.0
+    nu = nu.clamp(-lim, lim)
+    red = torch.logaddexp if mode == "sum" else torch.maximum
+    return red(a, b + nu) - red(c, e + nu)
 
 
 def _targets(tables: FactorTables, blocks: tuple[torch.Tensor, ...]) -> list[list[torch.Tensor]]:

@@ -26,6 +26,7 @@ test: install
 bench: install
 	$(PY) benchmarks/exact_vs_pgmpy.py
 	$(PY) benchmarks/gibbs_throughput.py
+	$(PY) benchmarks/bp.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -43,7 +43,22 @@ def potts_model() -> torch.nn.Module:
     return gd.compile(gd.MarkovNetwork.potts_grid(2, 3, 3, coupling=0.5))
 
 
-MODELS = {"ising": ising_model, "binary+3way": binary_higher_order_model, "categorical": categorical_model, "potts": potts_model}
+def rbm_like_model() -> torch.nn.Module:
+    """A 6x4 bipartite Boltzmann machine: two colour blocks, one dense operator each."""
+    rng = np.random.default_rng(4)
+    mn = gd.MarkovNetwork(name="rbm_like")
+    mn.add_block("v", (6,), gd.Binary())
+    mn.add_block("h", (4,), gd.Binary())
+    pairs = [(f"v[{i}]", f"h[{j}]") for i in range(6) for j in range(4)]
+    mn.add_coupling(pairs, rng.normal(0, 0.8, size=len(pairs)))
+    mn.add_field("v", rng.normal(0, 0.5, size=6))
+    mn.add_field("h", rng.normal(0, 0.5, size=4))
+    model = gd.compile(mn)
+    assert len(model.blocks) == 2
+    return model
+
+
+MODELS = {"ising": ising_model, "rbm-like": rbm_like_model, "binary+3way": binary_higher_order_model, "categorical": categorical_model, "potts": potts_model}
 
 
 def exact_joint(model: torch.nn.Module, evidence: dict[int, int]) -> tuple[torch.Tensor, torch.Tensor]:

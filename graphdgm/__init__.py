@@ -3,11 +3,12 @@ from graphdgm.errors import (
     CapabilityError, EvidenceError, FormatError, GraphdgmError, InferenceError, SpecError, UnknownVariableError,
 )
 from graphdgm.spec import (
-    Binary, Categorical, Domain, FactorGraph, GaussianMarkovNetwork, MarkovNetwork, Real, Spin, grid_edges,
+    Binary, Categorical, DBN, Domain, FactorGraph, GaussianMarkovNetwork, MarkovNetwork, RBM, Real, Spin, grid_edges,
 )
 
 __version__ = "0.1.0"
 from graphdgm.compiler import compile
-from graphdgm import infer, io, viz
+from graphdgm import data, infer, io, learn, viz
+from graphdgm.learn import fit
 from graphdgm.viz import draw
-from graphdgm.infer import log_partition, map_query, query
+from graphdgm.infer import log_likelihood, log_partition, map_query, query, sample

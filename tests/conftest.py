@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,3 +53,14 @@ def brute_marginal(states: torch.Tensor, logp: torch.Tensor, v: int, k: int, evi
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> Path:
+    """The binarized MNIST npz: $GRAPHDGM_DATA, else ../shared/data beside the clone; skip if absent."""
+    from graphdgm.data import find_binarized_mnist
+
+    p = find_binarized_mnist(os.environ.get("GRAPHDGM_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+    if p is None:
+        pytest.skip("binarized_mnist.npz not found: set GRAPHDGM_DATA to its folder (CI has it in ../shared/data)")
+    return p

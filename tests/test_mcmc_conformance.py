@@ -58,7 +58,14 @@ def rbm_like_model() -> torch.nn.Module:
     return model
 
 
-MODELS = {"ising": ising_model, "rbm-like": rbm_like_model, "binary+3way": binary_higher_order_model, "categorical": categorical_model, "potts": potts_model}
+def rbm_model() -> torch.nn.Module:
+    """A compiled 6x4 RBM: the samplers run on its own dense conditionals (RBMConditionals)."""
+    rng = np.random.default_rng(5)
+    return gd.compile(gd.RBM(6, 4, weights=rng.normal(0, 0.8, (6, 4)), visible_bias=rng.normal(0, 0.5, 6),
+                             hidden_bias=rng.normal(0, 0.5, 4)))
+
+
+MODELS = {"ising": ising_model, "rbm-like": rbm_like_model, "rbm": rbm_model, "binary+3way": binary_higher_order_model, "categorical": categorical_model, "potts": potts_model}
 
 
 def exact_joint(model: torch.nn.Module, evidence: dict[int, int]) -> tuple[torch.Tensor, torch.Tensor]:

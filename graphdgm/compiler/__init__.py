@@ -5,6 +5,9 @@ from graphdgm.compiler.gaussian import CompiledGaussianMarkovNetwork
 from graphdgm.compiler.markov import CompiledMarkovNetwork
 from graphdgm.spec.gaussian import GaussianMarkovNetwork
 from graphdgm.spec.markov_network import MarkovNetwork
+from graphdgm.compiler.rbm import CompiledRBM
+from graphdgm.spec.rbm import DBN, RBM
+from graphdgm.compiler.dbn import CompiledDBN
 
 
 @register_lowering(MarkovNetwork)
@@ -17,4 +20,14 @@ def _lower_gaussian_markov_network(spec: GaussianMarkovNetwork, dtype) -> Compil
     return CompiledGaussianMarkovNetwork(spec, dtype=dtype)
 
 
-__all__ = ["CompiledGaussianMarkovNetwork", "CompiledMarkovNetwork", "FactorGroup", "compile", "register_lowering"]
+@register_lowering(RBM)
+def _lower_rbm(spec: RBM, dtype) -> CompiledRBM:
+    return CompiledRBM(spec, dtype=dtype)
+
+
+@register_lowering(DBN)
+def _lower_dbn(spec: DBN, dtype) -> CompiledDBN:
+    return CompiledDBN(spec, dtype=dtype)
+
+
+__all__ = ["CompiledDBN", "CompiledGaussianMarkovNetwork", "CompiledRBM", "CompiledMarkovNetwork", "FactorGroup", "compile", "register_lowering"]

@@ -73,7 +73,7 @@ class BlockConditionals:
 
     def __init__(self, model: torch.nn.Module, evidence: dict[int, int] | None = None, dtype: torch.dtype | None = None) -> None:
         self.model = model
-        self.dtype = dtype or model.values.dtype
+        self.dtype = dtype or (model.values.dtype if hasattr(model, "values") else model.dtype)
         self.device = model.cards.device
         n, cards = model.num_variables, model.cards.cpu()
         evidence = dict(evidence or {})

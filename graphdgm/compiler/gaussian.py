@@ -35,6 +35,7 @@ class CompiledGaussianMarkovNetwork(NamedVariables, nn.Module):
     """
 
     capabilities = frozenset({"continuous", "energy", "gaussian"})
+    exact_backend = "gaussian"  # what ``backend="exact"`` means for this model: the analytic answer
 
     def __init__(self, spec: GaussianMarkovNetwork, dtype: torch.dtype = torch.float64) -> None:
         super().__init__()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,19 @@ class NamedVariables:
     (name -> position) and ``spec`` (the frozen declaration, for block names)."""
 
     variables: tuple[str, ...]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable and deep-copyable: the read-only ``index`` travels as a plain dict."""
+        state = dict(super().__getstate__())
+        if isinstance(state.get("index"), MappingProxyType):
+            state["index"] = dict(state["index"])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        if isinstance(state.get("index"), dict):
+            state["index"] = MappingProxyType(state["index"])
+        super().__setstate__(state)
 
     @property
     def num_variables(self) -> int:

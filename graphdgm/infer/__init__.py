@@ -1,5 +1,6 @@
 """Inference backends behind one protocol, and the query API."""
-from graphdgm.infer.api import log_partition, map_query, query
+from graphdgm.infer.api import log_partition, map_query, query, sample
+from graphdgm.infer.likelihood import log_likelihood
 from graphdgm.infer.exact.backend import Exact
 from graphdgm.infer import mcmc
 from graphdgm.infer.mcmc import AIS, HMC, NUTS, Gibbs, Metropolis, SimulatedAnnealing, Tempering
@@ -7,16 +8,18 @@ from graphdgm.infer.gaussian_exact import GaussianExact
 from graphdgm.infer import variational
 from graphdgm.infer.variational import BeliefPropagation, MeanField
 from graphdgm.infer.svi import SVI
+from graphdgm.infer.rbm_exact import RBMEnumeration
+from graphdgm.infer import rbm_ais
 from graphdgm.infer.registry import (
     Backend, available_backends, check_capabilities, get_backend, register_backend, unregister_backend,
 )
 from graphdgm.infer.results import ContinuousMarginal, DiscreteMarginal, JointDistribution, MAPResult, Marginals
 
 register_backend("exact", Exact)
-for _b in (Gibbs, Metropolis, Tempering, AIS, SimulatedAnnealing, NUTS, HMC, GaussianExact, BeliefPropagation, MeanField, SVI):
+for _b in (Gibbs, Metropolis, Tempering, AIS, SimulatedAnnealing, NUTS, HMC, GaussianExact, BeliefPropagation, MeanField, SVI, RBMEnumeration):
     register_backend(_b.name, _b)
 
 __all__ = [
-    "AIS", "Backend", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
-    "check_capabilities", "get_backend", "log_partition", "map_query", "query", "register_backend", "unregister_backend",
+    "AIS", "Backend", "RBMEnumeration", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
+    "check_capabilities", "get_backend", "log_likelihood", "log_partition", "map_query", "query", "sample", "register_backend", "unregister_backend",
 ]

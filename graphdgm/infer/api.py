@@ -20,8 +20,8 @@ def _model(model: Any) -> torch.nn.Module:
 
 
 def _backend_method(backend: Any, method: str, model: torch.nn.Module) -> Any:
-    if backend == "exact" and "gaussian" in getattr(model, "capabilities", ()):
-        backend = "gaussian"  # exact inference for a Gaussian network is the analytic one
+    if isinstance(backend, str) and backend == "exact":
+        backend = getattr(model, "exact_backend", "exact")  # e.g. analytic for Gaussian networks
     b = get_backend(backend)
     check_capabilities(b, model)
     fn = getattr(b, method, None)
@@ -128,3 +128,19 @@ def log_partition(model: Any, evidence: dict[str, Any] | None = None, *, backend
     ev = model.encode_evidence(evidence)
     fn = _backend_method(backend, "log_partition", model)
     return fn(model, ev)
+
+
+def sample(model: Any, n: int, *, evidence: dict[str, Any] | None = None, **options: Any) -> torch.Tensor:
+    """``n`` samples from a generative model (RBM, DBN, ...) with optional evidence clamped;
+    ``options`` (``steps``, ``seed``, ...) go to the model's own ``sample``.
+
+    >>> import graphdgm as gd
+    >>> gd.sample(gd.compile(gd.RBM(6, 4)), 3, steps=5).shape
+    torch.Size([3, 6])
+    """
+    model = _model(model)
+    fn = getattr(model, "sample", None)
+    if fn is None:
+        raise CapabilityError(f"a {type(model).__name__} has no sampler of its own; for a Markov network use "
+                              "graphdgm.infer.mcmc.sample_chains(model, BlockGibbs(), ...)")
+    return fn(int(n), evidence=evidence, **options)

@@ -23,10 +23,11 @@ from graphdgm.errors import FormatError, SpecError
 from graphdgm.spec.domains import Domain
 from graphdgm.spec.gaussian import GaussianMarkovNetwork
 from graphdgm.spec.markov_network import MarkovNetwork
+from graphdgm.spec.rbm import DBN, RBM
 
 FORMAT = "graphdgm.spec"
 VERSION = 1
-Spec = Union[MarkovNetwork, GaussianMarkovNetwork]
+Spec = Union[MarkovNetwork, GaussianMarkovNetwork, RBM, DBN]
 
 
 def _encode_array(a: np.ndarray) -> dict[str, Any]:
@@ -183,11 +184,44 @@ def _build_gaussian(d: dict[str, Any]) -> GaussianMarkovNetwork:
     return g
 
 
+_RBM_ARRAYS = ("weights", "visible_bias", "hidden_bias", "sigma")
+
+
+def _rbm_to_dict(spec: RBM) -> dict[str, Any]:
+    d = {"name": spec.name, "visible": list(spec.visible_shape), "hidden": spec.num_hidden, "visible_type": spec.visible_type,
+         "categories": spec.categories, "init_std": spec.init_std, "seed": spec.seed,
+         "visible_name": spec.visible_name, "hidden_name": spec.hidden_name}
+    for a in _RBM_ARRAYS:
+        val = getattr(spec, a)
+        d[a] = None if val is None else _encode_array(val)
+    return d
+
+
+def _build_rbm(d: dict[str, Any]) -> RBM:
+    arrays = {a: None if d.get(a) is None else _decode_array(d[a], f"RBM {a}") for a in _RBM_ARRAYS}
+    return RBM(tuple(d["visible"]), int(d["hidden"]), visible_type=d["visible_type"], categories=d.get("categories"),
+               init_std=float(d["init_std"]), seed=int(d["seed"]), name=d["name"], visible_name=d["visible_name"],
+               hidden_name=d["hidden_name"], **arrays)
+
+
+def _dbn_to_dict(spec: DBN) -> dict[str, Any]:
+    r0 = spec.rbms[0]
+    return {"name": spec.name, "layers": [list(r0.visible_shape)] + [r.num_hidden for r in spec.rbms],
+            "visible_type": spec.visible_type, "categories": r0.categories, "init_std": r0.init_std, "seed": r0.seed}
+
+
+def _build_dbn(d: dict[str, Any]) -> DBN:
+    return DBN(d["layers"], visible_type=d["visible_type"], categories=d.get("categories"), init_std=float(d["init_std"]),
+               seed=int(d["seed"]), name=d["name"])
+
+
 _WRITERS: dict[type, tuple[str, Any]] = {
+    RBM: ("rbm", _rbm_to_dict),
+    DBN: ("dbn", _dbn_to_dict),
     MarkovNetwork: ("markov_network", _markov_to_dict),
     GaussianMarkovNetwork: ("gaussian_markov_network", _gaussian_to_dict),
 }
-_READERS: dict[str, Any] = {"markov_network": _build, "gaussian_markov_network": _build_gaussian}
+_READERS: dict[str, Any] = {"markov_network": _build, "gaussian_markov_network": _build_gaussian, "rbm": _build_rbm, "dbn": _build_dbn}
 
 
 def save_spec(spec: Spec, path: Union[str, os.PathLike]) -> None:

@@ -4,12 +4,13 @@ from graphdgm.spec.domains import Binary, Categorical, Domain, Real, Spin
 from graphdgm.spec.factors import CouplingGroup, FieldGroup, TableFactor
 from graphdgm.spec.gaussian import GaussianMarkovNetwork, LinearGroup, QuadraticGroup
 from graphdgm.spec.markov_network import MarkovNetwork, grid_edges
+from graphdgm.spec.rbm import DBN, RBM
 from graphdgm.spec.names import canonical, format_name, parse_name
 
 FactorGraph = MarkovNetwork  # a factor graph and a Markov network share one spec
 
 __all__ = [
-    "Binary", "Block", "Categorical", "CouplingGroup", "Domain", "FactorGraph", "FieldGroup",
+    "Binary", "Block", "DBN", "RBM", "Categorical", "CouplingGroup", "Domain", "FactorGraph", "FieldGroup",
     "GaussianMarkovNetwork", "LinearGroup", "MarkovNetwork", "QuadraticGroup", "Real", "Spin", "TableFactor",
     "canonical", "format_name", "grid_edges", "parse_name",
 ]

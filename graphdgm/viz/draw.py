@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from typing import Any
 
 import graphviz
 
@@ -22,7 +23,7 @@ COLOURS = {"spin": "#a6cee3", "binary": "#fdbf6f", "categorical": "#b2df8a", "re
 _FONT = "Helvetica"  # graphviz-pure has built-in metrics for it
 
 
-def draw(spec: MarkovNetwork, view: str = "auto", *, max_variables: int = 400) -> graphviz.Graph:
+def draw(spec: Any, view: str = "auto", *, max_variables: int = 400) -> graphviz.Graph:
     """Draw ``spec``; ``view`` is ``"auto"``, ``"variables"``, ``"factors"`` or ``"blocks"``.
 
     Per-variable views refuse networks of more than ``max_variables`` variables (a SpecError).
@@ -34,8 +35,14 @@ def draw(spec: MarkovNetwork, view: str = "auto", *, max_variables: int = 400) -
     >>> "x: 3x3 spin" in draw(gd.MarkovNetwork.ising_grid(3, 3), "blocks").source
     True
     """
+    from graphdgm.spec.rbm import DBN, RBM
+
+    if isinstance(spec, (RBM, DBN)):  # layered specs: plates with their sizes
+        from graphdgm.viz.layers import draw_layers
+
+        return draw_layers(spec)
     if not isinstance(spec, MarkovNetwork):
-        raise SpecError(f"draw() takes a MarkovNetwork (or FactorGraph) spec, got {type(spec).__name__}")
+        raise SpecError(f"draw() takes a spec (MarkovNetwork, FactorGraph, RBM, DBN), got {type(spec).__name__}")
     if view not in VIEWS:
         raise SpecError(f"unknown view {view!r}; use one of {', '.join(repr(v) for v in VIEWS)}")
     n = spec.num_variables

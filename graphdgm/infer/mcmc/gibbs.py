@@ -24,7 +24,8 @@ def conditionals_for(model: torch.nn.Module, evidence: dict[int, Any] | None, dt
     if cond is None:
         if len(cache) > 16:
             cache.pop(next(iter(cache)))
-        cond = cache[key] = BlockConditionals(model, evidence, dtype)
+        make = getattr(model, "block_conditionals", None)  # models with their own operators (an RBM)
+        cond = cache[key] = make(evidence, dtype) if make is not None else BlockConditionals(model, evidence, dtype)
     else:
         cond.refresh()  # parameters may have moved since (learning)
     return cond

@@ -1,0 +1,114 @@
+"""The compiled deep belief network: a stack of compiled RBMs sharing their middle layers.
+
+Generatively, the top two layers are an RBM and every lower layer is drawn from the one above by
+the lower RBM's visible conditional (a sigmoid belief net pointing down); recognition goes up with
+the same weights transposed.
+"""
+from __future__ import annotations
+
+import copy
+from types import MappingProxyType
+from typing import Any
+
+import torch
+from torch import nn
+
+from graphdgm.compiler.names import NamedVariables
+from graphdgm.compiler.rbm import CompiledRBM
+from graphdgm.errors import EvidenceError
+from graphdgm.spec.rbm import DBN
+
+
+class CompiledDBN(NamedVariables, nn.Module):
+    """A :class:`~graphdgm.DBN` lowered to torch: ``rbms`` (one :class:`CompiledRBM` per pair of layers).
+
+    >>> import graphdgm as gd
+    >>> dbn = gd.compile(gd.DBN([6, 4, 3]))
+    >>> x = dbn.sample(5, steps=10)
+    >>> x.shape, dbn.transform(x).shape
+    (torch.Size([5, 6]), torch.Size([5, 4]))
+    """
+
+    capabilities = frozenset({"dbn"})
+
+    def __init__(self, spec: DBN, dtype: torch.dtype = torch.float64) -> None:
+        super().__init__()
+        self.spec = copy.deepcopy(spec)
+        self.variables: tuple[str, ...] = tuple(spec.variables)
+        self.index = MappingProxyType({n: i for i, n in enumerate(self.variables)})
+        self.rbms = nn.ModuleList(CompiledRBM(r, dtype=dtype) for r in spec.rbms)
+        self.register_buffer("cards", torch.tensor([d.cardinality or 0 for d in spec.domains()], dtype=torch.long))
+
+    @property
+    def V(self) -> int:
+        return self.rbms[0].V
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.rbms[0].dtype
+
+    @property
+    def top(self) -> CompiledRBM:
+        return self.rbms[-1]
+
+    @torch.no_grad()
+    def up(self, v: torch.Tensor, generator: torch.Generator | None = None, sample: bool = False) -> list[torch.Tensor]:
+        """Recognition pass: the states (``sample=True``) or probabilities of every hidden layer."""
+        out, x = [], v
+        for r in self.rbms:  # a loop over layers
+            p = r.hidden_probs(x)  # (B, H_l)
+            x = (torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device) < p).to(p.dtype) if sample else p
+            out.append(x)
+        return out
+
+    def transform(self, v: torch.Tensor, layer: int = 1) -> torch.Tensor:
+        """Features p(h_layer | v) from the mean-field upward pass (layer 1 is the first hidden layer)."""
+        return self.up(v)[layer - 1]
+
+    @torch.no_grad()
+    def down(self, top_visible: torch.Tensor, generator: torch.Generator | None = None, means: bool = False) -> torch.Tensor:
+        """Generative pass from the top RBM's visible layer h_{L-1} down to v (means at the bottom if asked)."""
+        x = top_visible
+        for i, r in enumerate(reversed(self.rbms[:-1])):  # a loop over layers, top down
+            last = i == len(self.rbms) - 2
+            x = r.visible_mean(x) if (means and last) else r.sample_visible(x, generator)
+        return x
+
+    @torch.no_grad()
+    def sample(self, n: int, steps: int = 1000, *, seed: int | torch.Generator = 0, means: bool = False,
+               evidence: dict[str, Any] | None = None) -> torch.Tensor:
+        """``n`` visible samples: ``steps`` Gibbs sweeps in the top RBM, then one downward pass.
+        With ``evidence`` on visible units, :meth:`inpaint` from random fills."""
+        g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=self.top.weight.device).manual_seed(int(seed))
+        if evidence:
+            clamp = self.rbms[0]._visible_clamp(evidence, int(n))
+            v = torch.where(clamp[0], clamp[1], (torch.rand(int(n), self.V, generator=g, dtype=self.dtype, device=clamp[1].device) < 0.5).to(self.dtype))
+            return self.inpaint(v, clamp[0], steps=steps, seed=g)
+        if len(self.rbms) == 1:
+            return self.top.sample(n, steps, seed=g)
+        top_v = self.top.sample(n, steps, seed=g)  # (n, H_{L-1})
+        return self.down(top_v, g, means)
+
+    @torch.no_grad()
+    def inpaint(self, v: torch.Tensor, known: torch.Tensor, steps: int = 200, seed: int | torch.Generator = 0) -> torch.Tensor:
+        """Fill in unknown visible units by alternating an upward sample, one top-RBM Gibbs sweep and a
+        downward pass, with the ``known`` units (mask (V,) or (B, V)) clamped each time (an
+        approximate conditional sampler: the recognition pass is not the exact posterior)."""
+        g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=self.top.weight.device).manual_seed(int(seed))
+        v = torch.as_tensor(v, dtype=self.dtype, device=self.top.weight.device).reshape(-1, self.V)
+        known = torch.as_tensor(known, dtype=torch.bool, device=v.device)
+        if known.shape not in ((self.V,), tuple(v.shape)):
+            raise EvidenceError(f"known has shape {tuple(known.shape)}; give a mask of shape ({self.V},) or {tuple(v.shape)}")
+        fixed = v.clone()
+        for _ in range(int(steps)):  # a loop over up-down sweeps
+            hs = self.up(v, g, sample=True)
+            top_v = self.top.gibbs(hs[-2] if len(hs) > 1 else v, 1, g)
+            v = self.down(top_v, g) if len(self.rbms) > 1 else top_v
+            v = torch.where(known, fixed, v)
+        return v
+
+    def encode_evidence(self, evidence: dict[str, Any] | None) -> dict[int, Any]:
+        return {i: x for i, x in self._evidence_items(evidence or {}, "value")}
+
+    def extra_repr(self) -> str:
+        return "layers=" + "-".join(str(r.V) for r in self.rbms) + f"-{self.top.H}"

@@ -1,0 +1,56 @@
+"""``log_likelihood``: the mean log-probability of data under a model, in nats per example."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from graphdgm.errors import CapabilityError, SpecError
+
+
+def log_likelihood(model: torch.nn.Module, data: Any, *, backend: str = "exact", **options: Any) -> float:
+    """Mean log p(x) over the rows of ``data`` (nats per example; negate for the usual test NLL).
+
+    RBMs: ``backend="exact"`` enumerates the smaller layer; ``backend="ais"`` estimates log Z by
+    annealed importance sampling (Salakhutdinov and Murray 2008; ``options`` go to
+    :func:`graphdgm.infer.rbm_ais.rbm_log_likelihood`). DBNs: ``backend="ais"`` gives the
+    variational lower bound with the top RBM's log Z by AIS.
+
+    >>> import torch, graphdgm as gd
+    >>> rbm = gd.compile(gd.RBM(6, 3))
+    >>> x = torch.zeros(4, 6)
+    >>> round(gd.log_likelihood(rbm, x), 4) == round(float(-rbm.free_energy(x.double()).mean() - gd.log_partition(rbm)), 4)
+    True
+    """
+    from graphdgm.learn.api import as_training_data
+
+    caps = getattr(model, "capabilities", frozenset())
+    if "dbn" in caps:
+        if backend != "ais":
+            raise CapabilityError("a DBN's likelihood is intractable; use backend='ais' for its variational lower bound")
+        from graphdgm.infer.rbm_ais import dbn_log_likelihood_bound
+
+        x = as_training_data(model.rbms[0], data)
+        return dbn_log_likelihood_bound(model, x, **options).bound
+    if "rbm" in caps:
+        x = as_training_data(model, data)
+        if backend == "ais":
+            from graphdgm.infer.rbm_ais import rbm_log_likelihood
+
+            return rbm_log_likelihood(model, x, **options).log_likelihood
+        if backend == "exact":
+            from graphdgm.infer.api import log_partition
+
+            with torch.no_grad():
+                return float(-model.free_energy(x).mean() - log_partition(model, backend="exact"))
+        raise SpecError(f"unknown backend {backend!r} for an RBM's likelihood; use 'exact' or 'ais'")
+    if "log_prob" in caps:
+        with torch.no_grad():
+            return float(model.log_prob(torch.as_tensor(data)).mean())
+    if "factor_tables" in caps:
+        from graphdgm.infer.api import log_partition
+
+        x = as_training_data(model, data)
+        with torch.no_grad():
+            return float((-model.energy(x)).mean() - log_partition(model, backend=backend))
+    raise CapabilityError(f"a {type(model).__name__} does not give likelihoods (capabilities {sorted(caps)})")

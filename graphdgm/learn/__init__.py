@@ -1,0 +1,13 @@
+"""Learning: objectives (contrastive divergence, persistent CD, greedy layer-wise) apart from one
+training loop (progress bar, history, callbacks, checkpoints, torch.distributed)."""
+from graphdgm.learn.contrastive_divergence import ContrastiveDivergence, negative_phase
+from graphdgm.learn.history import History
+from graphdgm.learn.loop import train
+from graphdgm.learn.metrics import pseudo_log_likelihood, reconstruction_error
+from graphdgm.learn.api import as_training_data, fit
+from graphdgm.learn.layerwise import fit_layerwise
+
+__all__ = [
+    "ContrastiveDivergence", "History", "as_training_data", "fit", "fit_layerwise", "negative_phase", "pseudo_log_likelihood",
+    "reconstruction_error", "train",
+]

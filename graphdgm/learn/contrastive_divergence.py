@@ -1,0 +1,144 @@
+"""Contrastive divergence (CD-k) and persistent CD, written once against the compiled energy.
+
+The log-likelihood gradient of an energy model is E_data[∂F] - E_model[∂F], where F is the free
+energy of the observed units (the energy itself for a fully observed Markov network, the hidden
+layer summed out for an RBM). The objective below is the surrogate loss
+``mean F(data) - mean F(negatives)``, whose autograd gradient is that difference with the model
+expectation replaced by samples: k Gibbs sweeps from the data (CD-k) or from chains that persist
+across updates (PCD, Tieleman 2008).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from graphdgm.errors import CapabilityError, SpecError
+from graphdgm.infer.mcmc.gibbs import conditionals_for
+
+
+class _RBMChains:
+    """Negative phase of a model with a free energy and layer conditionals (an RBM)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+
+    def data_free_energy(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.free_energy_and_logits(x)  # (B,), (B, H)
+
+    def free_energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.free_energy(x)
+
+    def run(self, x: torch.Tensor, steps: int, g: torch.Generator, hint: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model.gibbs(x, steps, g, hidden_logits=hint)
+
+    def hidden_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.hidden_logits(x)
+
+    def accumulate_grad(self, pos: torch.Tensor, pos_logits: torch.Tensor, neg: torch.Tensor) -> None:
+        """The closed-form gradient of mean F(pos) - mean F(neg) (same as autograd, no graph)."""
+        self.model.accumulate_free_energy_grad([(pos, pos_logits, 1.0 / len(pos)), (neg, None, -1.0 / len(neg))])
+
+
+class _MarkovChains:
+    """Negative phase of a fully observed discrete Markov network: chromatic block Gibbs."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+
+    def data_free_energy(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self.model.energy(x), None
+
+    def free_energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.energy(x)
+
+    def run(self, x: torch.Tensor, steps: int, g: torch.Generator, hint: Any = None) -> torch.Tensor:
+        cond = conditionals_for(self.model, None)  # refreshed: parameters have moved since
+        y = cond.to_layout(x)  # (n, C)
+        for _ in range(int(steps)):  # a loop over sweeps
+            cond.sweep(y, g)
+        return cond.packed(y)  # (C, n)
+
+
+def negative_phase(model: torch.nn.Module) -> _RBMChains | _MarkovChains:
+    """The sampler CD uses for ``model``, chosen by its capabilities."""
+    caps = getattr(model, "capabilities", frozenset())
+    if "free_energy" in caps:
+        return _RBMChains(model)
+    if {"energy", "conditionals"} <= set(caps):
+        return _MarkovChains(model)
+    raise CapabilityError(f"contrastive divergence needs an energy model with block conditionals (an RBM or a "
+                          f"discrete MarkovNetwork); a {type(model).__name__} has {sorted(caps)}")
+
+
+class ContrastiveDivergence:
+    """The CD-k (``persistent=False``) or PCD-k (``persistent=True``) objective.
+
+    ``loss(batch)`` returns the surrogate whose gradient is the (negated) CD estimate of the
+    log-likelihood gradient; PCD keeps ``chains`` fantasy particles between calls.
+
+    >>> import torch, graphdgm as gd
+    >>> rbm = gd.compile(gd.RBM(6, 4))
+    >>> cd = ContrastiveDivergence(rbm, k=1, seed=0)
+    >>> x = torch.bernoulli(torch.full((8, 6), 0.5, dtype=torch.float64))
+    >>> loss = cd.loss(x); loss.backward()
+    >>> rbm.weight.grad.shape
+    torch.Size([6, 4])
+    """
+
+    def __init__(self, model: torch.nn.Module, k: int = 1, *, persistent: bool = False, chains: int | None = None,
+                 seed: int | torch.Generator = 0) -> None:
+        if int(k) < 1:
+            raise SpecError(f"k (Gibbs sweeps per update) must be at least 1, got {k}")
+        self.model, self.k, self.persistent = model, int(k), bool(persistent)
+        self.chains_wanted = None if chains is None else int(chains)
+        self.sampler = negative_phase(model)
+        dev = next(model.parameters()).device
+        if isinstance(seed, torch.Generator):
+            self.generator = seed
+        else:
+            self.generator = torch.Generator(device=dev).manual_seed(int(seed))
+        self.chains: torch.Tensor | None = None  # PCD's fantasy particles (C, n)
+
+    def _init_chains(self, batch: torch.Tensor) -> torch.Tensor:
+        """PCD chains start from data (rows drawn with replacement): a common, well-mixed start."""
+        c = self.chains_wanted or batch.shape[0]
+        idx = torch.randint(batch.shape[0], (c,), generator=self.generator, device=batch.device)
+        return batch[idx].clone()
+
+    def negatives(self, batch: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples for the negative phase (no gradient)."""
+        with torch.no_grad():
+            if not self.persistent:
+                return self.sampler.run(batch, self.k, self.generator, hint)
+            if self.chains is None:
+                self.chains = self._init_chains(batch)
+            self.chains = self.sampler.run(self.chains, self.k, self.generator)
+            return self.chains
+
+    def backward(self, batch: torch.Tensor) -> torch.Tensor | None:
+        """Put the CD/PCD gradient estimate into the parameters' ``.grad``; returns the loss when it
+        was computed (the autograd path), None on a model's closed-form path (an RBM's)."""
+        if hasattr(self.sampler, "accumulate_grad"):
+            with torch.no_grad():
+                z = self.sampler.hidden_logits(batch)  # (B, H): used by the gradient and by CD's first sweep
+                neg = self.negatives(batch, z)
+            self.sampler.accumulate_grad(batch, z, neg)
+            return None
+        loss = self.loss(batch)
+        loss.backward()
+        return loss.detach()
+
+    def loss(self, batch: torch.Tensor) -> torch.Tensor:
+        """mean F(batch) - mean F(negatives); its gradient is the CD/PCD estimate."""
+        pos, hint = self.sampler.data_free_energy(batch)  # the data's product is reused by CD
+        neg = self.negatives(batch, None if hint is None else hint.detach())
+        return pos.mean() - self.sampler.free_energy(neg).mean()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"chains": self.chains, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.chains = state.get("chains")
+        if state.get("generator") is not None:
+            self.generator.set_state(state["generator"])

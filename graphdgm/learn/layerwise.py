@@ -1,0 +1,37 @@
+"""Greedy layer-wise training of a deep belief network (Hinton, Osindero and Teh, 2006)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from graphdgm.learn.api import as_training_data, fit
+from graphdgm.learn.history import History
+
+
+def fit_layerwise(dbn: torch.nn.Module, data: Any, method: str = "pcd", *, epochs: int | Sequence[int] = 10,
+                  seed: int = 0, **options: Any) -> list[History]:
+    """Train each RBM of ``dbn`` in turn, bottom up: layer l is fitted by ``method`` on binary
+    states sampled from layer l-1's hidden units given the data. ``epochs`` is one number or one
+    per layer; other options go to :func:`graphdgm.fit` for every layer. Returns their histories.
+
+    >>> import torch, graphdgm as gd
+    >>> dbn = gd.compile(gd.DBN([8, 6, 4]))
+    >>> x = torch.bernoulli(torch.full((64, 8), 0.3, dtype=torch.float64), generator=torch.Generator().manual_seed(0))
+    >>> hs = fit_layerwise(dbn, x, epochs=2, batch_size=16, progress=False)
+    >>> [len(h) for h in hs]
+    [2, 2]
+    """
+    per_layer = [int(epochs)] * len(dbn.rbms) if isinstance(epochs, int) else [int(e) for e in epochs]
+    if len(per_layer) != len(dbn.rbms):
+        raise ValueError(f"epochs has {len(per_layer)} entries for {len(dbn.rbms)} RBMs; give one number or one per RBM")
+    x = as_training_data(dbn.rbms[0], data)
+    g = torch.Generator(device=x.device).manual_seed(int(seed) + 99)
+    histories = []
+    for layer, (rbm, ep) in enumerate(zip(dbn.rbms, per_layer)):  # a loop over layers
+        histories.append(fit(rbm, x, method, epochs=ep, seed=seed + layer, **options))
+        if layer + 1 < len(dbn.rbms):
+            with torch.no_grad():
+                x = torch.cat([rbm.sample_hidden(chunk, g) for chunk in x.split(10000)])  # (N, H_l) binary
+    return histories

@@ -1,0 +1,174 @@
+"""One training loop for every objective: mini-batches, SGD with momentum and weight decay, a
+learning-rate schedule, a progress bar, a history, callbacks, checkpoints, and data parallelism
+with ``torch.distributed`` (gradients all-reduced)."""
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from graphdgm.errors import GraphdgmError, SpecError
+from graphdgm.learn.history import History
+
+
+def _lr_factor(schedule: str | Callable[[float], float], total_steps: int) -> Callable[[int], float]:
+    """Step -> learning-rate multiplier: ``"constant"``, ``"linear"`` (to zero at the end),
+    ``"cosine"``, or a callable of the training fraction done (0..1)."""
+    if callable(schedule):
+        return lambda step: float(schedule(step / max(total_steps, 1)))
+    if schedule == "constant":
+        return lambda step: 1.0
+    if schedule == "linear":
+        return lambda step: max(0.0, 1.0 - step / max(total_steps, 1))
+    if schedule == "cosine":
+        return lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step / max(total_steps, 1), 1.0)))
+    raise SpecError(f"unknown learning-rate schedule {schedule!r}; use 'constant', 'linear', 'cosine' or a callable")
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on weights only; biases are not decayed (Hinton's practical guide, section 10)."""
+    decay, plain = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (plain if "bias" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": float(weight_decay)}, {"params": plain, "weight_decay": 0.0}]
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def train(
+    model: torch.nn.Module,
+    objective: Any,
+    data: torch.Tensor,
+    *,
+    epochs: int = 10,
+    batch_size: int = 100,
+    lr: float = 0.01,
+    momentum: float = 0.9,
+    momentum_warmup: int = 5,
+    weight_decay: float = 0.0,
+    schedule: str | Callable[[float], float] = "constant",
+    optimizer: str = "sgd",
+    seed: int = 0,
+    progress: bool | None = None,
+    monitor: Callable[[int], dict[str, float]] | None = None,
+    callbacks: Sequence[Callable[[int, dict[str, float]], Any]] = (),
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+    distributed: bool | None = None,
+    history: History | None = None,
+) -> History:
+    """Minimise an objective over ``data`` (N, ...) in shuffled mini-batches; ``objective.backward(batch)``
+    fills the parameters' gradients (returning the loss when it computes one, recorded per epoch).
+
+    SGD with ``momentum`` (``momentum_warmup`` epochs at 0.5 first) or ``optimizer="adam"``;
+    ``monitor(epoch)`` adds figures to the history after each epoch, and ``callbacks(epoch,
+    record)`` see each record (return ``False`` to stop early). With ``checkpoint`` a file keeps
+    the model, optimizer, objective state (PCD chains) and history every ``checkpoint_every``
+    epochs; ``resume=True`` continues from it. Under ``torch.distributed`` each process takes its
+    share of every batch and the gradients are averaged.
+
+    >>> import torch, graphdgm as gd
+    >>> from graphdgm.learn import ContrastiveDivergence
+    >>> rbm = gd.compile(gd.RBM(6, 4))
+    >>> x = torch.bernoulli(torch.full((40, 6), 0.3, dtype=torch.float64))
+    >>> h = train(rbm, ContrastiveDivergence(rbm), x, epochs=2, batch_size=10, progress=False)
+    >>> len(h), sorted(h.records[0])
+    (2, ['epoch', 'lr', 'seconds'])
+    """
+    from graphdgm.infer.mcmc.progress import progress_bar
+
+    rank, world = _world() if distributed is not False else (0, 1)
+    if distributed and world == 1 and not (dist.is_available() and dist.is_initialized()):
+        raise GraphdgmError("distributed=True needs torch.distributed initialised first (dist.init_process_group)")
+    N = data.shape[0]
+    if N == 0:
+        raise SpecError("training data is empty: give at least one example (rows of the data tensor)")
+    global_batch = int(batch_size) * world
+    steps_per_epoch = max(1, math.ceil(N / global_batch))
+    total = int(epochs) * steps_per_epoch
+    groups = _param_groups(model, weight_decay)
+    if optimizer == "sgd":
+        try:  # one fused kernel per step where this torch has it (CPU and CUDA, torch >= 2.4)
+            opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=lr, momentum=momentum, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            opt = torch.optim.SGD(groups, lr=lr, momentum=momentum)
+    elif optimizer == "adam":
+        opt = torch.optim.Adam(groups, lr=lr)
+    else:
+        raise SpecError(f"unknown optimizer {optimizer!r}; use 'sgd' or 'adam'")
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(schedule, total))
+    constant_lr = isinstance(schedule, str) and schedule == "constant"
+    objective_reports_loss = False
+    history = history if history is not None else History()
+    g = torch.Generator().manual_seed(int(seed))  # shuffling: the same on every process
+    start = 0
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if resume and ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, map_location=next(model.parameters()).device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        objective.load_state_dict(state["objective"])
+        g.set_state(state["shuffle"])
+        history.records = list(state["history"])
+        start = int(state["epoch"])
+    if world > 1:
+        for p in model.parameters():
+            dist.broadcast(p.data, 0)
+    bar = progress_bar(range(start, int(epochs)), progress if rank == 0 else False, desc="train")
+    for epoch in bar:
+        if optimizer == "sgd":
+            for grp in opt.param_groups:
+                grp["momentum"] = 0.5 if epoch < momentum_warmup else momentum
+        t_epoch = time.perf_counter()
+        perm = torch.randperm(N, generator=g).to(data.device)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=data.device)
+        for s in range(steps_per_epoch):  # a loop over mini-batches
+            idx = perm[s * global_batch:(s + 1) * global_batch][rank::world]
+            opt.zero_grad(set_to_none=True)
+            loss = objective.backward(data[idx])  # fills .grad; the loss when the objective computed one
+            if world > 1:
+                for p in model.parameters():
+                    if p.grad is not None:
+                        dist.all_reduce(p.grad)
+                        p.grad /= world
+            opt.step()
+            objective_reports_loss = loss is not None
+            if loss is not None:
+                loss_sum += loss
+            if not constant_lr:
+                sched.step()
+        record = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t_epoch}
+        if objective_reports_loss:
+            record["loss"] = float(loss_sum) / steps_per_epoch
+        bad = [n for n, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+        if bad:
+            raise GraphdgmError(f"training diverged in epoch {epoch + 1}: parameters {bad} are no longer finite; "
+                                f"lower the learning rate (lr={lr}) or add weight decay")
+        if monitor is not None:
+            record.update(monitor(epoch + 1))
+        history.append(record)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix({k: round(v, 4) for k, v in record.items() if isinstance(v, float)})
+        if ckpt is not None and rank == 0 and ((epoch + 1) % int(checkpoint_every) == 0 or epoch + 1 == int(epochs)):
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            tmp = ckpt.with_suffix(ckpt.suffix + ".tmp")
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                        "objective": objective.state_dict(), "shuffle": g.get_state(), "history": history.records,
+                        "epoch": epoch + 1}, tmp)
+            os.replace(tmp, ckpt)  # never a half-written checkpoint
+        if any(cb(epoch + 1, record) is False for cb in callbacks):
+            break
+    return history

@@ -60,3 +60,33 @@ def test_two_ranks_take_the_averaged_gradient_step(tmp_path) -> None:
 def test_distributed_training_without_a_process_group_is_a_clear_error() -> None:
     with pytest.raises(gd.GraphdgmError, match="init_process_group"):
         gd.fit(gd.compile(gd.RBM(4, 2)), torch.zeros(8, 4), distributed=True, progress=False)
+
+
+def _mle_worker(rank: int, world: int, port: int, out_dir: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        torch.set_num_threads(1)
+        model = gd.compile(gd.MADE(6, hidden=[8]), dtype=torch.float64)
+        gd.fit(model, _data(), method="mle", epochs=1, batch_size=16, lr=0.01, optimizer="sgd", progress=False,
+               distributed=True)
+        torch.save({k: v.detach() for k, v in model.state_dict().items()}, os.path.join(out_dir, f"{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_ranks_maximum_likelihood_step_is_the_averaged_gradient(tmp_path) -> None:
+    mp.spawn(_mle_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    s0, s1 = (torch.load(tmp_path / f"{r}.pt") for r in (0, 1))
+    for k in s0:
+        assert torch.equal(s0[k], s1[k]), f"{k} differs between ranks"
+    x = _data()
+    model = gd.compile(gd.MADE(6, hidden=[8]), dtype=torch.float64)
+    model.init_visible_bias(x)
+    start = {k: v.detach().clone() for k, v in model.named_parameters()}
+    perm = torch.randperm(32, generator=torch.Generator().manual_seed(0))
+    model.zero_grad()
+    (-model.log_prob(x[perm]).mean()).backward()  # the mean over equal halves = the mean of the halves' means
+    for n, p in model.named_parameters():
+        assert torch.allclose(s0[n], start[n] - 0.01 * p.grad, atol=1e-12), n

@@ -1,4 +1,6 @@
 """Lowering of specs to torch modules."""
+import torch
+
 from graphdgm.compiler.compile import compile, register_lowering
 from graphdgm.compiler.factor_groups import FactorGroup
 from graphdgm.compiler.gaussian import CompiledGaussianMarkovNetwork
@@ -8,6 +10,12 @@ from graphdgm.spec.markov_network import MarkovNetwork
 from graphdgm.compiler.rbm import CompiledRBM
 from graphdgm.spec.rbm import DBN, RBM
 from graphdgm.compiler.dbn import CompiledDBN
+from graphdgm.compiler.autoregressive import (
+    CompiledAutoregressive, CompiledMADE, CompiledNADE, CompiledPixelCNN, CompiledPixelRNN,
+)
+from graphdgm.spec.autoregressive import MADE, NADE, PixelCNN, PixelRNN
+from graphdgm.spec.bayesian_network import BayesianNetwork
+from graphdgm.compiler.bayesian_network import CompiledBayesianNetwork
 
 
 @register_lowering(MarkovNetwork)
@@ -30,4 +38,14 @@ def _lower_dbn(spec: DBN, dtype) -> CompiledDBN:
     return CompiledDBN(spec, dtype=dtype)
 
 
-__all__ = ["CompiledDBN", "CompiledGaussianMarkovNetwork", "CompiledRBM", "CompiledMarkovNetwork", "FactorGroup", "compile", "register_lowering"]
+@register_lowering(BayesianNetwork)
+def _lower_bayesian_network(spec: BayesianNetwork, dtype) -> CompiledBayesianNetwork:
+    return CompiledBayesianNetwork(spec, dtype=dtype)
+
+
+# neural networks train in float32 by default (float64 suits exact inference on tables, not conv nets)
+for _spec, _compiled in ((NADE, CompiledNADE), (MADE, CompiledMADE), (PixelCNN, CompiledPixelCNN), (PixelRNN, CompiledPixelRNN)):
+    register_lowering(_spec, default_dtype=torch.float32)(_compiled)
+
+
+__all__ = ["CompiledAutoregressive", "CompiledBayesianNetwork", "CompiledDBN", "CompiledMADE", "CompiledNADE", "CompiledPixelCNN", "CompiledPixelRNN", "CompiledGaussianMarkovNetwork", "CompiledRBM", "CompiledMarkovNetwork", "FactorGroup", "compile", "register_lowering"]

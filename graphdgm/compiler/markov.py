@@ -14,7 +14,7 @@ from graphdgm.compiler.names import NamedVariables
 from graphdgm.compiler.factor_groups import (
     FactorGroup, IsingCouplingGroup, IsingFieldGroup, PottsCouplingGroup, TableFieldGroup, TableGroup,
 )
-from graphdgm.errors import EvidenceError, SpecError
+from graphdgm.errors import SpecError
 from graphdgm.spec.domains import Domain
 from graphdgm.spec.markov_network import MarkovNetwork
 
@@ -66,18 +66,6 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
         return self.__dict__["_blocks"]
 
     # ------------------------------------------------------------------ names
-    def encode_evidence(self, evidence: dict[str, Any] | None) -> dict[int, int]:
-        """``{"x[0,0]": +1}`` -> ``{0: 1}`` (packed index -> state index), validated."""
-        out: dict[int, int] = {}
-        for i, label in self._evidence_items(evidence or {}, "state label"):
-            if hasattr(label, "item"):
-                label = label.item()
-            try:
-                out[i] = self.domains[i].index(label)
-            except SpecError as e:
-                raise EvidenceError(f"evidence for {self.variables[i]!r}: {e}") from None
-        return out
-
     def state_labels(self, i: int) -> tuple[Any, ...]:
         return self.domains[i].labels
 

@@ -60,6 +60,19 @@ class NamedVariables:
             raise SpecError(f"variables {list(names)} name a variable twice")
         return out
 
+    def encode_evidence(self, evidence: dict[str, Any] | None) -> dict[int, int]:
+        """``{"x[0,0]": +1}`` -> ``{0: 1}`` (packed index -> state index), validated against each
+        variable's domain (``self.domains``)."""
+        out: dict[int, int] = {}
+        for i, label in self._evidence_items(evidence or {}, "state label"):
+            if hasattr(label, "item"):
+                label = label.item()
+            try:
+                out[i] = self.domains[i].index(label)
+            except SpecError as e:
+                raise EvidenceError(f"evidence for {self.variables[i]!r}: {e}") from None
+        return out
+
     def _evidence_items(self, evidence: dict[Any, Any], what: str) -> Iterator[tuple[int, Any]]:
         """(packed index, raw value) pairs from names, block names (one value per variable) or
         packed indices; ``what`` says what a value is, for the error messages."""

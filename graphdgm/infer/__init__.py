@@ -10,16 +10,18 @@ from graphdgm.infer.variational import BeliefPropagation, MeanField
 from graphdgm.infer.svi import SVI
 from graphdgm.infer.rbm_exact import RBMEnumeration
 from graphdgm.infer import rbm_ais
+from graphdgm.infer.ar_exact import AutoregressiveEnumeration
+from graphdgm.infer.mcmc.autoregressive import AutoregressiveIndependence, AutoregressiveMH
 from graphdgm.infer.registry import (
     Backend, available_backends, check_capabilities, get_backend, register_backend, unregister_backend,
 )
 from graphdgm.infer.results import ContinuousMarginal, DiscreteMarginal, JointDistribution, MAPResult, Marginals
 
 register_backend("exact", Exact)
-for _b in (Gibbs, Metropolis, Tempering, AIS, SimulatedAnnealing, NUTS, HMC, GaussianExact, BeliefPropagation, MeanField, SVI, RBMEnumeration):
+for _b in (Gibbs, Metropolis, Tempering, AIS, SimulatedAnnealing, NUTS, HMC, GaussianExact, BeliefPropagation, MeanField, SVI, RBMEnumeration, AutoregressiveEnumeration, AutoregressiveMH):
     register_backend(_b.name, _b)
 
 __all__ = [
-    "AIS", "Backend", "RBMEnumeration", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
+    "AutoregressiveEnumeration", "AutoregressiveIndependence", "AutoregressiveMH", "AIS", "Backend", "RBMEnumeration", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
     "check_capabilities", "get_backend", "log_likelihood", "log_partition", "map_query", "query", "sample", "register_backend", "unregister_backend",
 ]

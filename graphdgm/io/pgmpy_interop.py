@@ -57,7 +57,8 @@ def factor_to_pgmpy(spec: MarkovNetwork, factor: TableFactor) -> Any:
 
 
 def to_pgmpy(spec: MarkovNetwork) -> Any:
-    """The spec as a pgmpy ``DiscreteMarkovNetwork`` over the same variable names.
+    """The spec as a pgmpy ``DiscreteMarkovNetwork`` over the same variable names (a
+    :class:`~graphdgm.BayesianNetwork` becomes a ``DiscreteBayesianNetwork`` with its CPDs).
 
     >>> import graphdgm as gd
     >>> pm = to_pgmpy(gd.MarkovNetwork.ising_grid(2, 2, field=0.1))
@@ -67,6 +68,8 @@ def to_pgmpy(spec: MarkovNetwork) -> Any:
     from pgmpy.factors.discrete import DiscreteFactor
     from pgmpy.models import DiscreteMarkovNetwork
 
+    if hasattr(spec, "cpds") and hasattr(spec, "parents"):
+        return bayesian_network_to_pgmpy(spec)
     for v, d in zip(spec.variables, spec.domains()):
         if not d.is_discrete:
             raise SpecError(f"pgmpy's DiscreteMarkovNetwork holds discrete variables only; {v!r} is {d.describe()}")
@@ -179,6 +182,7 @@ def _layout(keys: list[Hashable], doms: dict[Hashable, Domain]) -> tuple[list[tu
 
 def from_pgmpy(model: Any, name: str | None = None) -> MarkovNetwork:
     """A spec holding the factors of a pgmpy model (Markov network, factor graph or discrete Bayes net).
+    For a Bayes net that keeps its direction and CPTs, use :func:`bayesian_network_from_pgmpy`.
 
     >>> import graphdgm as gd
     >>> mn = from_pgmpy(to_pgmpy(gd.MarkovNetwork.ising_grid(2, 2, coupling=0.3)))
@@ -206,4 +210,60 @@ def pgmpy_factors(model: Any) -> list[Any]:
     return _model_factors(model)[1]
 
 
-__all__ = ["to_pgmpy", "from_pgmpy", "factor_to_pgmpy", "pgmpy_factors"]
+def bayesian_network_from_pgmpy(model: Any, name: str | None = None) -> Any:
+    """A :class:`~graphdgm.BayesianNetwork` from a pgmpy ``DiscreteBayesianNetwork``: the same
+    variables (names made spec-safe), states and CPTs.
+
+    >>> import graphdgm as gd
+    >>> bn = gd.BayesianNetwork(); _ = bn.add_variable("a", gd.Binary()); _ = bn.add_variable("b", gd.Binary())
+    >>> _ = bn.add_cpd("a", [], [0.3, 0.7]); _ = bn.add_cpd("b", ["a"], [[0.9, 0.1], [0.2, 0.8]])
+    >>> back = bayesian_network_from_pgmpy(bayesian_network_to_pgmpy(bn))
+    >>> back.parents["b"], back.cpds["b"].tolist()
+    (('a',), [[0.9, 0.1], [0.2, 0.8]])
+    """
+    from pgmpy.factors.discrete import TabularCPD
+
+    from graphdgm.spec.bayesian_network import BayesianNetwork
+
+    keys, factors = _model_factors(model)
+    if not hasattr(model, "get_cpds"):
+        raise SpecError(f"bayesian_network_from_pgmpy needs a DiscreteBayesianNetwork, got {type(model).__name__}; "
+                        "use from_pgmpy for Markov networks and factor graphs")
+    doms = _domains(keys, factors)
+    blocks, names = _layout(keys, doms)
+    bn = BayesianNetwork(name=name or type(model).__name__)
+    for b, shape, d in blocks:
+        bn.add_block(b, shape, d)
+    cpds = {c.variable: c for c in model.get_cpds() if isinstance(c, TabularCPD)}
+    import networkx as nx
+
+    for v in nx.topological_sort(model):  # parents before children: add_cpd checks acyclicity as it goes
+        cpd = cpds.get(v)
+        if cpd is None:
+            raise SpecError(f"pgmpy variable {v!r} has no CPD; add one with model.add_cpds(...)")
+        table = np.moveaxis(np.asarray(cpd.values, dtype=np.float64), 0, -1)  # (*evidence, child)
+        bn.add_cpd(names[v], [names[p] for p in cpd.variables[1:]], table)
+    return bn
+
+
+def bayesian_network_to_pgmpy(spec: Any) -> Any:
+    """A pgmpy ``DiscreteBayesianNetwork`` with one TabularCPD per variable of ``spec``."""
+    from pgmpy.factors.discrete import TabularCPD
+    from pgmpy.models import DiscreteBayesianNetwork
+
+    spec.check_complete()
+    model = DiscreteBayesianNetwork()
+    model.add_nodes_from(spec.variables)
+    model.add_edges_from((p, c) for c, ps in spec.parents.items() for p in ps)
+    for v in spec.ordering:
+        ps = list(spec.parents[v])
+        table = spec.cpds[v]
+        d = spec.domain_of(v)
+        vals = np.moveaxis(table, -1, 0).reshape(d.cardinality, -1)
+        model.add_cpds(TabularCPD(v, d.cardinality, vals, evidence=ps or None,
+                                  evidence_card=[spec.domain_of(p).cardinality for p in ps] or None,
+                                  state_names={u: [_plain(s) for s in spec.domain_of(u).labels] for u in [v, *ps]}))
+    return model
+
+
+__all__ = ["bayesian_network_from_pgmpy", "bayesian_network_to_pgmpy", "to_pgmpy", "from_pgmpy", "factor_to_pgmpy", "pgmpy_factors"]

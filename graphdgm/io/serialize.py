@@ -24,6 +24,8 @@ from graphdgm.spec.domains import Domain
 from graphdgm.spec.gaussian import GaussianMarkovNetwork
 from graphdgm.spec.markov_network import MarkovNetwork
 from graphdgm.spec.rbm import DBN, RBM
+from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelCNN, PixelRNN
+from graphdgm.spec.bayesian_network import BayesianNetwork
 
 FORMAT = "graphdgm.spec"
 VERSION = 1
@@ -215,13 +217,56 @@ def _build_dbn(d: dict[str, Any]) -> DBN:
                seed=int(d["seed"]), name=d["name"])
 
 
+def _bn_to_dict(spec: BayesianNetwork) -> dict[str, Any]:
+    return {"name": spec.name,
+            "blocks": [{"name": b.name, "shape": list(b.shape), "domain": _domain_dict(b.domain)} for b in spec.blocks.values()],
+            "cpds": [{"child": v, "parents": list(spec.parents[v]), "table": _encode_array(spec.cpds[v])} for v in spec.ordering]}
+
+
+def _build_bn(d: dict[str, Any]) -> BayesianNetwork:
+    bn = BayesianNetwork(name=d.get("name", "bayesian_network"))
+    for b in d["blocks"]:
+        bn.add_block(b["name"], tuple(b["shape"]), Domain.from_dict(b["domain"]))
+    for c in d["cpds"]:
+        bn.add_cpd(c["child"], c["parents"], _decode_array(c["table"], f"CPT of {c['child']!r}"))
+    return bn
+
+
+_AR_ARGS = {NADE: ("hidden",), MADE: ("hidden", "num_masks", "direct"), PixelCNN: ("channels", "num_layers", "kernel", "first_kernel", "gated"),
+            PixelRNN: ("hidden", "num_layers", "kernel")}
+_AR_KWARGS = {"num_masks": "masks", "num_layers": "layers"}
+
+
+def _ar_to_dict(spec: AutoregressiveModel) -> dict[str, Any]:
+    d = {"name": spec.name, "shape": list(spec.shape), "seed": spec.seed, "ordering": spec.ordering.tolist()}
+    d.update({a: getattr(spec, a) for a in _AR_ARGS[type(spec)]})
+    return d
+
+
+def _ar_builder(cls: type) -> Any:
+    def build(d: dict[str, Any]) -> AutoregressiveModel:
+        kwargs = {_AR_KWARGS.get(a, a): d[a] for a in _AR_ARGS[cls]}
+        if cls in (NADE, MADE):
+            kwargs["ordering"] = d["ordering"]
+        return cls(tuple(d["shape"]), name=d["name"], seed=int(d["seed"]), **kwargs)
+
+    return build
+
+
 _WRITERS: dict[type, tuple[str, Any]] = {
+    BayesianNetwork: ("bayesian_network", _bn_to_dict),
+    NADE: ("nade", _ar_to_dict),
+    MADE: ("made", _ar_to_dict),
+    PixelCNN: ("pixelcnn", _ar_to_dict),
+    PixelRNN: ("pixelrnn", _ar_to_dict),
     RBM: ("rbm", _rbm_to_dict),
     DBN: ("dbn", _dbn_to_dict),
     MarkovNetwork: ("markov_network", _markov_to_dict),
     GaussianMarkovNetwork: ("gaussian_markov_network", _gaussian_to_dict),
 }
-_READERS: dict[str, Any] = {"markov_network": _build, "gaussian_markov_network": _build_gaussian, "rbm": _build_rbm, "dbn": _build_dbn}
+_READERS: dict[str, Any] = {"markov_network": _build, "gaussian_markov_network": _build_gaussian, "rbm": _build_rbm, "dbn": _build_dbn,
+                            "bayesian_network": _build_bn, "nade": _ar_builder(NADE), "made": _ar_builder(MADE),
+                            "pixelcnn": _ar_builder(PixelCNN), "pixelrnn": _ar_builder(PixelRNN)}
 
 
 def save_spec(spec: Spec, path: Union[str, os.PathLike]) -> None:

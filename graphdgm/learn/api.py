@@ -78,12 +78,12 @@ def fit(
     *,
     epochs: int = 10,
     batch_size: int = 100,
-    lr: float = 0.05,
+    lr: float | None = None,
     k: int = 1,
     chains: int | None = None,
     momentum: float = 0.9,
     momentum_warmup: int = 5,
-    weight_decay: float = 2e-4,
+    weight_decay: float | None = None,
     schedule: str | Callable[[float], float] = "constant",
     seed: int = 0,
     progress: bool | None = None,
@@ -96,10 +96,16 @@ def fit(
     resume: bool = False,
     callbacks: Sequence[Callable[[int, dict[str, float]], Any]] = (),
     distributed: bool | None = None,
+    optimizer: str | None = None,
+    patience: int | None = None,
+    pseudo_count: float = 0.0,
 ) -> History:
     """Train ``model`` on ``data`` by ``method``: ``"cd"`` (CD-k) or ``"pcd"`` (persistent CD with
     ``chains`` fantasy particles, default one per batch row), for an RBM or any fully observed
-    discrete Markov network.
+    discrete Markov network; ``"mle"`` (maximum likelihood, Adam at ``lr=1e-3`` by default, early
+    stopping after ``patience`` epochs without a better ``validation`` NLL) for a model with an
+    exact ``log_prob`` such as NADE, MADE, PixelCNN or PixelRNN; for a Bayesian network ``"mle"``
+    sets the tables to their (Dirichlet-smoothed, ``pseudo_count``) counts in one pass.
 
     The history records per epoch the loss, the learning rate, the reconstruction error and a
     pseudo-log-likelihood on ``validation`` (or the first ``monitor_size`` training rows), and
@@ -114,6 +120,18 @@ def fit(
     >>> len(history), "pseudo_log_likelihood" in history.last
     (3, True)
     """
+    caps = getattr(model, "capabilities", frozenset())
+    if method == "mle" and "autoregressive" in caps:
+        from graphdgm.learn.maximum_likelihood import fit_mle
+
+        return fit_mle(model, data, epochs=epochs, batch_size=batch_size, lr=1e-3 if lr is None else lr,
+                       optimizer=optimizer or "adam", weight_decay=weight_decay or 0.0,
+                       schedule=schedule, validation=validation, patience=patience, seed=seed, progress=progress,
+                       checkpoint=checkpoint, resume=resume, callbacks=callbacks, distributed=distributed)
+    if method == "mle" and "bayesian_network" in caps:
+        return model.fit_tables(data, pseudo_count=pseudo_count)
+    lr = 0.05 if lr is None else lr
+    weight_decay = 2e-4 if weight_decay is None else weight_decay
     x = as_training_data(model, data)
     valid = as_training_data(model, validation) if validation is not None else None
     if method in ("cd", "pcd"):
@@ -122,8 +140,10 @@ def fit(
         rank = torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
         objective = ContrastiveDivergence(model, k, persistent=method == "pcd", chains=chains, seed=seed + 1000 * rank)
     else:
-        raise CapabilityError(f"unknown training method {method!r} for a {type(model).__name__}; use 'cd' or 'pcd'")
+        use = "'mle'" if "log_prob" in caps else "'cd' or 'pcd'"
+        raise CapabilityError(f"unknown training method {method!r} for a {type(model).__name__}; use {use}")
     monitor = _monitor(model, x, valid, int(monitor_size), int(ais_every), dict(ais_options or {}), seed)
     return train(model, objective, x, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, momentum_warmup=momentum_warmup,
                  weight_decay=weight_decay, schedule=schedule, seed=seed, progress=progress, monitor=monitor,
-                 callbacks=callbacks, checkpoint=checkpoint, resume=resume, distributed=distributed)
+                 callbacks=callbacks, checkpoint=checkpoint, resume=resume, distributed=distributed,
+                 optimizer=optimizer or "sgd")

@@ -5,12 +5,14 @@ from graphdgm.spec.factors import CouplingGroup, FieldGroup, TableFactor
 from graphdgm.spec.gaussian import GaussianMarkovNetwork, LinearGroup, QuadraticGroup
 from graphdgm.spec.markov_network import MarkovNetwork, grid_edges
 from graphdgm.spec.rbm import DBN, RBM
+from graphdgm.spec.bayesian_network import BayesianNetwork
+from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelCNN, PixelRNN
 from graphdgm.spec.names import canonical, format_name, parse_name
 
 FactorGraph = MarkovNetwork  # a factor graph and a Markov network share one spec
 
 __all__ = [
-    "Binary", "Block", "DBN", "RBM", "Categorical", "CouplingGroup", "Domain", "FactorGraph", "FieldGroup",
+    "AutoregressiveModel", "BayesianNetwork", "Binary", "Block", "MADE", "NADE", "PixelCNN", "PixelRNN", "DBN", "RBM", "Categorical", "CouplingGroup", "Domain", "FactorGraph", "FieldGroup",
     "GaussianMarkovNetwork", "LinearGroup", "MarkovNetwork", "QuadraticGroup", "Real", "Spin", "TableFactor",
     "canonical", "format_name", "grid_edges", "parse_name",
 ]

@@ -24,7 +24,9 @@ _FONT = "Helvetica"  # graphviz-pure has built-in metrics for it
 
 
 def draw(spec: Any, view: str = "auto", *, max_variables: int = 400) -> graphviz.Graph:
-    """Draw ``spec``; ``view`` is ``"auto"``, ``"variables"``, ``"factors"`` or ``"blocks"``.
+    """Draw ``spec``; ``view`` is ``"auto"``, ``"variables"``, ``"factors"`` or ``"blocks"``
+    (a Bayesian network: ``"dag"`` by default; NADE/MADE/PixelCNN/PixelRNN: ``"layers"``,
+    ``"dag"`` or, for MADE, ``"masks"``; see :mod:`graphdgm.viz.dag`).
 
     Per-variable views refuse networks of more than ``max_variables`` variables (a SpecError).
 
@@ -35,14 +37,26 @@ def draw(spec: Any, view: str = "auto", *, max_variables: int = 400) -> graphviz
     >>> "x: 3x3 spin" in draw(gd.MarkovNetwork.ising_grid(3, 3), "blocks").source
     True
     """
+    from graphdgm.spec.autoregressive import AutoregressiveModel
+    from graphdgm.spec.bayesian_network import BayesianNetwork
     from graphdgm.spec.rbm import DBN, RBM
 
+    if isinstance(spec, BayesianNetwork) and view in ("auto", "dag"):  # directed: parent -> child
+        from graphdgm.viz.dag import draw_bayesian_network
+
+        return draw_bayesian_network(spec)
+    if isinstance(spec, AutoregressiveModel):  # layers, the variable DAG, or MADE's masks
+        from graphdgm.viz.dag import draw_autoregressive
+
+        return draw_autoregressive(spec, view)
+    if hasattr(spec, "spec") and not isinstance(spec, MarkovNetwork):  # a compiled model: draw its spec
+        return draw(spec.spec, view, max_variables=max_variables)
     if isinstance(spec, (RBM, DBN)):  # layered specs: plates with their sizes
         from graphdgm.viz.layers import draw_layers
 
         return draw_layers(spec)
     if not isinstance(spec, MarkovNetwork):
-        raise SpecError(f"draw() takes a spec (MarkovNetwork, FactorGraph, RBM, DBN), got {type(spec).__name__}")
+        raise SpecError(f"draw() takes a spec (MarkovNetwork, FactorGraph, BayesianNetwork, RBM, DBN, NADE, MADE, PixelCNN, PixelRNN), got {type(spec).__name__}")
     if view not in VIEWS:
         raise SpecError(f"unknown view {view!r}; use one of {', '.join(repr(v) for v in VIEWS)}")
     n = spec.num_variables

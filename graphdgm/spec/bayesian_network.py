@@ -1,0 +1,141 @@
+"""Discrete Bayesian networks: an autoregressive DAG with tabular conditionals.
+
+A Bayesian network is a :class:`~graphdgm.MarkovNetwork` whose factors are conditional
+probability tables P(child | parents) and whose graph is directed and acyclic. Lowered to its
+factors it runs on every undirected backend (exact elimination, belief propagation, Gibbs); its
+topological order gives exact ancestral sampling and a normalised ``log_prob``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from graphdgm.errors import SpecError
+from graphdgm.spec.markov_network import MarkovNetwork, _as_float_array
+from graphdgm.spec.names import canonical
+
+
+class BayesianNetwork(MarkovNetwork):
+    """A discrete Bayesian network: variables, and one CPT P(child | parents) per variable.
+
+    ``add_cpd(child, parents, table)`` takes ``table`` with axes ``(*parents, child)`` (the UAI
+    BAYES layout: each row over the child's states sums to one).
+
+    >>> import graphdgm as gd
+    >>> bn = gd.BayesianNetwork("sprinkler")
+    >>> for v in ("rain", "sprinkler", "wet"):
+    ...     _ = bn.add_variable(v, gd.Binary())
+    >>> bn.add_cpd("rain", [], [0.8, 0.2])
+    'P(rain)'
+    >>> bn.add_cpd("sprinkler", ["rain"], [[0.6, 0.4], [0.99, 0.01]])
+    'P(sprinkler|rain)'
+    >>> bn.add_cpd("wet", ["rain", "sprinkler"], [[[1, 0], [0.1, 0.9]], [[0.2, 0.8], [0.01, 0.99]]])
+    'P(wet|rain,sprinkler)'
+    >>> bn.ordering
+    ['rain', 'sprinkler', 'wet']
+    """
+
+    def __init__(self, name: str = "bayesian_network") -> None:
+        super().__init__(name)
+        self.parents: dict[str, tuple[str, ...]] = {}
+        self.cpds: dict[str, np.ndarray] = {}  # child -> table (*parent cards, child card)
+
+    def add_cpd(self, child: str, parents: Sequence[str] = (), table: Any = None, *, tol: float = 1e-6) -> str:
+        """Add P(child | parents); returns the factor's name ``"P(child|parents)"``."""
+        child = canonical(child)
+        parents = tuple(canonical(p) for p in ([parents] if isinstance(parents, str) else parents))
+        self.index_of(child)
+        for p in parents:
+            self.index_of(p)  # UnknownVariableError names close matches
+        if child in self.cpds:
+            raise SpecError(f"{child!r} already has a CPD; each variable gets exactly one P(child | parents)")
+        if child in parents:
+            raise SpecError(f"{child!r} cannot be its own parent")
+        g = self.dag()
+        g.add_edges_from((p, child) for p in parents)
+        if not nx.is_directed_acyclic_graph(g):
+            cycle = " -> ".join(a for a, _ in nx.find_cycle(g))
+            raise SpecError(f"P({child}|{','.join(parents)}) would close a directed cycle ({cycle} -> ...); a Bayesian "
+                            f"network must be acyclic")
+        cards = [self.domain_of(v).cardinality for v in (*parents, child)]
+        if None in cards:
+            raise SpecError(f"P({child}|...) : CPTs need discrete variables")
+        arr = _as_float_array(table, f"CPT of {child!r}")
+        if arr.shape != tuple(cards):
+            raise SpecError(f"CPT of {child!r} given {list(parents)} needs shape {tuple(cards)} (parents' states, then "
+                            f"the child's), got {arr.shape}; transpose so the child's states are the last axis")
+        if not np.isfinite(arr).all() or (arr < 0).any():
+            raise SpecError(f"CPT of {child!r} has negative or non-finite probabilities")
+        sums = arr.sum(-1)
+        if np.abs(sums - 1).max() > tol:
+            bad = np.unravel_index(np.abs(sums - 1).argmax(), sums.shape)
+            raise SpecError(f"CPT of {child!r}: the row for parents {dict(zip(parents, bad))} sums to "
+                            f"{sums[bad]:.6g}, not 1; every row over the child's states must sum to one")
+        name = f"P({child}{'|' + ','.join(parents) if parents else ''})"
+        with np.errstate(divide="ignore"):
+            self.add_factor([*parents, child], log_table=np.log(arr / sums[..., None]), name=name)
+        self.parents[child] = parents
+        self.cpds[child] = arr / sums[..., None]
+        return name
+
+    def dag(self) -> nx.DiGraph:
+        """Variables as nodes and parent -> child edges."""
+        g = nx.DiGraph()
+        g.add_nodes_from(self.variables)
+        g.add_edges_from((p, c) for c, ps in self.parents.items() for p in ps)
+        return g
+
+    @property
+    def ordering(self) -> list[str]:
+        """A topological order (parents before children; ties in declaration order)."""
+        pos = {v: i for i, v in enumerate(self.variables)}
+        return list(nx.lexicographical_topological_sort(self.dag(), key=lambda v: pos[v]))
+
+    def check_complete(self) -> None:
+        """Raise a SpecError naming the variables that still lack a CPD."""
+        missing = [v for v in self.variables if v not in self.cpds]
+        if missing:
+            raise SpecError(f"variables {missing[:5]}{'...' if len(missing) > 5 else ''} have no CPD; add one with "
+                            f"bn.add_cpd(child, parents, table) (or fit the tables from data with gd.fit(model, data, method='mle'))")
+
+    @classmethod
+    def from_pgmpy(cls, model: Any, name: str | None = None) -> BayesianNetwork:
+        """A spec from a pgmpy ``DiscreteBayesianNetwork`` (TabularCPDs; state names become labels)."""
+        from graphdgm.io.pgmpy_interop import bayesian_network_from_pgmpy
+
+        return bayesian_network_from_pgmpy(model, name)
+
+    def to_pgmpy(self) -> Any:
+        """This network as a pgmpy ``DiscreteBayesianNetwork`` with one TabularCPD per variable."""
+        from graphdgm.io.pgmpy_interop import bayesian_network_to_pgmpy
+
+        return bayesian_network_to_pgmpy(self)
+
+    @classmethod
+    def empty_like(cls, dag: dict[str, Sequence[str]], domains: dict[str, Any], name: str = "bayesian_network") -> BayesianNetwork:
+        """A network with the given structure (child -> parents) and uniform CPTs, to fit from data.
+
+        >>> import graphdgm as gd
+        >>> bn = gd.BayesianNetwork.empty_like({"a": [], "b": ["a"]}, {"a": gd.Binary(), "b": gd.Categorical(3)})
+        >>> bn.cpds["b"].shape
+        (2, 3)
+        """
+        bn = cls(name)
+        for v, d in domains.items():
+            bn.add_variable(v, d)
+        g = nx.DiGraph()
+        g.add_nodes_from(domains)
+        g.add_edges_from((p, c) for c, ps in dag.items() for p in ps)
+        if not nx.is_directed_acyclic_graph(g):
+            raise SpecError("the structure has a directed cycle; a Bayesian network must be acyclic")
+        for v in nx.topological_sort(g):
+            ps = tuple(dag.get(v, ()))
+            cards = [domains[p].cardinality for p in ps] + [domains[v].cardinality]
+            bn.add_cpd(v, ps, np.full(cards, 1.0 / cards[-1]))
+        return bn
+
+    def __repr__(self) -> str:
+        return f"BayesianNetwork({self.name!r}: {self.num_variables} variables, {len(self.cpds)} CPDs)"

@@ -1,0 +1,117 @@
+"""Drawings of directed specs: a Bayesian network's DAG, an autoregressive model's network (layers
+as plates, or every x_<d -> x_d edge for a small model), and MADE's mask connectivity."""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import graphviz
+import numpy as np
+
+from graphdgm.errors import SpecError
+from graphdgm.viz.draw import COLOURS, _FONT, _describe
+
+AR_VIEWS = ("auto", "layers", "dag", "masks")
+
+
+def _digraph(name: str, title: str, rankdir: str = "TB") -> graphviz.Digraph:
+    return graphviz.Digraph(name, engine="dot", graph_attr=dict(rankdir=rankdir, fontname=_FONT, fontsize="12", label=f"<<b>{html.escape(title)}</b>>",
+                                                                labelloc="b", nodesep="0.3", ranksep="0.5"),
+                            node_attr=dict(fontname=_FONT, fontsize="10", style="filled"), edge_attr=dict(color="#555555", arrowsize="0.7"))
+
+
+def draw_bayesian_network(spec: Any) -> graphviz.Digraph:
+    """Variables as circles coloured by domain, parent -> child arrows, top to bottom.
+
+    >>> import graphdgm as gd
+    >>> bn = gd.BayesianNetwork("ab"); _ = bn.add_variable("a", gd.Binary()); _ = bn.add_variable("b", gd.Binary())
+    >>> _ = bn.add_cpd("a", [], [0.5, 0.5]); _ = bn.add_cpd("b", ["a"], [[0.9, 0.1], [0.1, 0.9]])
+    >>> "a -> b" in draw_bayesian_network(bn).source
+    True
+    """
+    g = _digraph(spec.name, f"{spec.name}: {spec.num_variables} variables, {len(spec.cpds)} CPDs")
+    for v in spec.variables:
+        d = spec.domain_of(v)
+        g.node(v, label=v, shape="ellipse", fillcolor=COLOURS.get(d.kind, "#dddddd"), tooltip=f"{v}: {_describe(d)}")
+    for c, ps in spec.parents.items():
+        for p in ps:
+            g.edge(p, c)
+    return g
+
+
+def draw_autoregressive(spec: Any, view: str = "auto", *, mask: int = 0, max_units: int = 48) -> graphviz.Digraph:
+    """``"layers"``: input, hidden layers and conditionals as plates; ``"dag"``: every variable and
+    every x_<d -> x_d edge in the ordering (small models); ``"masks"`` (MADE): every unit, with an
+    edge wherever mask ``mask`` lets one unit feed the next, so the autoregressive property can be
+    read off. ``"auto"`` picks ``"masks"`` for a small MADE, ``"dag"`` for another small model,
+    else ``"layers"``.
+
+    >>> import graphdgm as gd
+    >>> src = draw_autoregressive(gd.MADE(3, hidden=[4]), "masks").source
+    >>> "x[0]" in src and "out[2]" in src
+    True
+    """
+    from graphdgm.spec.autoregressive import MADE
+
+    if view not in AR_VIEWS:
+        raise SpecError(f"unknown view {view!r}; use one of {', '.join(repr(v) for v in AR_VIEWS)}")
+    D = spec.num_variables
+    small = D + sum(getattr(spec, "hidden", []) if isinstance(spec, MADE) else []) <= max_units
+    if view == "auto":
+        view = "masks" if isinstance(spec, MADE) and small else ("dag" if D <= 12 else "layers")
+    if view == "masks":
+        if not isinstance(spec, MADE):
+            raise SpecError(f"view='masks' shows MADE's mask connectivity; a {type(spec).__name__} has no masks")
+        return _masks_view(spec, mask, max_units)
+    if view == "dag":
+        return _dag_view(spec)
+    g = _digraph(spec.name, repr(spec), rankdir="BT")
+    prev = None
+    for i, (name, size) in enumerate(spec.layers):
+        colour = COLOURS["binary"] if i in (0, len(spec.layers) - 1) else "#dddddd"
+        g.node(f"l{i}", label=f"<<b>{html.escape(name)}</b><br/>{html.escape(size)}>", shape="box", style="filled,rounded",
+               peripheries="2", fillcolor=colour)
+        if prev is not None:
+            g.edge(prev, f"l{i}", label="masked" if "mask" in name or "LSTM" in name or "gated" in name else "")
+        prev = f"l{i}"
+    g.edge(f"l{len(spec.layers) - 1}", "l0", style="dashed", label="sample x_d, feed back", constraint="false")
+    return g
+
+
+def _dag_view(spec: Any) -> graphviz.Digraph:
+    dag = spec.variable_dag()
+    g = _digraph(spec.name, f"{spec.name}: p(x) = Π_d p(x_d | x_<d), ordering {[spec.variables[int(i)] for i in spec.ordering]}", rankdir="LR")
+    for v in dag.nodes:
+        g.node(v, label=v, shape="circle", fillcolor=COLOURS["binary"])
+    for u, v in dag.edges:
+        g.edge(u, v)
+    return g
+
+
+def _masks_view(spec: Any, k: int, max_units: int) -> graphviz.Digraph:
+    order, mats = spec.masks(k)
+    sizes = [spec.num_variables, *spec.hidden]
+    if sum(sizes) > max_units:
+        raise SpecError(f"this MADE has {sum(sizes)} units; the mask view draws at most max_units={max_units}. Draw a small "
+                        f"MADE, or pass max_units={sum(sizes)}")
+    D = spec.num_variables
+    pos = np.empty(D, dtype=np.int64)
+    pos[order] = np.arange(1, D + 1)
+    g = _digraph(spec.name, f"MADE mask {k}: ordering {order.tolist()}; unit labels give their degree", rankdir="BT")
+    layers = [[f"x[{i}]" for i in range(D)]] + [[f"h{l + 1}[{j}]" for j in range(h)] for l, h in enumerate(spec.hidden)] + \
+        [[f"out[{i}]" for i in range(D)]]
+    degrees: list[np.ndarray] = [pos]
+    for m in mats[:-1]:  # a hidden unit's degree is the smallest input position it may see... its largest
+        degrees.append(np.array([int(degrees[-1][m[:, j] > 0].max()) if (m[:, j] > 0).any() else 0 for j in range(m.shape[1])]))
+    degrees.append(pos)
+    for li, names in enumerate(layers):
+        with g.subgraph(name=f"rank{li}") as sub:
+            sub.attr(rank="same")
+            for j, n in enumerate(names):
+                colour = COLOURS["binary"] if li in (0, len(layers) - 1) else "#dddddd"
+                sub.node(n, label=f"{n}\\n{int(degrees[li][j])}", shape="circle" if li in (0, len(layers) - 1) else "box", fillcolor=colour)
+    for li, m in enumerate(mats):
+        src, dst = layers[li], layers[li + 1]
+        for a, b in zip(*np.nonzero(m)):
+            g.edge(src[a], dst[b])
+    return g

@@ -56,12 +56,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=None, help="folder with the binarized MNIST files (default $GRAPHDGM_DATA)")
     ap.add_argument("--figures", default=None, help="prefix for PNGs in docs/, e.g. made_mnist")
+    ap.add_argument("--samples", type=int, default=64, help="how many samples the grid shows")
+    ap.add_argument("--save", default=None, help="save the trained model here (gd.io.save)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train, valid, test = (load_binarized_mnist(s, args.data) for s in ("train", "valid", "test"))
+    digits = test[::1000][:10]  # one test image of each digit (the split is ordered by digit), for the inpainting grid
     if args.limit:
         train = train[: args.limit]
     if args.eval_limit:  # a strided subset: the splits are ordered by digit
@@ -97,11 +100,13 @@ def main() -> None:
         model.use_mask(0)
         res["test_nll_one_mask"] = round(mean_nll(model, test.to(args.device), batch_size=500, ensemble=False), 2)
     print(json.dumps(res, indent=1))
+    if args.save:
+        gd.io.save(model, args.save)
     if args.figures:
         t2 = time.perf_counter()
-        samples = model.sample(64, seed=args.seed)
-        save_image_grid(samples.reshape(64, 28, 28), ROOT / "docs" / f"{args.figures}_samples.png", ncols=8)
-        digits = test[::1000][:10].to(args.device)
+        samples = model.sample(args.samples, seed=args.seed)
+        save_image_grid(samples.reshape(-1, 28, 28), ROOT / "docs" / f"{args.figures}_samples.png", ncols=8)
+        digits = digits.to(args.device)
         known = torch.zeros(28, 28, dtype=torch.bool)
         known[:14] = True
         filled = model.inpaint(digits, known.reshape(-1), seed=args.seed)  # top half given: exact ancestral

@@ -177,7 +177,7 @@ class MADE(AutoregressiveModel):
             [("p(x_d | x_<d)", str(self.num_variables))]
 
     def _arch(self) -> str:
-        return f"hidden {self.hidden}, {self.num_masks} mask{'s' if self.num_masks > 1 else ''}"
+        return f"hidden {self.hidden}, {self.num_masks} mask{'s' if self.num_masks > 1 else ''}" + (", direct" if self.direct else "")
 
 
 def _image_shape(shape: Any, what: str) -> tuple[int, int]:

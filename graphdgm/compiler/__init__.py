@@ -18,30 +18,10 @@ from graphdgm.spec.bayesian_network import BayesianNetwork
 from graphdgm.compiler.bayesian_network import CompiledBayesianNetwork
 
 
-@register_lowering(MarkovNetwork)
-def _lower_markov_network(spec: MarkovNetwork, dtype) -> CompiledMarkovNetwork:
-    return CompiledMarkovNetwork(spec, dtype=dtype)
-
-
-@register_lowering(GaussianMarkovNetwork)
-def _lower_gaussian_markov_network(spec: GaussianMarkovNetwork, dtype) -> CompiledGaussianMarkovNetwork:
-    return CompiledGaussianMarkovNetwork(spec, dtype=dtype)
-
-
-@register_lowering(RBM)
-def _lower_rbm(spec: RBM, dtype) -> CompiledRBM:
-    return CompiledRBM(spec, dtype=dtype)
-
-
-@register_lowering(DBN)
-def _lower_dbn(spec: DBN, dtype) -> CompiledDBN:
-    return CompiledDBN(spec, dtype=dtype)
-
-
-@register_lowering(BayesianNetwork)
-def _lower_bayesian_network(spec: BayesianNetwork, dtype) -> CompiledBayesianNetwork:
-    return CompiledBayesianNetwork(spec, dtype=dtype)
-
+# each spec family compiles to its model class, called as cls(spec, dtype=dtype)
+for _spec, _compiled in ((MarkovNetwork, CompiledMarkovNetwork), (GaussianMarkovNetwork, CompiledGaussianMarkovNetwork),
+                         (RBM, CompiledRBM), (DBN, CompiledDBN), (BayesianNetwork, CompiledBayesianNetwork)):
+    register_lowering(_spec)(_compiled)
 
 # neural networks train in float32 by default (float64 suits exact inference on tables, not conv nets)
 for _spec, _compiled in ((NADE, CompiledNADE), (MADE, CompiledMADE), (PixelCNN, CompiledPixelCNN), (PixelRNN, CompiledPixelRNN)):

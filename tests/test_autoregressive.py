@@ -222,6 +222,10 @@ def test_bad_input_is_named() -> None:
         gd.PixelCNN((784,))
     with pytest.raises(SpecError, match="binary"):
         gd.fit(model, torch.full((4, 6), 0.3), method="mle", epochs=1, progress=False)
+    with pytest.raises(SpecError, match="NaN"):
+        gd.fit(model, torch.full((4, 6), float("nan")), method="mle", epochs=1, progress=False)
+    with pytest.raises(SpecError, match="empty"):
+        gd.fit(model, torch.zeros(0, 6), method="mle", epochs=1, progress=False)
     with pytest.raises(SpecError, match="validation"):
         gd.fit(model, torch.zeros(4, 6), method="mle", epochs=1, patience=2, progress=False)
     with pytest.raises(InferenceError, match="2\\^784"):

@@ -156,6 +156,12 @@ def test_bad_input_is_named() -> None:
         model.sample(3, evidence={"a": 1})
     with pytest.raises(SpecError, match="outside"):
         model.fit_tables(torch.tensor([[0, 3]]))
+    with pytest.raises(SpecError, match="empty"):
+        model.fit_tables(torch.zeros(0, 2, dtype=torch.long))
+    with pytest.raises(SpecError, match="NaN"):
+        model.fit_tables(torch.tensor([[0.0, float("nan")]]))
+    with pytest.raises(SpecError, match="non-finite"):
+        bn.add_cpd("c", [], [float("nan"), 1.0]) if bn.add_variable("c", gd.Binary()) else None
 
 
 def test_draw_is_directed() -> None:

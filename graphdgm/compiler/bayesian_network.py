@@ -157,7 +157,11 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
         if pseudo_count < 0 or not np.isfinite(pseudo_count):
             raise SpecError(f"pseudo_count must be a finite number >= 0, got {pseudo_count}")
         x = torch.as_tensor(data.detach() if hasattr(data, "detach") else np.asarray(data)).to(self.cards.device)
+        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            raise SpecError("data holds NaN or inf; every entry must be a state index")
         x = self._check_state(x)
+        if x.shape[0] == 0:
+            raise SpecError("data is empty: give at least one complete example (rows of state indices)")
         if x.is_floating_point():
             if bool((x != x.round()).any()):
                 raise SpecError("data must hold state indices (integers); encode labels with model.domains[i].index(label)")

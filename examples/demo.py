@@ -247,6 +247,52 @@ def main() -> None:
         files.append(gd.viz.save_image_grid(torch.cat([tops, filled]), out / "made_inpainting.png", ncols=8))
     say(lines, "MADE samples and exact inpainting of the bottom halves written as PNG grids")
 
+    # ------------------------------------------------- chains, HMMs and GANs
+    section(lines, "Markov chains, hidden Markov models and a GAN")
+    weather = gd.MarkovChain(["sun", "cloud", "rain"], [[0.7, 0.2, 0.1], [0.3, 0.4, 0.3], [0.2, 0.3, 0.5]], name="weather")
+    files.append(gd.viz.save(gd.draw(weather), out / "weather_chain.svg"))
+    chain = gd.compile(weather)
+    pi = chain.stationary()
+    P = torch.as_tensor(weather.transition)
+    evec = torch.linalg.eig(P.T)
+    v = evec.eigenvectors[:, evec.eigenvalues.real.argmax()].real
+    say(lines, f"{weather.name}: stationary {dict(zip(weather.states, pi.tolist()))}; numpy-free check: max |pi - eigenvector| = "
+               f"{float((pi - v / v.sum()).abs().max()):.1e}")
+    say(lines, f"P(x_3 | x_0 = rain) = {[round(p, 4) for p in chain.distribution(3, initial='rain').tolist()]}")
+    seqs = chain.sample(2000, length=50, seed=0)
+    refit = gd.compile(gd.MarkovChain.from_sequences(seqs, states=weather.states))
+    say(lines, f"refitted from 2,000 sampled sequences of 50 steps: largest transition error "
+               f"{float(abs(refit.spec.transition - weather.transition).max()):.4f}")
+    ruin = gd.compile(gd.MarkovChain([0, 1, 2, 3, 4], [[1, 0, 0, 0, 0], [0.5, 0, 0.5, 0, 0], [0, 0.5, 0, 0.5, 0],
+                                                        [0, 0, 0.5, 0, 0.5], [0, 0, 0, 0, 1]], name="gamblers_ruin"))
+    say(lines, "gambler's ruin with 4 coins: " + str(ruin.structure()).splitlines()[0] +
+        f"; from 1 coin, P(ruin) = {float(ruin.absorption_probabilities()[1, 0]):.3f}, expected duration "
+        f"{float(ruin.absorption_times()[1]):.1f} steps")
+    hmm = gd.HiddenMarkovModel(["healthy", "fever"], [[0.7, 0.3], [0.4, 0.6]],
+                               gd.CategoricalEmission([[0.5, 0.4, 0.1], [0.1, 0.3, 0.6]], ["normal", "cold", "dizzy"]),
+                               initial=[0.6, 0.4], name="doctor")
+    files.append(gd.viz.save(gd.draw(hmm), out / "doctor_hmm.svg"))
+    hmm_model = gd.compile(hmm)
+    path, score = hmm_model.viterbi([["normal", "cold", "dizzy"]])
+    say(lines, f"HMM {hmm.name!r}: Viterbi path for normal, cold, dizzy = {hmm.chain.decode(path)[0]} "
+               f"(probability {float(score.exp()):.5f}; Wikipedia's worked example gives 0.01512)")
+    _, observed = hmm_model.sample(300, length=40, seed=1)
+    learner = gd.compile(gd.HiddenMarkovModel.random(2, symbols=["normal", "cold", "dizzy"], seed=3))
+    bw = gd.fit(learner, observed, method="baum_welch", iterations=30, progress=False)
+    lls = bw["log_likelihood"]
+    say(lines, f"Baum-Welch on 300 sampled sequences: log-likelihood {lls[0]:.1f} -> {lls[-1]:.1f} in {len(lls)} "
+               f"iterations, never decreasing: {all(b >= a - 1e-9 for a, b in zip(lls, lls[1:]))}")
+    ring = gd.data.ring_of_gaussians()
+    gan_spec = gd.GAN(2, latent=16, generator_hidden=[128] * 3, discriminator_hidden=[128] * 3, name="ring_gan")
+    files.append(gd.viz.save(gd.draw(gan_spec), out / "gan.svg"))
+    gan = gd.compile(gan_spec)
+    t = time.perf_counter()
+    gd.fit(gan, ring.sample(20000, seed=0), method="adversarial", epochs=12, batch_size=256, lr=3e-4, r1=1.0, progress=False)
+    cover = gd.infer.mode_coverage(gan.sample(2500, seed=1), ring.centers, ring.std)
+    files.append(gd.viz.save_png(gd.viz.scatter_image(gan.sample(2500, seed=1), extent=2.6, size=200), out / "gan_ring_samples.png"))
+    say(lines, f"{gan_spec!r}: {time.perf_counter() - t:.0f} s of adversarial training on a ring of 8 Gaussians -> {cover} "
+               f"(benchmarks/gan_toy.py trains longer)")
+
     section(lines, "Files")
     for f in files:
         say(lines, f"- {Path(f).name}")

@@ -16,16 +16,23 @@ from graphdgm.compiler.autoregressive import (
 from graphdgm.spec.autoregressive import MADE, NADE, PixelCNN, PixelRNN
 from graphdgm.spec.bayesian_network import BayesianNetwork
 from graphdgm.compiler.bayesian_network import CompiledBayesianNetwork
+from graphdgm.spec.markov_chain import MarkovChain
+from graphdgm.compiler.markov_chain import CompiledMarkovChain
+from graphdgm.spec.hmm import HiddenMarkovModel
+from graphdgm.compiler.hmm import CompiledHMM
+from graphdgm.compiler.gan import CompiledGAN
+from graphdgm.spec.gan import GAN
 
 
 # each spec family compiles to its model class, called as cls(spec, dtype=dtype)
 for _spec, _compiled in ((MarkovNetwork, CompiledMarkovNetwork), (GaussianMarkovNetwork, CompiledGaussianMarkovNetwork),
-                         (RBM, CompiledRBM), (DBN, CompiledDBN), (BayesianNetwork, CompiledBayesianNetwork)):
+                         (RBM, CompiledRBM), (DBN, CompiledDBN), (BayesianNetwork, CompiledBayesianNetwork),
+                         (MarkovChain, CompiledMarkovChain), (HiddenMarkovModel, CompiledHMM)):
     register_lowering(_spec)(_compiled)
 
-# neural networks train in float32 by default (float64 suits exact inference on tables, not conv nets)
-for _spec, _compiled in ((NADE, CompiledNADE), (MADE, CompiledMADE), (PixelCNN, CompiledPixelCNN), (PixelRNN, CompiledPixelRNN)):
+# neural networks (and GANs) train in float32 by default (float64 suits exact inference on tables, not conv nets)
+for _spec, _compiled in ((NADE, CompiledNADE), (MADE, CompiledMADE), (PixelCNN, CompiledPixelCNN), (PixelRNN, CompiledPixelRNN), (GAN, CompiledGAN)):
     register_lowering(_spec, default_dtype=torch.float32)(_compiled)
 
 
-__all__ = ["CompiledAutoregressive", "CompiledBayesianNetwork", "CompiledDBN", "CompiledMADE", "CompiledNADE", "CompiledPixelCNN", "CompiledPixelRNN", "CompiledGaussianMarkovNetwork", "CompiledRBM", "CompiledMarkovNetwork", "FactorGroup", "compile", "register_lowering"]
+__all__ = ["CompiledGAN", "CompiledAutoregressive", "CompiledBayesianNetwork", "CompiledDBN", "CompiledMADE", "CompiledNADE", "CompiledPixelCNN", "CompiledPixelRNN", "CompiledGaussianMarkovNetwork", "CompiledRBM", "CompiledMarkovNetwork", "CompiledMarkovChain", "CompiledHMM", "FactorGroup", "compile", "register_lowering"]

@@ -1,4 +1,5 @@
-"""Data sets: binarized MNIST (local file or download)."""
+"""Data sets: binarized MNIST (local file or download) and synthetic mixtures for GANs."""
 from graphdgm.data.mnist import download_binarized_mnist, find_binarized_mnist, load_binarized_mnist
+from graphdgm.data.toy import GaussianMixture2D, grid_of_gaussians, ring_of_gaussians
 
-__all__ = ["download_binarized_mnist", "find_binarized_mnist", "load_binarized_mnist"]
+__all__ = ["GaussianMixture2D", "grid_of_gaussians", "ring_of_gaussians", "download_binarized_mnist", "find_binarized_mnist", "load_binarized_mnist"]

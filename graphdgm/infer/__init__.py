@@ -12,6 +12,7 @@ from graphdgm.infer.rbm_exact import RBMEnumeration
 from graphdgm.infer import rbm_ais
 from graphdgm.infer.ar_exact import AutoregressiveEnumeration
 from graphdgm.infer.mcmc.autoregressive import AutoregressiveIndependence, AutoregressiveMH
+from graphdgm.infer.sample_quality import ModeCoverage, kernel_mmd, knn_precision_recall, mode_coverage
 from graphdgm.infer.registry import (
     Backend, available_backends, check_capabilities, get_backend, register_backend, unregister_backend,
 )
@@ -23,5 +24,5 @@ for _b in (Gibbs, Metropolis, Tempering, AIS, SimulatedAnnealing, NUTS, HMC, Gau
 
 __all__ = [
     "AutoregressiveEnumeration", "AutoregressiveIndependence", "AutoregressiveMH", "AIS", "Backend", "RBMEnumeration", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
-    "check_capabilities", "get_backend", "log_likelihood", "log_partition", "map_query", "query", "sample", "register_backend", "unregister_backend",
+    "ModeCoverage", "kernel_mmd", "knn_precision_recall", "mode_coverage", "check_capabilities", "get_backend", "log_likelihood", "log_partition", "map_query", "query", "sample", "register_backend", "unregister_backend",
 ]

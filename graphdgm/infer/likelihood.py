@@ -44,6 +44,9 @@ def log_likelihood(model: torch.nn.Module, data: Any, *, backend: str = "exact",
             with torch.no_grad():
                 return float(-model.free_energy(x).mean() - log_partition(model, backend="exact"))
         raise SpecError(f"unknown backend {backend!r} for an RBM's likelihood; use 'exact' or 'ais'")
+    if "sequence" in caps:  # Markov chains and HMMs: label sequences or padded index tensors, variable lengths
+        with torch.no_grad():
+            return float(model.log_prob(data, options.get("lengths")).mean())
     if "log_prob" in caps:
         with torch.no_grad():
             return float(model.log_prob(torch.as_tensor(data)).mean())

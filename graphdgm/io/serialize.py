@@ -26,6 +26,9 @@ from graphdgm.spec.markov_network import MarkovNetwork
 from graphdgm.spec.rbm import DBN, RBM
 from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelCNN, PixelRNN
 from graphdgm.spec.bayesian_network import BayesianNetwork
+from graphdgm.spec.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
+from graphdgm.spec.markov_chain import MarkovChain
+from graphdgm.spec.gan import GAN
 
 FORMAT = "graphdgm.spec"
 VERSION = 1
@@ -232,6 +235,38 @@ def _build_bn(d: dict[str, Any]) -> BayesianNetwork:
     return bn
 
 
+def _chain_to_dict(spec: MarkovChain) -> dict[str, Any]:
+    return {"name": spec.name, "states": [_label(s) for s in spec.states], "order": spec.order,
+            "transition": _encode_array(spec.transition), "initial": _encode_array(spec.initial)}
+
+
+def _build_chain(d: dict[str, Any]) -> MarkovChain:
+    return MarkovChain(d["states"], _decode_array(d["transition"], "chain transition"),
+                       _decode_array(d["initial"], "chain initial distribution"), order=int(d["order"]), name=d["name"])
+
+
+def _hmm_to_dict(spec: HiddenMarkovModel) -> dict[str, Any]:
+    e = spec.emission
+    if isinstance(e, CategoricalEmission):
+        emission = {"kind": "categorical", "table": _encode_array(e.table), "symbols": [_label(s) for s in e.symbols]}
+    else:
+        emission = {"kind": "gaussian", "means": _encode_array(e.means), "stds": _encode_array(e.stds)}
+    return {"name": spec.name, "states": [_label(s) for s in spec.states], "transition": _encode_array(spec.transition),
+            "initial": _encode_array(spec.initial), "emission": emission}
+
+
+def _build_hmm(d: dict[str, Any]) -> HiddenMarkovModel:
+    e = d["emission"]
+    if e["kind"] == "categorical":
+        emission: Any = CategoricalEmission(_decode_array(e["table"], "emission table"), e["symbols"])
+    elif e["kind"] == "gaussian":
+        emission = GaussianEmission(_decode_array(e["means"], "emission means"), _decode_array(e["stds"], "emission stds"))
+    else:
+        raise FormatError(f"HMM emission kind {e['kind']!r}; this graphdgm reads 'categorical' and 'gaussian'")
+    return HiddenMarkovModel(d["states"], _decode_array(d["transition"], "HMM transition"), emission,
+                             initial=_decode_array(d["initial"], "HMM initial distribution"), name=d["name"])
+
+
 _AR_ARGS = {NADE: ("hidden",), MADE: ("hidden", "num_masks", "direct"), PixelCNN: ("channels", "num_layers", "kernel", "first_kernel", "gated"),
             PixelRNN: ("hidden", "num_layers", "kernel")}
 _AR_KWARGS = {"num_masks": "masks", "num_layers": "layers"}
@@ -253,8 +288,26 @@ def _ar_builder(cls: type) -> Any:
     return build
 
 
+_GAN_ARGS = ("latent", "generator", "discriminator", "generator_hidden", "discriminator_hidden", "channels", "data",
+             "latent_distribution", "pack", "batch_norm", "seed", "name")
+
+
+def _gan_to_dict(spec: GAN) -> dict[str, Any]:
+    if spec.custom:
+        raise FormatError(f"GAN {spec.name!r} uses a user's torch module, which JSON cannot hold; save its weights "
+                          f"with torch.save(model.state_dict(), path) and rebuild the spec in code")
+    return {"data_shape": list(spec.data_shape), **{a: getattr(spec, a) for a in _GAN_ARGS}}
+
+
+def _build_gan(d: dict[str, Any]) -> GAN:
+    return GAN(tuple(d["data_shape"]), **{a: d[a] for a in _GAN_ARGS if a in d})
+
+
 _WRITERS: dict[type, tuple[str, Any]] = {
+    GAN: ("gan", _gan_to_dict),
     BayesianNetwork: ("bayesian_network", _bn_to_dict),
+    MarkovChain: ("markov_chain", _chain_to_dict),
+    HiddenMarkovModel: ("hidden_markov_model", _hmm_to_dict),
     NADE: ("nade", _ar_to_dict),
     MADE: ("made", _ar_to_dict),
     PixelCNN: ("pixelcnn", _ar_to_dict),
@@ -265,8 +318,8 @@ _WRITERS: dict[type, tuple[str, Any]] = {
     GaussianMarkovNetwork: ("gaussian_markov_network", _gaussian_to_dict),
 }
 _READERS: dict[str, Any] = {"markov_network": _build, "gaussian_markov_network": _build_gaussian, "rbm": _build_rbm, "dbn": _build_dbn,
-                            "bayesian_network": _build_bn, "nade": _ar_builder(NADE), "made": _ar_builder(MADE),
-                            "pixelcnn": _ar_builder(PixelCNN), "pixelrnn": _ar_builder(PixelRNN)}
+                            "bayesian_network": _build_bn, "markov_chain": _build_chain, "hidden_markov_model": _build_hmm, "nade": _ar_builder(NADE), "made": _ar_builder(MADE),
+                            "pixelcnn": _ar_builder(PixelCNN), "pixelrnn": _ar_builder(PixelRNN), "gan": _build_gan}
 
 
 def save_spec(spec: Spec, path: Union[str, os.PathLike]) -> None:

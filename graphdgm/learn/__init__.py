@@ -2,12 +2,14 @@
 training loop (progress bar, history, callbacks, checkpoints, torch.distributed)."""
 from graphdgm.learn.contrastive_divergence import ContrastiveDivergence, negative_phase
 from graphdgm.learn.history import History
+from graphdgm.learn.baum_welch import baum_welch
 from graphdgm.learn.loop import train
 from graphdgm.learn.metrics import pseudo_log_likelihood, reconstruction_error
 from graphdgm.learn.api import as_training_data, fit
 from graphdgm.learn.layerwise import fit_layerwise
+from graphdgm.learn.adversarial import Adversarial, fit_adversarial
 
 __all__ = [
-    "ContrastiveDivergence", "History", "as_training_data", "fit", "fit_layerwise", "negative_phase", "pseudo_log_likelihood",
+    "Adversarial", "fit_adversarial", "ContrastiveDivergence", "History", "baum_welch", "as_training_data", "fit", "fit_layerwise", "negative_phase", "pseudo_log_likelihood",
     "reconstruction_error", "train",
 ]

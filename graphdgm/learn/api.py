@@ -99,13 +99,21 @@ def fit(
     optimizer: str | None = None,
     patience: int | None = None,
     pseudo_count: float = 0.0,
+    iterations: int = 100,
+    tol: float = 1e-8,
+    **options: Any,
 ) -> History:
     """Train ``model`` on ``data`` by ``method``: ``"cd"`` (CD-k) or ``"pcd"`` (persistent CD with
     ``chains`` fantasy particles, default one per batch row), for an RBM or any fully observed
     discrete Markov network; ``"mle"`` (maximum likelihood, Adam at ``lr=1e-3`` by default, early
     stopping after ``patience`` epochs without a better ``validation`` NLL) for a model with an
     exact ``log_prob`` such as NADE, MADE, PixelCNN or PixelRNN; for a Bayesian network ``"mle"``
-    sets the tables to their (Dirichlet-smoothed, ``pseudo_count``) counts in one pass.
+    sets the tables to their (Dirichlet-smoothed, ``pseudo_count``) counts in one pass, and so it
+    does for a Markov chain fitted to sequences; a hidden Markov model trains by ``"baum_welch"``
+    (EM for at most ``iterations``, stopping at a relative improvement below ``tol``); for a GAN
+    ``"adversarial"`` trains generator and discriminator (``options`` such as ``loss="wgan_gp"``,
+    ``d_steps``, ``lr_d``, ``betas``, ``metrics``, ``sample_every``/``sample_dir`` go to
+    :func:`graphdgm.learn.fit_adversarial`).
 
     The history records per epoch the loss, the learning rate, the reconstruction error and a
     pseudo-log-likelihood on ``validation`` (or the first ``monitor_size`` training rows), and
@@ -121,6 +129,18 @@ def fit(
     (3, True)
     """
     caps = getattr(model, "capabilities", frozenset())
+    if "sequence" in caps:  # Markov chains ("mle": counting) and HMMs ("baum_welch": EM for ``iterations``)
+        from graphdgm.learn.baum_welch import fit_sequence_model
+
+        return fit_sequence_model(model, data, method, pseudo_count=pseudo_count, iterations=iterations, tol=tol,
+                                  progress=progress, distributed=distributed, **options)
+    if "gan" in caps:
+        if method not in ("adversarial", "gan"):
+            raise CapabilityError(f"a GAN has no likelihood, so it trains by method='adversarial', not {method!r}")
+        from graphdgm.learn.adversarial import fit_adversarial
+
+        return fit_adversarial(model, data, epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, seed=seed, progress=progress,
+                               checkpoint=checkpoint, resume=resume, callbacks=callbacks, distributed=distributed, **options)
     if method == "mle" and "autoregressive" in caps:
         from graphdgm.learn.maximum_likelihood import fit_mle
 
@@ -130,6 +150,8 @@ def fit(
                        checkpoint=checkpoint, resume=resume, callbacks=callbacks, distributed=distributed)
     if method == "mle" and "bayesian_network" in caps:
         return model.fit_tables(data, pseudo_count=pseudo_count)
+    if options:
+        raise SpecError(f"unknown option(s) {sorted(options)} for method {method!r} on a {type(model).__name__}")
     lr = 0.05 if lr is None else lr
     weight_decay = 2e-4 if weight_decay is None else weight_decay
     x = as_training_data(model, data)

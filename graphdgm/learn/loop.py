@@ -31,10 +31,10 @@ def _lr_factor(schedule: str | Callable[[float], float], total_steps: int) -> Ca
     raise SpecError(f"unknown learning-rate schedule {schedule!r}; use 'constant', 'linear', 'cosine' or a callable")
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+def _param_groups(named: Any, weight_decay: float) -> list[dict[str, Any]]:
     """Weight decay on weights only; biases are not decayed (Hinton's practical guide, section 10)."""
     decay, plain = [], []
-    for name, p in model.named_parameters():
+    for name, p in named:
         if p.requires_grad:
             (plain if "bias" in name else decay).append(p)
     return [{"params": decay, "weight_decay": float(weight_decay)}, {"params": plain, "weight_decay": 0.0}]
@@ -68,9 +68,13 @@ def train(
     resume: bool = False,
     distributed: bool | None = None,
     history: History | None = None,
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> History:
     """Minimise an objective over ``data`` (N, ...) in shuffled mini-batches; ``objective.backward(batch)``
-    fills the parameters' gradients (returning the loss when it computes one, recorded per epoch).
+    fills the parameters' gradients (returning the loss when it computes one, or a dict of named
+    losses such as a GAN's ``loss_d`` and ``loss_g``, recorded per epoch as their means).
+    An objective with its own ``named_parameters()`` (a GAN's, which steps the discriminator itself)
+    has only those stepped by the loop's optimizer.
 
     SGD with ``momentum`` (``momentum_warmup`` epochs at 0.5 first) or ``optimizer="adam"``;
     ``monitor(epoch)`` adds figures to the history after each epoch, and ``callbacks(epoch,
@@ -98,14 +102,15 @@ def train(
     global_batch = int(batch_size) * world
     steps_per_epoch = max(1, math.ceil(N / global_batch))
     total = int(epochs) * steps_per_epoch
-    groups = _param_groups(model, weight_decay)
+    named = objective.named_parameters() if hasattr(objective, "named_parameters") else model.named_parameters()
+    groups = _param_groups(named, weight_decay)
     if optimizer == "sgd":
         try:  # one fused kernel per step where this torch has it (CPU and CUDA, torch >= 2.4)
             opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=lr, momentum=momentum, fused=True)
         except (RuntimeError, TypeError, ValueError):
             opt = torch.optim.SGD(groups, lr=lr, momentum=momentum)
     elif optimizer == "adam":
-        opt = torch.optim.Adam(groups, lr=lr)
+        opt = torch.optim.Adam(groups, lr=lr, betas=tuple(betas))
     else:
         raise SpecError(f"unknown optimizer {optimizer!r}; use 'sgd' or 'adam'")
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(schedule, total))
@@ -134,7 +139,7 @@ def train(
                 grp["momentum"] = 0.5 if epoch < momentum_warmup else momentum
         t_epoch = time.perf_counter()
         perm = torch.randperm(N, generator=g).to(data.device)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=data.device)
+        loss_sums: dict[str, torch.Tensor] = {}
         for s in range(steps_per_epoch):  # a loop over mini-batches
             idx = perm[s * global_batch:(s + 1) * global_batch][rank::world]
             opt.zero_grad(set_to_none=True)
@@ -146,13 +151,13 @@ def train(
                         p.grad /= world
             opt.step()
             objective_reports_loss = loss is not None
-            if loss is not None:
-                loss_sum += loss
+            for key, value in (loss.items() if isinstance(loss, dict) else [("loss", loss)] if loss is not None else []):
+                loss_sums[key] = loss_sums.get(key, 0.0) + torch.as_tensor(value).detach().to(torch.float64)
             if not constant_lr:
                 sched.step()
         record = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t_epoch}
         if objective_reports_loss:
-            record["loss"] = float(loss_sum) / steps_per_epoch
+            record.update({key: float(total) / steps_per_epoch for key, total in loss_sums.items()})
         bad = [n for n, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
         if bad:
             raise GraphdgmError(f"training diverged in epoch {epoch + 1}: parameters {bad} are no longer finite; "

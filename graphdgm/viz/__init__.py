@@ -5,7 +5,7 @@
 """
 from graphdgm.viz.draw import VIEWS, draw
 from graphdgm.viz.render import find_renderer, render, save
-from graphdgm.viz.images import image_grid, save_image_grid, save_png
+from graphdgm.viz.images import image_grid, save_image_grid, save_png, scatter_image
 from graphdgm.viz.layers import draw_layers
 
-__all__ = ["VIEWS", "draw", "draw_layers", "image_grid", "save_image_grid", "save_png", "find_renderer", "render", "save"]
+__all__ = ["VIEWS", "draw", "draw_layers", "image_grid", "save_image_grid", "save_png", "scatter_image", "find_renderer", "render", "save"]

@@ -23,10 +23,12 @@ COLOURS = {"spin": "#a6cee3", "binary": "#fdbf6f", "categorical": "#b2df8a", "re
 _FONT = "Helvetica"  # graphviz-pure has built-in metrics for it
 
 
-def draw(spec: Any, view: str = "auto", *, max_variables: int = 400) -> graphviz.Graph:
+def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: float = 0.0) -> graphviz.Graph:
     """Draw ``spec``; ``view`` is ``"auto"``, ``"variables"``, ``"factors"`` or ``"blocks"``
     (a Bayesian network: ``"dag"`` by default; NADE/MADE/PixelCNN/PixelRNN: ``"layers"``,
-    ``"dag"`` or, for MADE, ``"masks"``; see :mod:`graphdgm.viz.dag`).
+    ``"dag"`` or, for MADE, ``"masks"``; see :mod:`graphdgm.viz.dag`; a Markov chain or HMM: its
+    state diagram, arrows labelled with probabilities above ``threshold``, see
+    :mod:`graphdgm.viz.state_diagram`).
 
     Per-variable views refuse networks of more than ``max_variables`` variables (a SpecError).
 
@@ -39,24 +41,40 @@ def draw(spec: Any, view: str = "auto", *, max_variables: int = 400) -> graphviz
     """
     from graphdgm.spec.autoregressive import AutoregressiveModel
     from graphdgm.spec.bayesian_network import BayesianNetwork
+    from graphdgm.spec.gan import GAN
     from graphdgm.spec.rbm import DBN, RBM
 
     if isinstance(spec, BayesianNetwork) and view in ("auto", "dag"):  # directed: parent -> child
         from graphdgm.viz.dag import draw_bayesian_network
 
         return draw_bayesian_network(spec)
+    if isinstance(spec, GAN):  # the generator and discriminator graphs, meeting at x
+        from graphdgm.viz.gan import draw_gan
+
+        return draw_gan(spec)
+    from graphdgm.spec.hmm import HiddenMarkovModel
+    from graphdgm.spec.markov_chain import MarkovChain
+
+    if isinstance(spec, (MarkovChain, HiddenMarkovModel)):  # state diagrams: states, arrows labelled p(j | i)
+        from graphdgm.viz.state_diagram import draw_hmm, draw_markov_chain
+
+        if view not in ("auto", "states"):
+            raise SpecError(f"a {type(spec).__name__} is drawn as its state diagram: view='auto' or 'states', not {view!r}")
+        if isinstance(spec, MarkovChain):
+            return draw_markov_chain(spec, threshold=threshold, max_states=max_variables)
+        return draw_hmm(spec, threshold=threshold)
     if isinstance(spec, AutoregressiveModel):  # layers, the variable DAG, or MADE's masks
         from graphdgm.viz.dag import draw_autoregressive
 
         return draw_autoregressive(spec, view)
     if hasattr(spec, "spec") and not isinstance(spec, MarkovNetwork):  # a compiled model: draw its spec
-        return draw(spec.spec, view, max_variables=max_variables)
+        return draw(spec.spec, view, max_variables=max_variables, threshold=threshold)
     if isinstance(spec, (RBM, DBN)):  # layered specs: plates with their sizes
         from graphdgm.viz.layers import draw_layers
 
         return draw_layers(spec)
     if not isinstance(spec, MarkovNetwork):
-        raise SpecError(f"draw() takes a spec (MarkovNetwork, FactorGraph, BayesianNetwork, RBM, DBN, NADE, MADE, PixelCNN, PixelRNN), got {type(spec).__name__}")
+        raise SpecError(f"draw() takes a spec (MarkovNetwork, FactorGraph, BayesianNetwork, RBM, DBN, NADE, MADE, PixelCNN, PixelRNN, GAN, MarkovChain, HiddenMarkovModel), got {type(spec).__name__}")
     if view not in VIEWS:
         raise SpecError(f"unknown view {view!r}; use one of {', '.join(repr(v) for v in VIEWS)}")
     n = spec.num_variables

@@ -56,3 +56,20 @@ def save_image_grid(images, path: str | os.PathLike, shape: tuple[int, int] = (2
     True
     """
     return save_png(image_grid(images, shape, ncols), path, scale)
+
+
+def scatter_image(points, extent: float | None = None, size: int = 256) -> np.ndarray:
+    """A density picture of points in the plane (N, 2): a ``size`` x ``size`` uint8 array, dark where
+    points fall (log-scaled counts), over [-extent, extent]² (default: the points' range).
+
+    >>> scatter_image(torch.zeros(10, 2), extent=1.0, size=8).shape
+    (8, 8)
+    """
+    p = torch.as_tensor(points).detach().to("cpu", torch.float64).reshape(-1, 2).numpy()
+    p = p[np.isfinite(p).all(1)]
+    if extent is None:
+        extent = float(np.abs(p).max()) * 1.05 if len(p) else 1.0
+    edges = np.linspace(-extent, extent, size + 1)
+    counts, _, _ = np.histogram2d(-p[:, 1], p[:, 0], bins=[edges, edges])  # rows top to bottom: y descending
+    shade = np.log1p(counts) / max(np.log1p(counts).max(), 1e-12)
+    return ((1 - shade) * 255).round().astype(np.uint8)

@@ -1,0 +1,200 @@
+"""Hidden Markov models: a first-order :class:`~graphdgm.MarkovChain` over hidden states, each
+emitting one observation per step from a categorical table or a diagonal Gaussian.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Union
+
+import numpy as np
+
+from graphdgm.errors import SpecError
+from graphdgm.spec.markov_chain import MarkovChain, add_chain_cpds, check_stochastic, encode_labels, state_labels
+from graphdgm.spec.markov_network import _as_float_array
+
+
+class CategoricalEmission:
+    """p(y_t = symbol | z_t = state): a table (S, M) whose rows sum to one, over ``symbols``
+    (labels; default ``0..M-1``).
+
+    >>> e = CategoricalEmission([[0.9, 0.1], [0.2, 0.8]], symbols=["walk", "shop"])
+    >>> e.num_symbols, e.index("shop")
+    (2, 1)
+    """
+
+    kind = "categorical"
+
+    def __init__(self, table: Any, symbols: Sequence[Any] | None = None) -> None:
+        arr = _as_float_array(table, "emission table")
+        if arr.ndim != 2:
+            raise SpecError(f"emission table needs shape (hidden states, symbols), got {arr.shape}")
+        self.symbols = state_labels(arr.shape[1] if symbols is None else symbols, "emission symbols")
+        if len(self.symbols) != arr.shape[1]:
+            raise SpecError(f"emission table has {arr.shape[1]} columns but {len(self.symbols)} symbols {list(self.symbols)[:6]}; "
+                            f"give one symbol per column")
+        self.table = check_stochastic(arr, arr.shape, "emission table", "hidden state")
+        self._index = {s: i for i, s in enumerate(self.symbols)}
+
+    @property
+    def num_symbols(self) -> int:
+        return len(self.symbols)
+
+    def index(self, symbol: Any) -> int:
+        from graphdgm.spec.markov_chain import unknown_state_message
+
+        try:
+            return self._index[symbol]
+        except (KeyError, TypeError):
+            raise SpecError(unknown_state_message(symbol, self.symbols, "the emission table", "observation symbol")) from None
+
+    def check(self, num_states: int) -> None:
+        if self.table.shape[0] != num_states:
+            raise SpecError(f"emission table has {self.table.shape[0]} rows; it needs one per hidden state ({num_states})")
+
+    def __repr__(self) -> str:
+        return f"CategoricalEmission({self.table.shape[0]} states x {self.num_symbols} symbols)"
+
+
+class GaussianEmission:
+    """p(y_t | z_t = s) = N(means[s], diag(stds[s]^2)) with ``means`` and ``stds`` of shape (S, D)
+    (or (S,) for scalar observations, D = 1).
+
+    >>> e = GaussianEmission([0.0, 5.0], [1.0, 2.0])
+    >>> e.means.shape, e.dim
+    ((2, 1), 1)
+    """
+
+    kind = "gaussian"
+
+    def __init__(self, means: Any, stds: Any) -> None:
+        m = _as_float_array(means, "emission means")
+        s = _as_float_array(stds, "emission stds")
+        m = m[:, None] if m.ndim == 1 else m
+        s = s[:, None] if s.ndim == 1 else s
+        if m.ndim != 2:
+            raise SpecError(f"emission means need shape (hidden states, dims) or (hidden states,), got {m.shape}")
+        if s.shape != m.shape:
+            raise SpecError(f"emission stds have shape {s.shape}; they need the means' shape {m.shape} (diagonal Gaussians)")
+        if not np.isfinite(m).all():
+            raise SpecError("emission means hold NaN or inf")
+        if not np.isfinite(s).all() or (s <= 0).any():
+            raise SpecError("emission stds must be finite and > 0 (standard deviations, not variances)")
+        self.means, self.stds = m, s
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    def check(self, num_states: int) -> None:
+        if self.means.shape[0] != num_states:
+            raise SpecError(f"emission means have {self.means.shape[0]} rows; they need one per hidden state ({num_states})")
+
+    def __repr__(self) -> str:
+        return f"GaussianEmission({self.means.shape[0]} states, dim {self.dim})"
+
+
+Emission = Union[CategoricalEmission, GaussianEmission]
+
+
+class HiddenMarkovModel:
+    """A hidden Markov model: hidden states z_t form a first-order :class:`~graphdgm.MarkovChain`
+    (``self.chain``: ``transition`` (S, S), ``initial`` (S,), default uniform) and each emits an
+    observation y_t from ``emission`` (a :class:`CategoricalEmission` or :class:`GaussianEmission`).
+
+    >>> import graphdgm as gd
+    >>> hmm = gd.HiddenMarkovModel(["rainy", "sunny"], [[0.7, 0.3], [0.4, 0.6]],
+    ...                            gd.CategoricalEmission([[0.1, 0.4, 0.5], [0.6, 0.3, 0.1]], ["walk", "shop", "clean"]),
+    ...                            initial=[0.6, 0.4])
+    >>> hmm
+    HiddenMarkovModel('hmm': 2 hidden states ['rainy', 'sunny'], CategoricalEmission(2 states x 3 symbols))
+    """
+
+    def __init__(self, states: Sequence[Any] | int, transition: Any, emission: Emission, initial: Any = None,
+                 name: str = "hmm") -> None:
+        if not isinstance(emission, (CategoricalEmission, GaussianEmission)):
+            raise SpecError(f"emission must be a gd.CategoricalEmission(table, symbols) or gd.GaussianEmission(means, stds), "
+                            f"got {type(emission).__name__}")
+        self.name = str(name)
+        self.chain = MarkovChain(states, transition, initial, order=1, name=f"{self.name}.hidden")
+        emission.check(self.chain.num_states)
+        self.emission = emission
+
+    @property
+    def states(self) -> tuple[Any, ...]:
+        return self.chain.states
+
+    @property
+    def num_states(self) -> int:
+        return self.chain.num_states
+
+    @property
+    def transition(self) -> np.ndarray:
+        return self.chain.transition
+
+    @property
+    def initial(self) -> np.ndarray:
+        return self.chain.initial
+
+    def encode(self, observations: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Categorical observation label sequences -> (symbol indices (B, T) padded with -1, lengths (B,))."""
+        if not isinstance(self.emission, CategoricalEmission):
+            raise SpecError("encode maps symbol labels to indices; Gaussian observations are arrays already")
+        e = self.emission
+        return encode_labels(observations, e._index, e.symbols, f"HMM {self.name!r}", "observation symbol")
+
+    @classmethod
+    def random(cls, states: Sequence[Any] | int, *, symbols: Sequence[Any] | int | None = None, dim: int | None = None,
+               seed: int = 0, name: str = "hmm") -> HiddenMarkovModel:
+        """A starting point for Baum-Welch: Dirichlet(1) rows, and categorical emissions over
+        ``symbols`` or Gaussian ones of dimension ``dim`` (means ~ N(0, 1), stds 1).
+
+        >>> import graphdgm as gd
+        >>> gd.HiddenMarkovModel.random(3, symbols=["a", "b"], seed=0).emission.table.shape
+        (3, 2)
+        """
+        if (symbols is None) == (dim is None):
+            raise SpecError("give exactly one of symbols=... (categorical emissions) or dim=... (Gaussian emissions)")
+        rng = np.random.default_rng(seed)
+        S = len(state_labels(states))
+        trans = rng.dirichlet(np.ones(S), size=S)
+        init = rng.dirichlet(np.ones(S))
+        if symbols is not None:
+            M = len(state_labels(symbols, "symbols"))
+            emission: Emission = CategoricalEmission(rng.dirichlet(np.ones(M), size=S), symbols)
+        else:
+            emission = GaussianEmission(rng.standard_normal((S, int(dim))), np.ones((S, int(dim))))
+        return cls(states, trans, emission, initial=init, name=name)
+
+    def unroll(self, length: int, name: str | None = None) -> Any:
+        """The first ``length`` steps as a :class:`~graphdgm.BayesianNetwork` over ``z[t]`` (hidden)
+        and ``y[t]`` (observed), for categorical emissions.
+
+        >>> import graphdgm as gd
+        >>> hmm = gd.HiddenMarkovModel.random(2, symbols=3, seed=0)
+        >>> bn = hmm.unroll(2)
+        >>> bn.variables, bn.parents["y[1]"]
+        (['z[0]', 'z[1]', 'y[0]', 'y[1]'], ('z[1]',))
+        """
+        from graphdgm.spec.bayesian_network import BayesianNetwork
+        from graphdgm.spec.domains import Categorical
+
+        if not isinstance(self.emission, CategoricalEmission):
+            raise SpecError("unroll builds a discrete Bayesian network, so it needs categorical emissions; a Gaussian "
+                            "HMM has real-valued observations")
+        length = int(length)
+        if length < 1:
+            raise SpecError(f"unroll needs a positive length, got {length}")
+        bn = BayesianNetwork(name or f"{self.name}_unrolled")
+        bn.add_block("z", (length,), Categorical(self.num_states, labels=self.states))
+        bn.add_block("y", (length,), Categorical(self.emission.num_symbols, labels=self.emission.symbols))
+        add_chain_cpds(bn, "z", length, self.initial, self.transition)
+        for t in range(length):
+            bn.add_cpd(f"y[{t}]", [f"z[{t}]"], self.emission.table)
+        return bn
+
+    def __repr__(self) -> str:
+        shown = list(self.states[:6]) + (["..."] if self.num_states > 6 else [])
+        return f"HiddenMarkovModel({self.name!r}: {self.num_states} hidden states {shown}, {self.emission!r})"
+
+
+__all__ = ["CategoricalEmission", "Emission", "GaussianEmission", "HiddenMarkovModel"]

@@ -30,6 +30,7 @@ bench: install
 	$(PY) benchmarks/gibbs_throughput.py
 	$(PY) benchmarks/bp.py
 	$(PY) benchmarks/rbm_throughput.py
+	$(PY) benchmarks/hmm.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

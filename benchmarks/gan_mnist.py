@@ -46,6 +46,10 @@ def main() -> None:
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--hidden", type=int, nargs="+", default=[512, 512], help="MLP layer sizes")
     ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--r1", type=float, default=0.0, help="R1 penalty weight on real data")
+    ap.add_argument("--pack", type=int, default=1, help="samples the discriminator sees at once (PacGAN)")
+    ap.add_argument("--checkpoint", default=None, help="checkpoint file; with --resume, continue from it")
+    ap.add_argument("--resume", action="store_true")
     ap.add_argument("--limit", type=int, default=None, help="train on the first N images")
     ap.add_argument("--eval", type=int, default=1000, help="samples and test images compared")
     ap.add_argument("--k", type=int, default=3)
@@ -70,7 +74,8 @@ def main() -> None:
     d = _sq_dists(test_eval.double(), test_eval.double())
     bandwidth = float(d[d > 0].median().sqrt())
     spec = gd.GAN((28, 28), latent=args.latent, generator=args.net, discriminator=args.net, channels=args.channels,
-                  generator_hidden=args.hidden, discriminator_hidden=args.hidden, data="binary", seed=args.seed)
+                  generator_hidden=args.hidden, discriminator_hidden=args.hidden, data="binary", pack=args.pack,
+                  seed=args.seed)
     gan = gd.compile(spec)
     print(spec)
     t0 = time.perf_counter()
@@ -81,7 +86,8 @@ def main() -> None:
         return args.max_minutes is None or minutes < args.max_minutes
 
     history = gd.fit(gan, train, method="adversarial", loss=args.loss, epochs=args.epochs, batch_size=args.batch,
-                     lr=args.lr, seed=args.seed, callbacks=[budget], progress=args.progress,
+                     lr=args.lr, r1=args.r1, seed=args.seed, callbacks=[budget], progress=args.progress,
+                     checkpoint=args.checkpoint, resume=args.resume,
                      sample_every=1 if args.samples_dir else 0, sample_dir=args.samples_dir)
     minutes = (time.perf_counter() - t0) / 60
     g = torch.Generator().manual_seed(args.seed + 7)

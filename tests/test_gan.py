@@ -79,6 +79,13 @@ def test_compiled_gan_errors_name_the_shape_and_the_fix() -> None:
         gan.discriminate(torch.zeros(3, 2))
     with pytest.raises(gd.CapabilityError, match="no likelihood"):
         gd.sample(gan, 3, evidence={"x[0]": 1.0})
+    for ask in (lambda m: gd.query(m), lambda m: gd.map_query(m), lambda m: gd.log_partition(m)):
+        with pytest.raises(gd.CapabilityError, match="no likelihood"):
+            ask(gan)
+        with pytest.raises(gd.CapabilityError, match="forward_backward"):
+            ask(gd.compile(gd.HiddenMarkovModel.random(2, symbols=3, seed=0)))
+        with pytest.raises(gd.CapabilityError, match="stationary"):
+            ask(gd.compile(gd.MarkovChain(["a", "b"], [[0.9, 0.1], [0.5, 0.5]])))
     with pytest.raises(gd.CapabilityError, match="adversarial"):
         gd.fit(gan, torch.zeros(8, 2), method="pcd")
     with pytest.raises(gd.SpecError, match="unknown option"):

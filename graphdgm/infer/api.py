@@ -19,6 +19,24 @@ def _model(model: Any) -> torch.nn.Module:
     return compile(model)  # a spec: compile it on the fly
 
 
+def _queryable(model: torch.nn.Module) -> torch.nn.Module:
+    """A model whose variables have names and states: what query, map_query and log_partition ask."""
+    if hasattr(model, "encode_evidence"):
+        return model
+    caps = getattr(model, "capabilities", frozenset())
+    if "gan" in caps:
+        raise CapabilityError("a GAN has no likelihood, so it answers no marginal, MAP or log Z queries; draw "
+                              "samples with gd.sample(gan, n) and score them with gd.infer.mode_coverage / kernel_mmd")
+    if "hmm" in caps:
+        raise CapabilityError("an HMM answers through its own methods: model.forward_backward(obs) for posterior "
+                              "marginals, model.viterbi(obs) for the MAP path, model.log_prob(obs); or spec.unroll(T) "
+                              "gives a BayesianNetwork for gd.query")
+    if "sequence" in caps:
+        raise CapabilityError("a Markov chain answers through its own methods: model.distribution(n, initial), "
+                              "model.stationary(), model.structure(); or spec.unroll(T) gives a BayesianNetwork for gd.query")
+    raise CapabilityError(f"a {type(model).__name__} has no named variables to query")
+
+
 def _backend_method(backend: Any, method: str, model: torch.nn.Module) -> Any:
     if isinstance(backend, str) and backend == "exact":
         backend = getattr(model, "exact_backend", "exact")  # e.g. analytic for Gaussian networks
@@ -50,7 +68,7 @@ def query(
     >>> round(m["x[1,1]"][1], 4)
     0.7951
     """
-    model = _model(model)
+    model = _queryable(_model(model))
     idx = list(range(model.num_variables)) if variables is None else model.resolve(variables)
     ev = model.encode_evidence(evidence)
     if _is_continuous(model):
@@ -80,7 +98,7 @@ def map_query(
     >>> gd.map_query(model).assignment["x[0,0]"]
     1
     """
-    model = _model(model)
+    model = _queryable(_model(model))
     ev = model.encode_evidence(evidence)
     idx = None if variables is None else model.resolve(variables)
     fn = _backend_method(backend, "map", model)
@@ -124,7 +142,7 @@ def log_partition(model: Any, evidence: dict[str, Any] | None = None, *, backend
     >>> round(float(gd.log_partition(model)), 6)  # log(2e^0.5 + 2e^-0.5)
     1.506409
     """
-    model = _model(model)
+    model = _queryable(_model(model))
     ev = model.encode_evidence(evidence)
     fn = _backend_method(backend, "log_partition", model)
     return fn(model, ev)

@@ -180,6 +180,7 @@ class Adversarial:
             self._allreduce_discriminator_grads()
             self.opt_d.step()
             figures["loss_d"] = loss_d.detach()
+        self.opt_d.zero_grad(set_to_none=True)  # spent: the loop must not all-reduce them again
         d_params = list(model.discriminator.parameters())
         for p in d_params:
             p.requires_grad_(False)  # the generator's step needs no discriminator gradients

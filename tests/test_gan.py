@@ -162,6 +162,11 @@ def test_bad_training_data_is_a_clear_error() -> None:
         gd.fit(gan, torch.zeros(8, 3), method="adversarial", progress=False)
     with pytest.raises(gd.SpecError, match="NaN"):
         gd.fit(gan, torch.full((8, 2), float("nan")), method="adversarial", progress=False)
+    with pytest.raises(gd.SpecError, match="empty"):
+        gd.fit(gan, torch.zeros(0, 2), method="adversarial", progress=False)
+    chain = gd.compile(gd.MarkovChain(["a", "b"], [[0.9, 0.1], [0.5, 0.5]]))
+    with pytest.raises(gd.SpecError, match="no sequences"):
+        gd.fit(chain, [], method="mle")
     with pytest.raises(gd.SpecError, match="binary"):
         gd.fit(gd.compile(small(data="binary")), torch.full((8, 2), 0.5), method="adversarial", progress=False)
     with pytest.raises(gd.SpecError, match="unknown GAN loss"):

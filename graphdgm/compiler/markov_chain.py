@@ -466,6 +466,8 @@ class CompiledMarkovChain(nn.Module):
         if not math.isfinite(a) or a < 0:
             raise SpecError(f"pseudo_count must be a finite number >= 0, got {pseudo_count}")
         x, n = self.indices(sequences, lengths)
+        if x.shape[0] == 0:
+            raise SpecError(f"no sequences to fit chain {self.spec.name!r} to: give at least one sequence of states")
         k, S, C = self.order, self.num_states, self.num_contexts
         counts = torch.zeros(C * S + C, dtype=self.dtype, device=self.device)  # transitions, then first contexts
         if x.shape[1] > k:

@@ -208,6 +208,8 @@ def as_gan_data(model: torch.nn.Module, data: Any, what: str = "training data") 
     NaN/inf, and non-0/1 values where the GAN models binary data."""
     x = torch.as_tensor(data.detach() if hasattr(data, "detach") else np.asarray(data))
     shape, D = model.data_shape, model.D
+    if x.dim() >= 1 and x.shape[0] == 0:
+        raise SpecError(f"{what} is empty: give at least one example of shape {shape}")
     if x.dim() < 2 or x.shape[0] == 0 or math.prod(x.shape[1:]) != D:
         raise SpecError(f"{what} has shape {tuple(x.shape)}; this GAN needs (examples, *{shape}) or (examples, {D}). "
                         f"Reshape it, e.g. data.reshape(len(data), {D})")

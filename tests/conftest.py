@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -64,3 +65,10 @@ def mnist_path() -> Path:
     if p is None:
         pytest.skip("binarized_mnist.npz not found: set GRAPHDGM_DATA to its folder (CI has it in ../shared/data)")
     return p
+
+
+def free_port() -> int:
+    """A free local TCP port for a two-process gloo test's MASTER_PORT."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

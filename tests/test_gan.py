@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 
 import pytest
 import torch
@@ -14,6 +13,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import graphdgm as gd
+from conftest import free_port
 from graphdgm.learn.adversarial import Adversarial, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
 
@@ -271,10 +271,6 @@ def test_kernel_mmd_and_knn_precision_recall() -> None:
 
 
 # ------------------------------------------------------------------ distributed
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _gan_worker(rank: int, world: int, port: int, out_dir: str) -> None:
@@ -293,7 +289,7 @@ def _gan_worker(rank: int, world: int, port: int, out_dir: str) -> None:
 
 @pytest.mark.slow
 def test_two_ranks_keep_generator_and_discriminator_in_step(tmp_path) -> None:
-    mp.spawn(_gan_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_gan_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     s0, s1 = (torch.load(tmp_path / f"{r}.pt") for r in (0, 1))
     start = gd.compile(small()).state_dict()
     for k in s0:

@@ -13,6 +13,7 @@ import torch
 from scipy.stats import norm
 
 import graphdgm as gd
+from conftest import free_port
 from graphdgm.errors import CapabilityError, SpecError
 
 
@@ -233,12 +234,6 @@ def test_draw_shows_hidden_chain_and_emissions() -> None:
 
 
 # ---------------------------------------------------------------- torch.distributed
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _sequence_data() -> tuple[torch.Tensor, torch.Tensor]:
@@ -275,7 +270,7 @@ def _distributed_worker(rank: int, world: int, port: int, out_dir: str) -> None:
 def test_two_ranks_fit_exactly_what_one_process_fits_on_all_sequences(tmp_path) -> None:
     import torch.multiprocessing as mp
 
-    mp.spawn(_distributed_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_distributed_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     hmm, chain, ll = _fit_both(*_sequence_data())
     for rank in (0, 1):
         got = torch.load(tmp_path / f"{rank}.pt")

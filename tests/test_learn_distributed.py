@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 import torch
@@ -10,13 +9,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import graphdgm as gd
+from conftest import free_port
 from graphdgm.learn import ContrastiveDivergence
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _data() -> torch.Tensor:
@@ -38,7 +34,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
 
 @pytest.mark.slow
 def test_two_ranks_take_the_averaged_gradient_step(tmp_path) -> None:
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     s0, s1 = (torch.load(tmp_path / f"{r}.pt") for r in (0, 1))
     for k in s0:
         assert torch.equal(s0[k], s1[k]), f"{k} differs between ranks"
@@ -77,7 +73,7 @@ def _mle_worker(rank: int, world: int, port: int, out_dir: str) -> None:
 
 @pytest.mark.slow
 def test_two_ranks_maximum_likelihood_step_is_the_averaged_gradient(tmp_path) -> None:
-    mp.spawn(_mle_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_mle_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     s0, s1 = (torch.load(tmp_path / f"{r}.pt") for r in (0, 1))
     for k in s0:
         assert torch.equal(s0[k], s1[k]), f"{k} differs between ranks"

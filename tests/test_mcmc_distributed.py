@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 import torch
@@ -10,13 +9,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import graphdgm as gd
+from conftest import free_port
 from graphdgm.infer.mcmc import BlockGibbs, sample_chains
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
@@ -33,7 +29,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
 
 @pytest.mark.slow
 def test_two_gloo_ranks_gather_chains(tmp_path) -> None:
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     r0, r1 = (torch.load(tmp_path / f"{r}.pt") for r in (0, 1))
     assert r0["chains"] == 128 and r0["samples"].shape == (300, 128, 1)
     assert torch.equal(r0["counts"], r1["counts"]) and torch.equal(r0["samples"], r1["samples"])

@@ -13,8 +13,6 @@ from conftest import free_port
 from graphdgm.learn import ContrastiveDivergence
 
 
-
-
 def _data() -> torch.Tensor:
     return torch.bernoulli(torch.full((32, 6), 0.4, dtype=torch.float64), generator=torch.Generator().manual_seed(0))
 

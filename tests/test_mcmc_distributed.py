@@ -13,8 +13,6 @@ from conftest import free_port
 from graphdgm.infer.mcmc import BlockGibbs, sample_chains
 
 
-
-
 def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)

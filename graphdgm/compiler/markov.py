@@ -59,11 +59,18 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
     def blocks(self) -> tuple[torch.Tensor, ...]:
         """Blocks of conditionally independent variables (graph colouring; two for a bipartite
         graph), as packed-index tensors. Computed on first use: backends that do not sample never pay."""
-        if "_blocks" not in self.__dict__:
+        return self._colouring()[0]
+
+    def _colouring(self) -> tuple[tuple[torch.Tensor, ...], tuple[list[tuple[torch.Tensor, ...]], ...]]:
+        """The blocks and, per block, each group's entries touching it: derived from the compiled
+        structure once, published in one assignment (threads see all of it or none of it)."""
+        colouring = self.__dict__.get("_colouring_cache")
+        if colouring is None:
             cols = colour_blocks(self.num_variables, self.markov_edges())
-            self.__dict__["_blocks"] = tuple(torch.from_numpy(b).to(self.cards.device) for b in cols)
-            self.__dict__["_block_entries"] = [self._entries_for_block(b) for b in self.__dict__["_blocks"]]
-        return self.__dict__["_blocks"]
+            blocks = tuple(torch.from_numpy(b).to(self.cards.device) for b in cols)
+            colouring = (blocks, tuple(self._entries_for_block(b) for b in blocks))
+            self.__dict__["_colouring_cache"] = colouring
+        return colouring
 
     # ------------------------------------------------------------------ names
     def state_labels(self, i: int) -> tuple[Any, ...]:
@@ -133,7 +140,7 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
         B, m, K = state.shape[0], len(members), self.max_card
         out = torch.zeros(B, m, K, dtype=self.values.dtype, device=state.device)
         ks = torch.arange(K, device=state.device)
-        for g, (f, p, row) in zip(self.groups, self.__dict__["_block_entries"][block]):
+        for g, (f, p, row) in zip(self.groups, self._colouring()[1][block]):
             if len(f) == 0:
                 continue
             f, p, row = f.to(state.device), p.to(state.device), row.to(state.device)

@@ -2,13 +2,36 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from graphdgm.errors import EvidenceError, InferenceError
 from graphdgm.infer.exact.elimination import decode_argmax, run_plan
 from graphdgm.infer.exact.plan import Plan, build_plan
+from graphdgm.infer.exact.order import EliminationOrder
 from graphdgm.infer.registry import approximate_backends
+from graphdgm.runtime import PlanCache
+
+_PLANS: PlanCache = PlanCache(max_per_model=64)  # per model: its structure and plans by query shape
+
+
+@dataclass(frozen=True)
+class _Structure:
+    """What planning reads from a compiled model: factor scopes, cardinalities, Markov edges."""
+
+    scopes: list[tuple[int, int, tuple[int, ...]]]
+    cards: list[int]
+    edges: np.ndarray
+
+
+def _structure(model: torch.nn.Module) -> _Structure:
+    scopes = [(g, i, tuple(row)) for g, (scope, _) in enumerate(model.factor_tables()) for i, row in enumerate(scope.tolist())]
+    edges = model.markov_edges()
+    edges.setflags(write=False)
+    return _Structure(scopes, model.cards.tolist(), edges)
 
 
 class Exact:
@@ -33,37 +56,29 @@ class Exact:
         self.seed = int(seed)
 
     # ----------------------------------------------------------------- plans
-    def plan(self, model: torch.nn.Module, evidence: dict[int, int], keep: tuple[int, ...] = (),
+    def plan(self, model: torch.nn.Module, evidence: Collection[int], keep: tuple[int, ...] = (),
              max_vars: tuple[int, ...] = (), indicators: tuple[int, ...] = ()) -> Plan:
-        """The (cached) elimination plan for this query shape on ``model``."""
-        cache = model.__dict__.setdefault("_exact_plans", {})
-        key = (frozenset(evidence), keep, max_vars, indicators, self.seed)
-        plan = cache.get(key)
-        if plan is None:
-            if "_markov_edges" not in model.__dict__:
-                model.__dict__["_markov_edges"] = model.markov_edges()
-                model.__dict__["_factor_scopes"] = [
-                    (g, i, tuple(row)) for g, (scope, _) in enumerate(model.factor_tables()) for i, row in enumerate(scope.tolist())
-                ]
-            plan = build_plan(
-                model.__dict__["_factor_scopes"], model.num_variables, model.cards.tolist(), model.__dict__["_markov_edges"],
-                evidence, keep, max_vars, indicators, self.seed,
-            )
-            self._check_width(plan, model)
-            if len(cache) > 64:
-                cache.pop(next(iter(cache)))
-            cache[key] = plan
+        """The elimination plan for this query shape on ``model``: which variables are observed,
+        kept, maximised, or get indicators. Plans hold no evidence values and no parameters, so one
+        plan answers every evidence assignment, and the cache is shared safely between threads."""
+        key = ("plan", frozenset(evidence), keep, max_vars, indicators, self.seed)
+        structure = _PLANS.get(model, "structure", lambda: _structure(model))
+        plan = _PLANS.get(model, key, lambda: build_plan(
+            structure.scopes, model.num_variables, structure.cards, structure.edges, frozenset(evidence), keep,
+            max_vars, indicators, self.seed, check_order=lambda order, kept: self._check_width(order, kept, model),
+        ))
+        self._check_width(plan.order, plan.keep, model)  # a plan cached by a backend with a larger budget
         return plan
 
-    def _check_width(self, plan: Plan, model: torch.nn.Module) -> None:
+    def _check_width(self, order: EliminationOrder, keep: tuple[int, ...], model: torch.nn.Module) -> None:
         cards = model.cards.tolist()
-        keep_log2 = sum(math.log2(cards[v]) for v in plan.keep)
-        largest = max(plan.order.log2_max_table, keep_log2)
+        keep_log2 = sum(math.log2(cards[v]) for v in keep)
+        largest = max(order.log2_max_table, keep_log2)
         if largest > self.max_table_log2:
             approx = approximate_backends(model)
             raise InferenceError(
                 f"exact inference is too wide for this model: the best elimination order found "
-                f"({plan.order.heuristic}) has induced width {plan.order.width} and a largest table of "
+                f"({order.heuristic}) has induced width {order.width} and a largest table of "
                 f"2^{largest:.1f} entries, above the limit 2^{self.max_table_log2:.0f} (max_table_log2). "
                 f"Use an approximate backend ({', '.join(approx) if approx else 'loopy BP, mean field or Gibbs, once installed'}), "
                 "add evidence, or raise max_table_log2 if memory allows."
@@ -72,7 +87,7 @@ class Exact:
     # --------------------------------------------------------------- queries
     def log_partition(self, model: torch.nn.Module, evidence: dict[int, int]) -> torch.Tensor:
         """log Σ_x p̃(x) over states that agree with ``evidence``; differentiable in the parameters."""
-        return run_plan(self.plan(model, evidence), model).log_table
+        return run_plan(self.plan(model, evidence), model, evidence).log_table
 
     def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, int]) -> list[torch.Tensor]:
         """Single-variable marginals p(x_v | evidence) for every v in ``variables``, in one pass."""
@@ -85,7 +100,7 @@ class Exact:
             plan = self.plan(model, evidence, indicators=free)
             ind = torch.ones(model.num_variables, model.max_card, dtype=model.values.dtype, device=model.values.device, requires_grad=True)
             with torch.enable_grad():
-                res = run_plan(plan, model, indicators=ind, detach=True)
+                res = run_plan(plan, model, evidence, indicators=ind, detach=True)
                 _raise_if_impossible(res.log_table, evidence, model)
                 (grad,) = torch.autograd.grad(res.log_table, ind)
             for v in free:
@@ -102,7 +117,7 @@ class Exact:
         """Joint p(variables | evidence) as a tensor with one axis per variable, in the given order."""
         free = tuple(v for v in variables if v not in evidence)
         with torch.no_grad():
-            res = run_plan(self.plan(model, evidence, keep=free), model, detach=True)
+            res = run_plan(self.plan(model, evidence, keep=free), model, evidence, detach=True)
         _raise_if_impossible(torch.logsumexp(res.log_table.reshape(-1), 0), evidence, model)
         table = res.table / res.table.sum()
         for axis, v in enumerate(variables):  # evidence variables become point-mass axes
@@ -122,7 +137,7 @@ class Exact:
         max_vars = tuple(v for v in (range(n) if variables is None else variables) if v not in evidence)
         with torch.no_grad():
             plan = self.plan(model, evidence, max_vars=max_vars)
-            res = run_plan(plan, model, detach=True)
+            res = run_plan(plan, model, evidence, detach=True)
             _raise_if_impossible(res.log_table, evidence, model)
             state = decode_argmax(plan, res, n, evidence, model.values.device)
         return state, res.log_table

@@ -25,18 +25,43 @@ class EliminationResult:
     argmax: dict[int, tuple[torch.Tensor, tuple[int, ...]]]
 
 
-def _linear_tables(model: torch.nn.Module, detach: bool) -> tuple[list[torch.Tensor], torch.Tensor]:
+@dataclass
+class _Tables:
+    """Every group's log tables, the same divided by each factor's max in linear space, and the maxima."""
+
+    logs: list[torch.Tensor]  # per group (F, k_1..k_a)
+    lins: list[torch.Tensor]  # per group (F, k_1..k_a), exp(log - max)
+    maxima: list[torch.Tensor]  # per group (F,), finite
+    log_scale: torch.Tensor  # Σ of every maximum
+
+
+def _linear_tables(model: torch.nn.Module, detach: bool) -> _Tables:
     """Each group's tables divided by their own max, in linear space; plus Σ of the log maxima."""
-    lins, total = [], None
+    logs, lins, maxima, total = [], [], [], None
     for _, t in model.factor_tables():
         if detach:
             t = t.detach()
         F = t.shape[0]
         mx = t.reshape(F, -1).amax(1)  # (F,)
         mx = torch.where(torch.isfinite(mx), mx, torch.zeros_like(mx))
+        logs.append(t)
+        maxima.append(mx)
         lins.append(torch.exp(t - mx.reshape((F,) + (1,) * (t.dim() - 1))))  # (F, k_1..k_a)
         total = mx.sum() if total is None else total + mx.sum()
-    return lins, total
+    return _Tables(logs, lins, maxima, total)
+
+
+def _observed_slice(tables: _Tables, group: int, index: int, take: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    """Slice one factor at its evidence in log space, then rescale by the slice's own maximum, so a
+    row far below the table's maximum (1e-600, say) keeps its relative values instead of underflowing.
+    Returns the linear slice and the log correction against the factor's full maximum."""
+    lt = tables.logs[group][index][take]
+    mx = tables.maxima[group][index]
+    if lt.dim() == 0:
+        return torch.ones((), dtype=lt.dtype, device=lt.device), lt - mx
+    m = lt.detach().amax()
+    m = torch.where(torch.isfinite(m), m, mx.detach())
+    return torch.exp(lt - m), m - mx
 
 
 def _contract(ops: list[torch.Tensor], step: Step) -> torch.Tensor:
@@ -65,24 +90,32 @@ def _max_step(ops: list[torch.Tensor], scopes: list[tuple[int, ...]], step: Step
 
 
 def run_plan(
-    plan: Plan, model: torch.nn.Module, *, indicators: torch.Tensor | None = None, detach: bool = False,
+    plan: Plan, model: torch.nn.Module, evidence: dict[int, int] | None = None, *,
+    indicators: torch.Tensor | None = None, detach: bool = False,
 ) -> EliminationResult:
-    """Execute ``plan`` on ``model``'s factor tables.
+    """Execute ``plan`` on ``model``'s factor tables with ``evidence`` (variable -> state) for the
+    plan's evidence variables: the same plan answers every assignment to them.
 
     ``indicators`` (n, kmax) is the linear-space unit table used for the plan's indicator slots;
     the gradient of the resulting log Z with respect to it is the matrix of marginals.
     """
-    lins, log_scale = _linear_tables(model, detach)
-    device, dtype = lins[0].device, lins[0].dtype
+    evidence = {} if evidence is None else evidence
+    if set(evidence) != plan.evidence_vars:
+        raise ValueError(f"this plan was built for evidence on {sorted(plan.evidence_vars)}, "
+                         f"not on {sorted(evidence)}")  # an internal misuse, never a user's input
+    tables = _linear_tables(model, detach)
+    device, dtype = tables.lins[0].device, tables.lins[0].dtype
     slots: list[torch.Tensor | None] = [None] * plan.num_slots
-    consts = [log_scale]
+    consts = [tables.log_scale]
     for s, src in enumerate(plan.sources):
-        t = lins[src.group][src.index]
-        if any(not isinstance(k, slice) for k in src.take):
-            t = t[src.take]
+        if any(v is not None for v in src.observed):
+            t, correction = _observed_slice(tables, src.group, src.index, src.take(evidence))
+            consts.append(correction)
+        else:
+            t = tables.lins[src.group][src.index]
         if src.scope:
             slots[s] = t
-        else:
+        elif not any(v is not None for v in src.observed):
             consts.append(torch.log(t))
     base = len(plan.sources)
     for j, (v,) in enumerate(plan.extra):

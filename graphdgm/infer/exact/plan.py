@@ -1,11 +1,14 @@
-"""Contraction plans for bucket elimination: built once per (evidence, query, mode), then replayed.
+"""Contraction plans for bucket elimination: built once per (evidence variables, query, mode), then replayed.
 
 A plan is symbolic: slots hold factor scopes; each step takes every live slot that mentions the
-eliminated variable and writes one new slot. Executing it is a short sequence of tensor ops.
+eliminated variable and writes one new slot. Executing it is a short sequence of tensor ops. A plan
+knows *which* variables are observed, never their values: the values are given when it runs, so
+one plan serves every evidence assignment to the same variables.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphdgm.infer.exact.order import (
@@ -13,6 +16,8 @@ from graphdgm.infer.exact.order import (
 )
 
 import numpy as np
+
+from graphdgm.errors import InferenceError
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,10 @@ def einsum_equation(scopes: list[tuple[int, ...]], out_scope: tuple[int, ...]) -
         for v in sc:
             if v not in letters:
                 if len(letters) == len(alphabet):
-                    raise ValueError("an elimination step spans more than 52 variables; too wide for exact inference")
+                    raise InferenceError(
+                        f"an elimination step joins more than {len(alphabet)} variables (its scopes span "
+                        f"{len({u for sc in list(scopes) + [out_scope] for u in sc})}), more than one contraction "
+                        "can index; that is too wide for exact inference")
                 letters[v] = alphabet[len(letters)]
     ins = ",".join("".join(letters[v] for v in sc) for sc in scopes)
     return ins + "->" + "".join(letters[v] for v in out_scope)
@@ -80,16 +88,24 @@ def einsum_equation(scopes: list[tuple[int, ...]], out_scope: tuple[int, ...]) -
 
 @dataclass(frozen=True)
 class FactorSource:
-    """Where an initial slot comes from: factor ``index`` of group ``group``, sliced at evidence."""
+    """Where an initial slot comes from: factor ``index`` of group ``group``, sliced at evidence.
+
+    ``observed`` names, per table axis, the evidence variable it is sliced at (``None`` for a free
+    axis); the states come from the evidence given when the plan runs."""
 
     group: int
     index: int
-    take: tuple  # per table axis: an int (evidence state) or slice(None)
+    observed: tuple[int | None, ...]
     scope: tuple[int, ...]
+
+    def take(self, evidence: dict[int, int]) -> tuple:
+        """The index into this factor's table for ``evidence``: a state per observed axis."""
+        return tuple(slice(None) if v is None else evidence[v] for v in self.observed)
 
 
 @dataclass(frozen=True)
 class Plan:
+    evidence_vars: frozenset[int]
     sources: tuple[FactorSource, ...]  # slots 0..len(sources)-1
     extra: tuple[tuple[int, ...], ...]  # following slots: unit unary factors (indicators) on these vars
     steps: tuple[Step, ...]
@@ -104,7 +120,7 @@ class Plan:
 def build_plan(
     scopes: list[tuple[int, int, tuple[int, ...]]], n: int, cards: list[int], edges: np.ndarray,
     evidence: dict[int, int], keep: tuple[int, ...], max_vars: tuple[int, ...] = (), indicators: tuple[int, ...] = (),
-    seed: int = 0,
+    seed: int = 0, check_order: Callable[[EliminationOrder, tuple[int, ...]], None] | None = None,
 ) -> Plan:
     """Plan variable elimination.
 
@@ -112,6 +128,8 @@ def build_plan(
     away; ``keep`` survives to the output; ``max_vars`` are max-eliminated after every other
     variable is summed out (exact marginal MAP; all non-evidence variables for a plain MAP);
     ``indicators`` get a unit unary factor each, whose gradient is that variable's marginal.
+    Only the evidence *variables* matter (a set or the keys of a dict): their states are given to
+    :func:`run_plan`. ``check_order(order, keep)`` may refuse an order (too wide) before any step is built.
     """
     free = [v for v in range(n) if v not in evidence]
     sum_vars = [v for v in free if v not in set(keep) and v not in set(max_vars)]
@@ -127,12 +145,14 @@ def build_plan(
         full = evaluate_order(order, adj, log2_card, order_sum.heuristic + "+max")
     else:
         full = order_sum
+    if check_order is not None:
+        check_order(full, tuple(keep))
     max_set = set(max_vars)
 
     sources, slot_scopes = [], []
     for g, i, scope in scopes:
-        take = tuple(evidence.get(v, slice(None)) for v in scope)
-        sources.append(FactorSource(g, i, take, tuple(v for v in scope if v not in evidence)))
+        observed = tuple(v if v in evidence else None for v in scope)
+        sources.append(FactorSource(g, i, observed, tuple(v for v in scope if v not in evidence)))
         slot_scopes.append(sources[-1].scope)
     extra = tuple((v,) for v in indicators) + tuple((v,) for v in keep)  # unit factors: keep vars always appear
     slot_scopes.extend(extra)
@@ -156,10 +176,15 @@ def build_plan(
         live.pop(v, None)
         alive.add(out)
         mode = "max" if v in max_set else "sum"
-        prog = pairwise_program([slot_scopes[s] for s in ins], cards, out_scope) if mode == "sum" else ()
+        try:
+            prog = pairwise_program([slot_scopes[s] for s in ins], cards, out_scope) if mode == "sum" else ()
+        except InferenceError as e:
+            raise InferenceError(
+                f"{e}: the elimination order found ({full.heuristic}) has induced width {full.width}. Use an "
+                "approximate backend (backend='bp', 'mean_field' or gd.infer.Gibbs) or add evidence") from None
         steps.append(Step(v, mode, ins, out, out_scope, prog))
     finals = tuple(s for s in sorted(alive) if slot_scopes[s] or s >= len(sources))  # scalar sources go to consts
     return Plan(
-        tuple(sources), extra, tuple(steps), finals, tuple(keep), tuple(slot_scopes), full, len(slot_scopes),
+        frozenset(evidence), tuple(sources), extra, tuple(steps), finals, tuple(keep), tuple(slot_scopes), full, len(slot_scopes),
         einsum_equation([slot_scopes[s] for s in finals], tuple(keep)) if finals else "",
     )

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from graphdgm.errors import FormatError
+from graphdgm.runtime import safe_torch_load, torch_save_atomic
 
 FORMAT, VERSION = "graphdgm.model", 1
 
@@ -27,12 +28,19 @@ def save(model: torch.nn.Module, path: str | os.PathLike) -> Path:
     if spec is None:
         raise FormatError(f"cannot save a {type(model).__name__}: it carries no spec; save a compiled graphdgm model")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _check_finite(state, f"cannot save {type(model).__name__} to {path}")
     floats = [v for v in state.values() if v.is_floating_point()]
     dtype = str(floats[0].dtype).replace("torch.", "") if floats else "float64"
-    torch.save({"format": FORMAT, "version": VERSION, "spec": spec_to_dict(spec), "state_dict": state, "dtype": dtype}, path)
-    return path
+    blob = {"format": FORMAT, "version": VERSION, "spec": spec_to_dict(spec), "state_dict": state, "dtype": dtype}
+    return torch_save_atomic(blob, path)  # a write killed half-way leaves the previous file intact
+
+
+def _check_finite(state: dict[str, torch.Tensor], what: str) -> None:
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise FormatError(f"{what}: parameters {bad[:5]} hold NaN or inf; a model with non-finite parameters "
+                          "answers nothing reliably (retrain it, or restore its last finite parameters)")
 
 
 def load(path: str | os.PathLike, device: torch.device | str | None = None) -> torch.nn.Module:
@@ -40,17 +48,21 @@ def load(path: str | os.PathLike, device: torch.device | str | None = None) -> t
     from graphdgm.compiler import compile
     from graphdgm.io.serialize import spec_from_dict
 
-    try:
-        blob: Any = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a corrupt file
-        raise FormatError(f"{path}: not a graphdgm model file ({type(e).__name__}: {e})") from None
+    blob: Any = safe_torch_load(path, what="graphdgm model file")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise FormatError(f"{path}: not a graphdgm model file (expected format {FORMAT!r})")
     if blob.get("version") != VERSION:
         raise FormatError(f"{path}: model format version {blob.get('version')!r}; this graphdgm reads version {VERSION}")
-    dtype = getattr(torch, blob.get("dtype", "float64"))
-    model = compile(spec_from_dict(blob["spec"]), dtype=dtype)
-    model.load_state_dict(blob["state_dict"])
+    dtype = blob.get("dtype", "float64")
+    if dtype not in ("float32", "float64", "float16", "bfloat16"):
+        raise FormatError(f"{path}: unknown parameter dtype {dtype!r} (expected float32 or float64)")
+    state = blob.get("state_dict")
+    if not isinstance(state, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()):
+        raise FormatError(f"{path}: its state_dict is not a mapping of parameter names to tensors")
+    _check_finite(state, f"{path}")
+    model = compile(spec_from_dict(blob["spec"]), dtype=getattr(torch, dtype))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:  # missing, unexpected or mis-shaped parameters
+        raise FormatError(f"{path}: its parameters do not fit its spec: {str(e).splitlines()[0]}") from None
     return model.to(device) if device is not None else model

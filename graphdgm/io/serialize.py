@@ -19,7 +19,8 @@ from typing import Any, Union
 
 import numpy as np
 
-from graphdgm.errors import FormatError, SpecError
+from graphdgm.errors import FormatError, GraphdgmError, SpecError
+from graphdgm.runtime import atomic_write_text
 from graphdgm.spec.domains import Domain
 from graphdgm.spec.gaussian import GaussianMarkovNetwork
 from graphdgm.spec.markov_network import MarkovNetwork
@@ -142,8 +143,10 @@ def spec_from_dict(d: dict[str, Any]) -> Spec:
         raise FormatError(f"saved spec has family {family!r}; this graphdgm reads {sorted(_READERS)}")
     try:
         return build(d)
-    except (KeyError, TypeError) as e:
-        raise FormatError(f"saved spec is missing or has a malformed entry: {e!r}") from None
+    except GraphdgmError:
+        raise  # the spec's own validation names the problem
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise FormatError(f"saved spec is missing or has a malformed entry: {type(e).__name__}: {e}") from None
 
 
 def _build(d: dict[str, Any]) -> MarkovNetwork:
@@ -331,13 +334,19 @@ def save_spec(spec: Spec, path: Union[str, os.PathLike]) -> None:
     >>> load_spec(p).num_variables
     6
     """
-    text = json.dumps(spec_to_dict(spec), allow_nan=False, indent=1)
-    pathlib.Path(path).write_text(text + "\n")
+    try:
+        text = json.dumps(spec_to_dict(spec), allow_nan=False, indent=1)
+    except ValueError as e:  # NaN or inf somewhere in the spec's numbers
+        raise FormatError(f"cannot save spec {getattr(spec, 'name', '')!r}: {e}; JSON holds finite numbers only") from None
+    atomic_write_text(path, text + "\n")  # a write killed half-way leaves the previous file intact
 
 
 def load_spec(path: Union[str, os.PathLike]) -> Spec:
     """Load a spec saved by :func:`save_spec` (FormatError on a file that is not one)."""
-    text = pathlib.Path(path).read_text()
+    try:
+        text = pathlib.Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{str(path)!r} is not a UTF-8 text file (byte {e.start}); a saved spec is JSON") from None
     try:
         d = json.loads(text)
     except json.JSONDecodeError as e:

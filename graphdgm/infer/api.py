@@ -7,7 +7,8 @@ from typing import Any
 import torch
 
 from graphdgm.errors import CapabilityError
-from graphdgm.infer.registry import check_capabilities, get_backend
+from graphdgm.infer.registry import backends_answering, check_capabilities, get_backend
+from graphdgm.spec.validate import positive_int
 from graphdgm.infer.results import ContinuousMarginal, DiscreteMarginal, JointDistribution, MAPResult, Marginals
 
 
@@ -44,8 +45,15 @@ def _backend_method(backend: Any, method: str, model: torch.nn.Module) -> Any:
     check_capabilities(b, model)
     fn = getattr(b, method, None)
     if fn is None:
-        raise CapabilityError(f"backend {getattr(b, 'name', b)!r} does not answer {method}; try backend='exact'")
+        others = [n for n in backends_answering(method, model) if n != getattr(b, "name", None)]
+        hint = (f"backends that answer it for a {type(model).__name__}: {', '.join(repr(n) for n in others)}"
+                if others else f"no registered backend answers {method} for a {type(model).__name__}")
+        raise CapabilityError(f"backend {getattr(b, 'name', b)!r} does not answer {method} ({_QUESTION[method]}); {hint}")
     return fn
+
+
+_QUESTION = {"marginals": "marginal queries", "joint": "joint queries (joint=True)", "map": "MAP queries",
+             "log_partition": "log-partition queries"}
 
 
 def query(
@@ -156,9 +164,10 @@ def sample(model: Any, n: int, *, evidence: dict[str, Any] | None = None, **opti
     >>> gd.sample(gd.compile(gd.RBM(6, 4)), 3, steps=5).shape
     torch.Size([3, 6])
     """
+    n = positive_int(n, "n (the number of samples)")
     model = _model(model)
     fn = getattr(model, "sample", None)
     if fn is None:
         raise CapabilityError(f"a {type(model).__name__} has no sampler of its own; for a Markov network use "
                               "graphdgm.infer.mcmc.sample_chains(model, BlockGibbs(), ...)")
-    return fn(int(n), evidence=evidence, **options)
+    return fn(n, evidence=evidence, **options)

@@ -1,13 +1,14 @@
 """The backend protocol and registry (extensible through the ``graphdgm.backends`` entry point)."""
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from graphdgm.errors import CapabilityError, GraphdgmError
+from graphdgm.errors import CapabilityError, GraphdgmError, SpecError
 
 
 @runtime_checkable
@@ -77,18 +78,34 @@ def available_backends() -> list[str]:
 
 
 def get_backend(backend: Any, **options: Any) -> Any:
-    """A backend instance from a name (looked up in the registry) or an instance (returned as is)."""
+    """A backend instance from a name (looked up in the registry), a backend class (instantiated
+    with ``options``) or an instance (returned as is).
+
+    >>> type(get_backend("exact")).__name__, type(get_backend(type(get_backend("exact")))).__name__
+    ('Exact', 'Exact')
+    """
     if isinstance(backend, str):
         _load_entry_points()
         factory = _REGISTRY.get(backend)
         if factory is None:
-            raise GraphdgmError(f"unknown backend {backend!r}; registered backends: {available_backends()}")
+            close = difflib.get_close_matches(backend, available_backends(), n=2)
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise SpecError(f"unknown backend {backend!r}.{hint} Registered backends: {available_backends()}")
         if factory.__class__.__name__ == "method" and getattr(factory, "__name__", "") == "load":
             factory = factory()  # an entry point: load it now
             _REGISTRY[backend] = factory
         return factory(**options)
+    if isinstance(backend, type):  # gd.infer.Exact rather than gd.infer.Exact(): use its defaults
+        try:
+            return backend(**options)
+        except TypeError as e:
+            raise SpecError(f"backend class {backend.__name__} could not be created with options {sorted(options)}: {e}; "
+                            f"pass an instance, e.g. backend={backend.__name__}(...)") from None
     if options:
-        raise GraphdgmError("options are for a backend given by name; configure an instance directly instead")
+        raise SpecError("options are for a backend given by name; configure an instance directly instead")
+    if not hasattr(backend, "requires") and not any(callable(getattr(backend, m, None)) for m in ("marginals", "joint", "map", "log_partition")):
+        raise SpecError(f"backend={backend!r} is neither a backend name ({', '.join(available_backends())}) nor a "
+                        "backend instance (an object with `requires` and marginals / joint / map / log_partition methods)")
     return backend
 
 
@@ -124,4 +141,15 @@ def approximate_backends(model: torch.nn.Module | None = None) -> list[str]:
         if have is not None and not set(getattr(factory, "requires", ())) <= have:
             continue
         out.append(n)
+    return out
+
+
+def backends_answering(method: str, model: torch.nn.Module) -> list[str]:
+    """Registered backends whose class defines ``method`` and whose requirements ``model`` meets."""
+    have = set(getattr(model, "capabilities", ()))
+    out = []
+    for n in available_backends():
+        factory = _REGISTRY[n]
+        if isinstance(factory, type) and callable(getattr(factory, method, None)) and set(getattr(factory, "requires", ())) <= have:
+            out.append(n)
     return out

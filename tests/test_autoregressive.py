@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -261,3 +262,127 @@ def test_cuda_matches_cpu(kind: str) -> None:
         torch.testing.assert_close(gpu.log_prob(states.cuda()).cpu(), model.log_prob(states))
     x = gpu.sample(64, seed=0, evidence={gpu.variables[-1]: 1}, steps=5)
     assert x.is_cuda and bool((x[:, -1] == 1).all())
+
+
+# ------------------------------------------------------------------ a MADE mask ensemble samples its own density
+def ensemble_made() -> torch.nn.Module:
+    """5 binary pixels, 3 masks whose orderings all start with x[0] (seed 2), weights scaled up so
+    the masks' distributions differ a lot (the active mask alone is at TV ~0.5 from the mixture)."""
+    model = gd.compile(gd.MADE(5, hidden=[16], masks=3, seed=2), dtype=torch.float64)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.5 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel()), dtype=p.dtype))
+    return model
+
+
+def test_made_ensemble_sampler_is_far_from_the_active_mask_alone() -> None:
+    model = ensemble_made()
+    assert [int(model.all_orderings[k, 0]) for k in range(3)] == [0, 0, 0]  # x[0] is a prefix of every mask
+    with torch.no_grad():
+        mixture = model.log_prob(all_states(5))
+        active = model.log_prob(all_states(5), ensemble=False)
+    assert 0.5 * float((mixture.exp() - active.exp()).abs().sum()) > 0.2  # so the tests below can fail
+
+
+@pytest.mark.statistical
+def test_made_ensemble_samples_match_the_mixture_per_state() -> None:
+    model = ensemble_made()  # 32 states, 20000 samples: an exact sampler's TV is about 0.015; tolerance 0.035
+    x = model.sample(20000, seed=11)
+    assert empirical_tv(x, exact_conditional(model, {})) < 0.035
+
+
+@pytest.mark.statistical
+def test_made_ensemble_evidence_on_every_masks_prefix_weights_masks_by_the_evidence() -> None:
+    model = ensemble_made()  # x[0] starts every ordering: masks drawn by p_k(x[0] = 1), then one exact pass
+    x = model.sample(20000, evidence={"x[0]": 1}, seed=12)
+    assert bool((x[:, 0] == 1).all())
+    assert model.__dict__.get("last_acceptance") is None  # exact: no chain ran
+    assert empirical_tv(x, exact_conditional(model, {0: 1})) < 0.035
+
+
+@pytest.mark.statistical
+def test_made_ensemble_other_evidence_runs_a_chain_on_the_mixture() -> None:
+    model = ensemble_made()  # x[4], x[2] are not a prefix of any mask: independence MH on the mixture
+    late = {4: 1, 2: 0}  # 8 free states, 8000 samples: an exact sampler's TV is about 0.013; tolerance 0.035
+    x = model.sample(8000, evidence={"x[4]": 1, "x[2]": 0}, seed=13, steps=25)
+    assert empirical_tv(x, exact_conditional(model, late)) < 0.035
+    assert 0.05 < model.last_acceptance <= 1.0
+    known = torch.zeros(5, dtype=torch.bool)
+    known[[2, 4]] = True
+    base = torch.zeros(8000, 5, dtype=torch.float64)
+    base[:, 4] = 1.0
+    filled = model.inpaint(base, known, seed=14, steps=25)  # inpainting is the same conditional
+    assert bool((filled[:, [2, 4]] == base[:, [2, 4]]).all())
+    assert empirical_tv(filled, exact_conditional(model, late)) < 0.035
+
+
+@pytest.mark.statistical
+def test_made_ensemble_ar_mh_backend_matches_enumeration() -> None:
+    model = ensemble_made()
+    ev = {"x[4]": 1, "x[2]": 0}
+    exact = gd.query(model, evidence=ev)
+    backend = AutoregressiveMH(chains=1024, sweeps=60, seed=2)
+    approx = gd.query(model, evidence=ev, backend=backend)
+    for v in model.variables:  # 1024 chains x 45 kept draws: standard error < 0.01; tolerance 0.03
+        assert abs(exact[v].probs[1] - approx[v].probs[1]) < 0.03, v
+    assert backend.last_result.acceptance > 0.05
+
+
+def test_single_mask_made_samples_exactly_as_one_ancestral_pass() -> None:
+    model = compiled("made")  # one mask: no mask is drawn, the random stream is the plain sampler's
+    plain = model._ancestral(torch.zeros(64, 8, dtype=torch.float64), torch.zeros(8, dtype=torch.bool),
+                             torch.Generator().manual_seed(5))
+    assert torch.equal(model.sample(64, seed=5), plain)
+
+
+def strong_late_evidence_made() -> torch.nn.Module:
+    """9 pixels in natural order; log p(x[8] = 1 | x_<8) ≈ 3·(x[0..7] read as a binary number) - 800,
+    so the evidence weights of the 256 states are e^3 apart: a chain keeps the best of its first
+    proposals and then accepts almost nothing."""
+    model = gd.compile(gd.MADE(9, hidden=[16], seed=0), dtype=torch.float64)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        first, last = model.net[0], model.net[1]
+        sees_all = first.mask.sum(1) == 8  # the hidden units that see all of x[0..7] (x[8] may read them)
+        first.weight[sees_all, :8] = 3.0 * 2.0 ** torch.arange(8, dtype=torch.float64)
+        last.weight[8, sees_all] = 1.0 / int(sees_all.sum())
+        last.bias[8] = -800.0
+    return model
+
+
+def test_independence_mh_warns_when_acceptance_is_very_low() -> None:
+    model = strong_late_evidence_made()
+    with pytest.warns(gd.errors.ConvergenceWarning, match=r"accepted .* last half .*steps="):
+        x = model.sample(32, evidence={"x[8]": 1}, seed=0, steps=400)
+    assert bool((x[:, 8] == 1).all())
+    assert 0 < model.last_acceptance < 0.05  # the whole-run rate, kept for the user
+    backend = AutoregressiveMH(chains=32, sweeps=400, seed=0)
+    with pytest.warns(gd.errors.ConvergenceWarning, match="ar_mh"):
+        gd.query(model, ["x[0]"], evidence={"x[8]": 1}, backend=backend)
+    assert backend.last_result.acceptance < 0.05
+    healthy = compiled("made")  # a chain that mixes does not warn
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gd.errors.ConvergenceWarning)
+        healthy.sample(256, evidence={"x[7]": 1, "x[2]": 0}, seed=1, steps=60)
+
+
+def test_sampling_sizes_and_steps_must_be_whole_positive_numbers() -> None:
+    model = gd.compile(gd.MADE(4, hidden=[8]))
+    for n in (2.7, -1, 0, True, "3"):
+        with pytest.raises(SpecError, match=r"^n \(the number of samples\)"):
+            model.sample(n)
+    for steps in (-5, 0, 2.5):
+        with pytest.raises(SpecError, match="steps"):
+            model.sample(3, evidence={"x[3]": 1}, steps=steps)
+    for masks in (2.7, 0, -1, True):
+        with pytest.raises(SpecError, match="masks"):
+            gd.MADE(4, hidden=[8], masks=masks)
+    for hidden in ([2.7], [0], -3, 4.0):
+        with pytest.raises(SpecError, match="hidden"):
+            gd.MADE(4, hidden=hidden)
+    with pytest.raises(SpecError, match="hidden"):
+        gd.NADE(4, hidden=2.5)
+    with pytest.raises(SpecError, match="empty"):
+        gd.log_likelihood(model, torch.zeros(0, 4))
+    assert model.log_prob(torch.zeros(0, 4)).shape == (0,)

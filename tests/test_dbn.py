@@ -117,3 +117,16 @@ def test_mnist_loader_and_a_short_training_run(mnist_path) -> None:
     assert hist["reconstruction_error"][-1] < hist["reconstruction_error"][0]
     with pytest.raises(FileNotFoundError, match="GRAPHDGM_DATA"):
         load_binarized_mnist("train", mnist_path.parent / "nowhere")
+
+
+def test_sample_counts_and_sweeps_must_be_whole_numbers() -> None:
+    model = gd.compile(gd.DBN([4, 3, 2]))
+    for n in (2.7, -1, 0):
+        with pytest.raises(gd.SpecError, match=r"^n \(the number of samples\)"):
+            model.sample(n, steps=2)
+    with pytest.raises(gd.SpecError, match=r"^steps \(Gibbs sweeps\)"):
+        model.sample(2, steps=-5)
+    with pytest.raises(gd.SpecError, match=r"^steps \(up-down sweeps\)"):
+        model.inpaint(torch.zeros(2, 4), torch.zeros(4, dtype=torch.bool), steps=-1)
+    with pytest.raises(gd.SpecError, match="data is empty"):
+        gd.log_likelihood(model, torch.zeros(0, 4), backend="ais")

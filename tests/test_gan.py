@@ -314,3 +314,17 @@ def test_cuda_training_sampling_and_chain_models(tmp_path) -> None:
     gpu_post, gpu_ll = hmm.to("cuda").forward_backward(obs)
     torch.testing.assert_close(gpu_post.cpu(), cpu_post)
     torch.testing.assert_close(gpu_ll.cpu(), cpu_ll)
+
+
+def test_sample_counts_and_shapes_must_be_whole_positive_numbers() -> None:
+    model = gd.compile(gd.GAN(2, latent=2, generator_hidden=[4], discriminator_hidden=[4]))
+    for n in (2.7, -1, 0, True):
+        with pytest.raises(gd.SpecError, match=r"^n \(the number of samples\)"):
+            model.sample(n)
+    with pytest.raises(gd.SpecError, match="batch_size"):
+        model.sample(4, batch_size=-5)
+    with pytest.raises(gd.SpecError, match=r"data_shape \(2.7, 3\)"):
+        gd.GAN((2.7, 3))  # was silently (2, 3)
+    with pytest.raises(gd.SpecError, match="data_shape"):
+        gd.GAN(2.7)
+    assert model.sample(3).shape == (3, 2)

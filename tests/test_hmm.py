@@ -14,7 +14,7 @@ from scipy.stats import norm
 
 import graphdgm as gd
 from conftest import free_port
-from graphdgm.errors import CapabilityError, SpecError
+from graphdgm.errors import CapabilityError, EvidenceError, SpecError
 
 
 def random_hmm(seed: int, S: int = 3, M: int = 4, gaussian: bool = False, D: int = 2) -> gd.HiddenMarkovModel:
@@ -279,3 +279,42 @@ def test_two_ranks_fit_exactly_what_one_process_fits_on_all_sequences(tmp_path) 
             torch.testing.assert_close(got["hmm"][k], v, rtol=1e-10, atol=1e-12)
         for k, v in chain.state_dict().items():
             torch.testing.assert_close(got["chain"][k], v, rtol=1e-12, atol=1e-14)
+
+
+def impossible_symbol_hmm() -> gd.HiddenMarkovModel:
+    """Two states that never switch, starting in 'r'; 'r' emits x only, 's' emits y only, and no
+    state emits z: (x, y) and anything with z have probability zero."""
+    emission = gd.CategoricalEmission([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], symbols=["x", "y", "z"])
+    return gd.HiddenMarkovModel(["r", "s"], np.eye(2), emission, initial=[1.0, 0.0])
+
+
+def test_impossible_observations_raise_naming_sequence_step_and_symbol() -> None:
+    model = gd.compile(impossible_symbol_hmm())
+    for method in (model.forward_backward, model.viterbi):
+        with pytest.raises(EvidenceError, match=r"sequence 1 has probability zero at time step 2: no hidden state can emit "
+                                                r"symbol 'z'"):
+            method([["x", "x", "x"], ["x", "x", "z"]])
+        with pytest.raises(EvidenceError, match=r"sequence 0 has probability zero at time step 1: symbol 'y' cannot be "
+                                                r"emitted by any hidden state the chain can be in"):
+            method([["x", "y"]])
+        with pytest.raises(EvidenceError, match="time step 0: symbol 'y'.*initial distribution"):
+            method([["y"]])
+    with pytest.raises(EvidenceError, match="Baum-Welch.*sequence 0"):
+        gd.fit(model, [["x", "z"]], method="baum_welch", progress=False)
+
+
+def test_impossible_observations_have_log_prob_minus_infinity_never_nan() -> None:
+    model = gd.compile(impossible_symbol_hmm())
+    lp = model.log_prob([["x", "x"], ["x", "y"], ["z"]])
+    assert lp[0].item() == 0.0 and bool(torch.isneginf(lp[1:]).all())
+    post, ll = model.forward_backward([["x", "x"]])  # a possible sequence is unaffected
+    assert post[0, :, 0].tolist() == [1.0, 1.0] and ll.item() == 0.0
+
+
+def test_empty_data_and_bad_counts_are_named() -> None:
+    model = gd.compile(random_hmm(0))
+    with pytest.raises(SpecError, match="data is empty"):
+        gd.log_likelihood(model, [])
+    for n, length in ((2.7, 3), (-1, 3), (2, 0), (2, 1.5)):
+        with pytest.raises(SpecError, match="n \\(the number of sequences\\)" if n != 2 else "length"):
+            model.sample(n, length)

@@ -262,3 +262,26 @@ def test_draw_gives_the_state_diagram_with_probabilities() -> None:
     assert gd.draw(gd.MarkovChain(["a", "b"], np.full((2, 2, 2), 0.5), order=2)).source.count(" -> ") == 8
     with pytest.raises(SpecError, match="max_states"):
         gd.viz.state_diagram.draw_markov_chain(gd.MarkovChain(5, np.full((5, 5, 5), 0.2), order=2), max_states=10)
+
+
+def test_impossible_transitions_give_minus_infinity_not_nan() -> None:
+    model = gd.compile(gd.MarkovChain(["a", "b"], [[1.0, 0.0], [0.5, 0.5]], initial=[1.0, 0.0]))
+    lp = model.log_prob([["a", "a"], ["a", "b"], ["b"]])
+    assert lp[0].item() == 0.0 and bool(torch.isneginf(lp[1:]).all())
+
+
+def test_empty_data_and_bad_counts_are_named() -> None:
+    model = gd.compile(gd.MarkovChain(["a", "b"], [[0.9, 0.1], [0.5, 0.5]]))
+    with pytest.raises(SpecError, match="data is empty"):
+        gd.log_likelihood(model, [])
+    assert model.log_prob([]).shape == (0,)
+    for n, length in ((2.7, 3), (-1, 3), (True, 3)):
+        with pytest.raises(SpecError, match=r"n \(the number of sequences\)"):
+            model.sample(n, length)
+    for length in (0, 2.5, -4):
+        with pytest.raises(SpecError, match="length"):
+            model.sample(2, length)
+    for steps in (-5, 1.5):
+        with pytest.raises(SpecError, match="steps"):
+            model.n_step(steps)
+    assert model.n_step(0).tolist() == [[1.0, 0.0], [0.0, 1.0]]

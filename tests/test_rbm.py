@@ -270,3 +270,43 @@ def test_history_can_carry_ais_checkpoints() -> None:
     hist = gd.fit(model, x, epochs=2, batch_size=50, ais_every=2, ais_options={"runs": 50, "betas": 300}, progress=False)
     assert "log_likelihood" not in hist.records[0] and "log_likelihood" in hist.records[1]
     assert abs(hist.last["log_likelihood"] - float(exact_log_likelihood(model, x[:1000]))) < 0.1
+
+
+def test_sample_counts_and_sweeps_must_be_whole_numbers() -> None:
+    model = gd.compile(gd.RBM(4, 3))
+    for n in (2.7, -1, 0, True):
+        with pytest.raises(gd.SpecError, match=r"^n \(the number of samples\)"):
+            model.sample(n, steps=2)
+    for steps in (-5, 1.5):
+        with pytest.raises(gd.SpecError, match=r"^steps \(Gibbs sweeps\)"):
+            model.sample(2, steps=steps)
+        with pytest.raises(gd.SpecError, match=r"^steps \(Gibbs sweeps\)"):
+            model.inpaint(torch.zeros(2, 4), torch.zeros(4, dtype=torch.bool), steps=steps)
+    assert model.sample(3, steps=0).shape == (3, 4)  # zero sweeps: the random start, allowed
+    with pytest.raises(gd.SpecError, match="data is empty"):
+        gd.log_likelihood(model, torch.zeros(0, 4))
+
+
+@pytest.mark.parametrize("sizes", [(4, 3), (3, 5)])  # enumerates the hidden layer, then the visible one
+def test_exact_map_equals_the_markov_network_map(sizes: tuple[int, int]) -> None:
+    rbm = gd.compile(gd.RBM(*sizes, init_std=1.5, seed=4))
+    mn = gd.compile(rbm.to_markov_network())
+    for evidence in ({}, {"v[0]": 1}, {"h[1]": 0, "v[2]": 1}):
+        a, b = gd.map_query(rbm, evidence), gd.map_query(mn, evidence)  # was: "does not answer map; try 'exact'"
+        assert a.assignment == b.assignment, evidence
+        assert abs(a.log_score - b.log_score) < 1e-9
+    with pytest.raises(gd.CapabilityError, match="to_markov_network"):
+        gd.map_query(rbm, variables=["v[0]"])
+
+
+def test_exact_map_of_a_softmax_rbm_equals_brute_force() -> None:
+    rbm = gd.compile(gd.RBM(3, 4, visible_type="categorical", categories=3, init_std=1.5, seed=4))
+    grids = torch.meshgrid(*[torch.arange(3)] * 3, *[torch.arange(2)] * 4, indexing="ij")
+    states = torch.stack([g.reshape(-1) for g in grids], 1)  # (3^3 2^4, 7): every joint state
+    with torch.no_grad():
+        log_p = -rbm.energy(states)
+    for evidence, keep in (({}, torch.ones(len(states), dtype=torch.bool)), ({"v[1]": 2}, states[:, 1] == 2)):
+        best = int(torch.where(keep, log_p, torch.full_like(log_p, -float("inf"))).argmax())
+        m = gd.map_query(rbm, evidence)
+        assert m.state.tolist() == states[best].tolist(), evidence
+        assert abs(m.log_score - float(log_p[best])) < 1e-9

@@ -17,6 +17,7 @@ from graphdgm.compiler.names import NamedVariables
 from graphdgm.compiler.rbm import CompiledRBM
 from graphdgm.errors import EvidenceError
 from graphdgm.spec.rbm import DBN
+from graphdgm.spec.validate import positive_int
 
 
 class CompiledDBN(NamedVariables, nn.Module):
@@ -79,10 +80,11 @@ class CompiledDBN(NamedVariables, nn.Module):
                evidence: dict[str, Any] | None = None) -> torch.Tensor:
         """``n`` visible samples: ``steps`` Gibbs sweeps in the top RBM, then one downward pass.
         With ``evidence`` on visible units, :meth:`inpaint` from random fills."""
+        n, steps = positive_int(n, "n (the number of samples)"), positive_int(steps, "steps (Gibbs sweeps)", minimum=0)
         g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=self.top.weight.device).manual_seed(int(seed))
         if evidence:
-            clamp = self.rbms[0]._visible_clamp(evidence, int(n))
-            v = torch.where(clamp[0], clamp[1], (torch.rand(int(n), self.V, generator=g, dtype=self.dtype, device=clamp[1].device) < 0.5).to(self.dtype))
+            clamp = self.rbms[0]._visible_clamp(evidence, n)
+            v = torch.where(clamp[0], clamp[1], (torch.rand(n, self.V, generator=g, dtype=self.dtype, device=clamp[1].device) < 0.5).to(self.dtype))
             return self.inpaint(v, clamp[0], steps=steps, seed=g)
         if len(self.rbms) == 1:
             return self.top.sample(n, steps, seed=g)
@@ -94,13 +96,14 @@ class CompiledDBN(NamedVariables, nn.Module):
         """Fill in unknown visible units by alternating an upward sample, one top-RBM Gibbs sweep and a
         downward pass, with the ``known`` units (mask (V,) or (B, V)) clamped each time (an
         approximate conditional sampler: the recognition pass is not the exact posterior)."""
+        steps = positive_int(steps, "steps (up-down sweeps)", minimum=0)
         g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=self.top.weight.device).manual_seed(int(seed))
         v = torch.as_tensor(v, dtype=self.dtype, device=self.top.weight.device).reshape(-1, self.V)
         known = torch.as_tensor(known, dtype=torch.bool, device=v.device)
         if known.shape not in ((self.V,), tuple(v.shape)):
             raise EvidenceError(f"known has shape {tuple(known.shape)}; give a mask of shape ({self.V},) or {tuple(v.shape)}")
         fixed = v.clone()
-        for _ in range(int(steps)):  # a loop over up-down sweeps
+        for _ in range(steps):  # a loop over up-down sweeps
             hs = self.up(v, g, sample=True)
             top_v = self.top.gibbs(hs[-2] if len(hs) > 1 else v, 1, g)
             v = self.down(top_v, g) if len(self.rbms) > 1 else top_v

@@ -11,6 +11,7 @@ from torch import nn
 from graphdgm.compiler.gan_networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.spec.gan import GAN
+from graphdgm.spec.validate import positive_int
 
 
 def _user_network(net: Any, role: str) -> nn.Module:
@@ -82,7 +83,7 @@ class CompiledGAN(nn.Module):
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Latent noise z (n, latent): N(0, I) or U(-1, 1) as the spec says."""
-        shape = (int(n), self.latent)
+        shape = (positive_int(n, "n (the number of noise vectors)"), self.latent)
         if self.spec.latent_distribution == "uniform":
             return torch.rand(shape, generator=generator, device=self.device, dtype=self.dtype) * 2 - 1
         return torch.randn(shape, generator=generator, device=self.device, dtype=self.dtype)
@@ -123,13 +124,15 @@ class CompiledGAN(nn.Module):
                                   "evidence, or use a model with log_prob (NADE, MADE, an RBM) for inpainting")
         if binarize not in (None, "bernoulli", "threshold"):
             raise SpecError(f"binarize must be None, 'bernoulli' or 'threshold', got {binarize!r}")
+        n = positive_int(n, "n (the number of samples)")
+        batch_size = positive_int(batch_size, "batch_size")
         g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=self.device).manual_seed(int(seed))
         was_training = self.training
         self.eval()
         try:
             with torch.no_grad():
                 parts = [self.generate(self.noise(min(batch_size, n - s), g)).reshape(-1, self.D)
-                         for s in range(0, int(n), batch_size)]  # a loop over batches of samples
+                         for s in range(0, n, batch_size)]  # a loop over batches of samples
         finally:
             self.train(was_training)
         x = torch.cat(parts) if parts else torch.zeros(0, self.D, device=self.device, dtype=self.dtype)

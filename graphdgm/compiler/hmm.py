@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 from graphdgm.compiler.markov_chain import generator, gumbel_max, padded_indices
-from graphdgm.errors import CapabilityError, SpecError
+from graphdgm.errors import CapabilityError, EvidenceError, SpecError
 from graphdgm.spec.hmm import CategoricalEmission, HiddenMarkovModel
+from graphdgm.spec.validate import positive_int
 
 
 class CompiledHMM(nn.Module):
@@ -137,8 +138,39 @@ class CompiledHMM(nn.Module):
             beta[:, t] = torch.where((t + 1 < lengths)[:, None], new, torch.zeros_like(new))
         return beta
 
+    def _check_possible(self, alpha: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor, what: str) -> None:
+        """Raise :class:`EvidenceError` naming the first sequence, time step and symbol at which the
+        observations have probability zero (every forward message -inf), so no posterior or path of
+        an impossible sequence is ever returned."""
+        T = alpha.shape[1]
+        on = torch.arange(T, device=self.device) < lengths[:, None]  # (B, T)
+        dead = torch.isneginf(alpha).all(-1) & on  # (B, T): p(y_0..y_t) = 0
+        if not bool(dead.any()):
+            return
+        b = int(dead.any(1).nonzero()[0, 0])
+        t = int(dead[b].nonzero()[0, 0])
+        count = int(dead.any(1).sum())
+        if self.categorical:
+            m = int(y[b, t])
+            symbol = self.spec.emission.symbols[m]
+            if bool(torch.isneginf(self.log_emission[:, m]).all()):
+                why = f"no hidden state can emit symbol {symbol!r}"
+            else:
+                why = (f"symbol {symbol!r} cannot be emitted by any hidden state the chain can be in at that step "
+                       + ("(the initial distribution rules the others out)" if t == 0 else
+                          "(given the observations before it and the zero transitions)"))
+        else:
+            why = f"observation {y[b, t].tolist()} has density zero under every hidden state"
+        raise EvidenceError(
+            f"{what}: observation sequence {b} has probability zero at time step {t}: {why}"
+            f"{f' ({count} sequences are impossible)' if count > 1 else ''}. Drop or correct that observation, or "
+            f"give every state some probability of every symbol (e.g. fit with pseudo_count > 0)")
+
     def log_prob(self, obs: Any, lengths: Any = None) -> torch.Tensor:
         """log p(y) (B,) of each observation sequence, hidden paths summed out (forward algorithm).
+        A sequence that no hidden path can emit gets -inf (its probability is zero; never NaN);
+        :meth:`forward_backward` and :meth:`viterbi` raise :class:`EvidenceError` for it instead,
+        since it has no posterior and no most probable path.
 
         >>> import graphdgm as gd
         >>> hmm = gd.HiddenMarkovModel(["a", "b"], [[0.5, 0.5], [0.5, 0.5]], gd.CategoricalEmission([[1.0, 0.0], [0.0, 1.0]]))
@@ -161,6 +193,7 @@ class CompiledHMM(nn.Module):
         y, n = self.observations(obs, lengths)
         e = self.emission_log_prob(y, n)  # (B, T, S)
         alpha, beta = self._alpha(e, n), self._beta(e, n)
+        self._check_possible(alpha, y, n, "forward_backward")
         ll = torch.logsumexp(alpha[:, -1], -1)  # (B,)
         post = (alpha + beta - ll[:, None, None]).exp()  # (B, T, S)
         mask = torch.arange(y.shape[1], device=self.device) < n[:, None]
@@ -177,6 +210,7 @@ class CompiledHMM(nn.Module):
         """
         y, n = self.observations(obs, lengths)
         e = self.emission_log_prob(y, n)  # (B, T, S)
+        self._check_possible(self._alpha(e, n), y, n, "viterbi")  # max and sum have the same zero set
         B, T, S = e.shape
         keep = torch.arange(S, device=self.device).expand(B, S)
         delta = self.log_initial + e[:, 0]  # (B, S)
@@ -209,9 +243,7 @@ class CompiledHMM(nn.Module):
         if evidence:
             raise CapabilityError("an HMM samples its joint without evidence; for the hidden path given observations use "
                                   "model.forward_backward(obs) (marginals) or model.viterbi(obs) (MAP path)")
-        n, length = int(n), int(length)
-        if n < 1 or length < 1:
-            raise SpecError(f"sample needs n >= 1 sequences of length >= 1, got n={n}, length={length}")
+        n, length = positive_int(n, "n (the number of sequences)"), positive_int(length, "length")
         g = generator(seed, self.device)
         z = torch.empty(n, length, dtype=torch.long, device=self.device)
         z[:, 0] = gumbel_max(self.log_initial.expand(n, -1), g)
@@ -230,6 +262,7 @@ class CompiledHMM(nn.Module):
         e = self.emission_log_prob(y, lengths)  # (B, T, S)
         B, T, S = e.shape
         alpha, beta = self._alpha(e, lengths), self._beta(e, lengths)
+        self._check_possible(alpha, y, lengths, "Baum-Welch E-step")
         ll = torch.logsumexp(alpha[:, -1], -1)  # (B,)
         mask = torch.arange(T, device=self.device) < lengths[:, None]  # (B, T)
         gamma = torch.where(mask[..., None], (alpha + beta - ll[:, None, None]).exp(), torch.zeros_like(e))  # (B, T, S)

@@ -18,6 +18,7 @@ from torch import nn
 from graphdgm.compiler import chain_structure as cs
 from graphdgm.errors import EvidenceError, GraphdgmError, InferenceError, SpecError
 from graphdgm.spec.markov_chain import MarkovChain
+from graphdgm.spec.validate import positive_int
 
 
 def sum_over_processes(t: torch.Tensor, distributed: bool | None) -> torch.Tensor:
@@ -232,9 +233,7 @@ class CompiledMarkovChain(nn.Module):
         >>> x.shape, x[:, 5].tolist()
         (torch.Size([4, 6]), [1, 1, 1, 1])
         """
-        n, length = int(n), int(length)
-        if n < 1 or length < 1:
-            raise SpecError(f"sample needs n >= 1 sequences of length >= 1, got n={n}, length={length}")
+        n, length = positive_int(n, "n (the number of sequences)"), positive_int(length, "length")
         g = generator(seed, self.device)
         ev = self._evidence(evidence, length)  # (L, S)
         k, C = self.order, self.num_contexts
@@ -272,9 +271,8 @@ class CompiledMarkovChain(nn.Module):
         >>> model.n_step(3).tolist()
         [[0.0, 1.0], [1.0, 0.0]]
         """
-        if int(steps) < 0:
-            raise SpecError(f"n_step needs steps >= 0, got {steps}")
-        return torch.linalg.matrix_power(self.transition_matrix(), int(steps))
+        steps = positive_int(steps, "steps", minimum=0)
+        return torch.linalg.matrix_power(self.transition_matrix(), steps)
 
     def _start(self, initial: Any) -> torch.Tensor:
         """A start distribution over contexts (C,): the model's, a label (tuple of k labels), or probabilities."""

@@ -19,6 +19,7 @@ from graphdgm.compiler.names import NamedVariables
 from graphdgm.errors import EvidenceError, SpecError
 from graphdgm.spec.domains import Domain
 from graphdgm.spec.rbm import RBM
+from graphdgm.spec.validate import positive_int
 
 _CAPABILITIES = {
     "bernoulli": frozenset({"discrete", "energy", "free_energy", "blocks", "conditionals", "rbm"}),
@@ -216,13 +217,14 @@ class CompiledRBM(NamedVariables, nn.Module):
         >>> x.shape, bool((x[:, 0] == 1).all())
         (torch.Size([5, 6]), True)
         """
+        n, steps = positive_int(n, "n (the number of samples)"), positive_int(steps, "steps (Gibbs sweeps)", minimum=0)
         g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=self.weight.device).manual_seed(int(seed))
-        clamp = self._visible_clamp(evidence, int(n))
+        clamp = self._visible_clamp(evidence, n)
         if init is None:
-            h = (torch.rand(int(n), self.H, generator=g, dtype=self.dtype, device=self.weight.device) < 0.5).to(self.dtype)
+            h = (torch.rand(n, self.H, generator=g, dtype=self.dtype, device=self.weight.device) < 0.5).to(self.dtype)
             v = self.sample_visible(h, g)
         else:
-            v = torch.as_tensor(init, dtype=self.dtype, device=self.weight.device).reshape(int(n), self.V)
+            v = torch.as_tensor(init, dtype=self.dtype, device=self.weight.device).reshape(n, self.V)
         if clamp is not None:
             v = torch.where(clamp[0], clamp[1], v)
         return self.gibbs(v, steps, g, clamp)
@@ -231,6 +233,7 @@ class CompiledRBM(NamedVariables, nn.Module):
     def inpaint(self, v: torch.Tensor, known: torch.Tensor, steps: int = 1000, seed: int | torch.Generator = 0) -> torch.Tensor:
         """Fill in the unknown visible units of ``v`` (B, V) by Gibbs sampling with the ``known``
         units (mask (V,) or (B, V)) clamped; returns (B, V)."""
+        steps = positive_int(steps, "steps (Gibbs sweeps)", minimum=0)
         v = torch.as_tensor(v, dtype=self.dtype, device=self.weight.device).reshape(-1, self.V)
         known = torch.as_tensor(known, dtype=torch.bool, device=v.device)
         if known.shape not in ((self.V,), tuple(v.shape)):

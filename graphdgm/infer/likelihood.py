@@ -24,6 +24,9 @@ def log_likelihood(model: torch.nn.Module, data: Any, *, backend: str = "exact",
     """
     from graphdgm.learn.api import as_training_data
 
+    if _num_rows(data) == 0:
+        raise SpecError("data is empty: give at least one example (a row, or a sequence) to average log p over")
+
     caps = getattr(model, "capabilities", frozenset())
     if "dbn" in caps:
         if backend != "ais":
@@ -46,10 +49,10 @@ def log_likelihood(model: torch.nn.Module, data: Any, *, backend: str = "exact",
         raise SpecError(f"unknown backend {backend!r} for an RBM's likelihood; use 'exact' or 'ais'")
     if "sequence" in caps:  # Markov chains and HMMs: label sequences or padded index tensors, variable lengths
         with torch.no_grad():
-            return float(model.log_prob(data, options.get("lengths")).mean())
+            return _mean(model.log_prob(data, options.get("lengths")))
     if "log_prob" in caps:
         with torch.no_grad():
-            return float(model.log_prob(torch.as_tensor(data)).mean())
+            return _mean(model.log_prob(torch.as_tensor(data)))
     if "factor_tables" in caps:
         from graphdgm.infer.api import log_partition
 
@@ -57,3 +60,20 @@ def log_likelihood(model: torch.nn.Module, data: Any, *, backend: str = "exact",
         with torch.no_grad():
             return float((-model.energy(x)).mean() - log_partition(model, backend=backend))
     raise CapabilityError(f"a {type(model).__name__} does not give likelihoods (capabilities {sorted(caps)})")
+
+
+def _num_rows(data: Any) -> int | None:
+    """The number of examples in ``data`` when it can be told without converting it (else None)."""
+    shape = getattr(data, "shape", None)
+    if shape is not None:
+        return int(shape[0]) if len(shape) else None
+    if isinstance(data, (list, tuple)):
+        return len(data)
+    return None
+
+
+def _mean(values: torch.Tensor) -> float:
+    """The mean of per-example log-probabilities (B,); an empty batch is an error, never nan."""
+    if values.numel() == 0:
+        raise SpecError("data is empty: give at least one example (a row, or a sequence) to average log p over")
+    return float(values.mean())

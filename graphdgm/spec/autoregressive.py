@@ -15,20 +15,22 @@ import numpy as np
 
 from graphdgm.errors import SpecError
 from graphdgm.spec.domains import Binary
+from graphdgm.spec.validate import positive_int
 from graphdgm.spec.variables import VariableBlocks
 
 
 def _shape(x: Any) -> tuple[int, ...]:
-    shape = (int(x),) if isinstance(x, (int, np.integer)) else tuple(int(s) for s in x)
-    if not shape or any(s < 1 for s in shape):
+    """A positive size or shape; never truncates (``(2.7, 3)`` is an error, not ``(2, 3)``)."""
+    if isinstance(x, str) or getattr(x, "ndim", None) == 0 or not (isinstance(x, Sequence) or hasattr(x, "__len__")):
+        return (positive_int(x, "shape (a positive size such as 784 or a shape such as (28, 28))"),)
+    shape = tuple(positive_int(s, f"each entry of shape {tuple(x)!r}") for s in x)
+    if not shape:
         raise SpecError(f"shape must be a positive size or shape such as 784 or (28, 28), got {x!r}")
     return shape
 
 
 def _positive(x: Any, what: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or int(x) < 1:
-        raise SpecError(f"{what} must be a positive integer, got {x!r}")
-    return int(x)
+    return positive_int(x, what)
 
 
 class AutoregressiveModel(VariableBlocks):
@@ -139,7 +141,7 @@ class MADE(AutoregressiveModel):
     def __init__(self, shape: int | Sequence[int], hidden: Sequence[int] | int = (500,), *, masks: int = 1,
                  ordering: Any = None, direct: bool = False, seed: int = 0, name: str = "made") -> None:
         super().__init__(shape, ordering=ordering, seed=seed, name=name)
-        hidden = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
+        hidden = list(hidden) if isinstance(hidden, Sequence) and not isinstance(hidden, str) else [hidden]
         if not hidden:
             raise SpecError("MADE needs at least one hidden layer, e.g. hidden=[500]")
         self.hidden = [_positive(h, "each hidden layer size") for h in hidden]

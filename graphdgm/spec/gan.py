@@ -15,6 +15,7 @@ import numpy as np
 
 from graphdgm.errors import SpecError
 from graphdgm.spec.domains import Binary, Real
+from graphdgm.spec.validate import positive_int
 from graphdgm.spec.variables import VariableBlocks
 
 NETWORKS = ("mlp", "dcgan")
@@ -69,8 +70,11 @@ class GAN(VariableBlocks):
                  latent_distribution: str = "normal", pack: int = 1, batch_norm: bool = False, seed: int = 0,
                  name: str = "gan") -> None:
         super().__init__(name)
-        shape = (int(data_shape),) if isinstance(data_shape, (int, np.integer)) else tuple(int(s) for s in data_shape)
-        if not shape or any(s < 1 for s in shape):
+        if isinstance(data_shape, (Sequence, np.ndarray)) and not isinstance(data_shape, str):
+            shape = tuple(positive_int(s, f"each entry of data_shape {tuple(data_shape)!r}") for s in data_shape)
+        else:
+            shape = (positive_int(data_shape, "data_shape"),)
+        if not shape:
             raise SpecError(f"data_shape must be a positive size or shape such as 2 or (28, 28), got {data_shape!r}")
         if data not in ("real", "binary"):
             raise SpecError(f"data must be 'real' (linear generator output) or 'binary' (0/1 data), got {data!r}")

@@ -11,6 +11,7 @@ import numpy as np
 from graphdgm.errors import SpecError
 from graphdgm.spec.markov_chain import MarkovChain, add_chain_cpds, check_stochastic, encode_labels, state_labels
 from graphdgm.spec.markov_network import _as_float_array
+from graphdgm.spec.validate import positive_int
 
 
 class CategoricalEmission:
@@ -162,7 +163,8 @@ class HiddenMarkovModel:
             M = len(state_labels(symbols, "symbols"))
             emission: Emission = CategoricalEmission(rng.dirichlet(np.ones(M), size=S), symbols)
         else:
-            emission = GaussianEmission(rng.standard_normal((S, int(dim))), np.ones((S, int(dim))))
+            dim = positive_int(dim, "dim (the size of each Gaussian observation)")
+            emission = GaussianEmission(rng.standard_normal((S, dim)), np.ones((S, dim)))
         return cls(states, trans, emission, initial=init, name=name)
 
     def unroll(self, length: int, name: str | None = None) -> Any:
@@ -181,9 +183,7 @@ class HiddenMarkovModel:
         if not isinstance(self.emission, CategoricalEmission):
             raise SpecError("unroll builds a discrete Bayesian network, so it needs categorical emissions; a Gaussian "
                             "HMM has real-valued observations")
-        length = int(length)
-        if length < 1:
-            raise SpecError(f"unroll needs a positive length, got {length}")
+        length = positive_int(length, "length (time steps to unroll)")
         bn = BayesianNetwork(name or f"{self.name}_unrolled")
         bn.add_block("z", (length,), Categorical(self.num_states, labels=self.states))
         bn.add_block("y", (length,), Categorical(self.emission.num_symbols, labels=self.emission.symbols))

@@ -19,6 +19,7 @@ import numpy as np
 
 from graphdgm.errors import SpecError
 from graphdgm.spec.markov_network import _as_float_array
+from graphdgm.spec.validate import positive_int
 
 
 def state_labels(states: Any, what: str = "states") -> tuple[Any, ...]:
@@ -205,9 +206,7 @@ class MarkovChain:
         from graphdgm.spec.bayesian_network import BayesianNetwork
         from graphdgm.spec.domains import Categorical
 
-        length = int(length)
-        if length < 1:
-            raise SpecError(f"unroll needs a positive length, got {length}")
+        length = positive_int(length, "length (time steps to unroll)")
         bn = BayesianNetwork(name or f"{self.name}_unrolled")
         bn.add_block("x", (length,), Categorical(self.num_states, labels=self.states))
         add_chain_cpds(bn, "x", length, self.initial, self.transition)

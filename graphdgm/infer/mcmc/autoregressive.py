@@ -5,16 +5,54 @@ ordering. For other evidence (the left half of an image, scattered pixels) the p
 ancestral pass with the evidence written in as it is reached: q(x_U) = Π_{u free} p(x_u | x_<u).
 The target p(x_U | x_O) ∝ q(x_U) · Π_{o observed} p(x_o | x_<o), so the acceptance ratio is the
 ratio of those evidence likelihoods w(x) and the chain targets the exact conditional.
+
+A MADE with several masks is the uniform mixture 1/M Σ_k p_k of its masks. The proposal is then
+the mixture's sampler (a mask uniformly, then its ancestral pass with the evidence written in),
+q(x_U) = 1/M Σ_k q_k(x_U), and the weight is π/q = Σ_k p_k(x) / Σ_k q_k(x_U): the chain targets
+the mixture's conditional, the density ``log_prob`` gives. An independence chain whose proposals
+are almost never accepted stays at its first draw; :func:`warn_if_low_acceptance` says so.
 """
 from __future__ import annotations
+
+import warnings
 
 from typing import Any
 
 import torch
 
-from graphdgm.errors import CapabilityError
+from graphdgm.errors import CapabilityError, ConvergenceWarning
 from graphdgm.infer.mcmc.backends import _ChainBackend
 from graphdgm.infer.mcmc.kernel import ChainState, make_generator
+
+
+LOW_ACCEPTANCE = 0.01  # below this rate an independence chain has barely moved from its first draw
+
+
+def warn_if_low_acceptance(rate: float, steps: int, *, where: str, threshold: float = LOW_ACCEPTANCE) -> bool:
+    """Warn (:class:`~graphdgm.errors.ConvergenceWarning`) when an independence MH chain accepted
+    fewer than ``threshold`` of its proposals over the last half of its ``steps`` steps (a stuck
+    chain still accepts its first few records, so the whole-run rate hides it); returns whether it
+    warned.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_low_acceptance(0.002, 200, where="MADE.sample")
+    True
+    >>> "0.2%" in str(w[0].message)
+    True
+    """
+    if rate >= threshold:
+        return False
+    warnings.warn(
+        f"{where}: the independence Metropolis-Hastings chains accepted {rate:.1%} of their proposals over the "
+        f"last half of their {steps} steps (below {threshold:.0%}): they are stuck, and the samples may be far "
+        f"from p(x | evidence). The evidence is unlikely under the ancestral proposal: raise steps (e.g. steps="
+        f"{max(10 * steps, 1000)}), give evidence on a prefix of the ordering (exact in one pass), or for a "
+        f"small model use backend='exact'",
+        ConvergenceWarning, stacklevel=3,
+    )
+    return True
 
 
 class AutoregressiveIndependence:
@@ -39,25 +77,26 @@ class AutoregressiveIndependence:
         for i, s in (evidence or {}).items():
             mask[int(i)], vals[:, int(i)] = True, float(s)
         with torch.no_grad():
-            return self.start(model, model._ancestral(vals, mask, g), mask, g)
+            return self.start(model, model._propose(vals, mask, g), mask, g)
 
     @torch.no_grad()
     def start(self, model: torch.nn.Module, x: torch.Tensor, known: torch.Tensor, g: torch.Generator) -> ChainState:
         """A state from chains x (C, D) whose ``known`` entries (mask (D,) or (C, D)) are evidence."""
-        return ChainState(x, g, extra={"model": model, "mask": known, "w": model._evidence_weight(x, known)},
+        return ChainState(x, g, extra={"model": model, "mask": known, "w": model._log_weight(x, known), "trace": []},
                           accepted=torch.zeros((), dtype=torch.float64, device=x.device))
 
     @torch.no_grad()
     def sample(self, state: ChainState) -> ChainState:
         model, mask, g = state.extra["model"], state.extra["mask"], state.generator
-        prop = model._ancestral(state.x, mask, g)
-        w_new = model._evidence_weight(prop, mask)
+        prop = model._propose(state.x, mask, g)  # (C, D): the mixture's ancestral draw, evidence clamped
+        w_new = model._log_weight(prop, mask)  # (C,) log π/q
         u = torch.rand(w_new.shape, generator=g, device=w_new.device, dtype=w_new.dtype)
         acc = u.log() < (w_new - state.extra["w"])
         state.x = torch.where(acc[:, None], prop, state.x)
         state.extra["w"] = torch.where(acc, w_new, state.extra["w"])
         state.accepted += acc.sum()
         state.proposed += acc.numel()
+        state.extra["trace"].append(acc.sum())  # per-step acceptances (device scalars: no sync here)
         return state
 
     def packed(self, state: ChainState) -> torch.Tensor:
@@ -68,7 +107,16 @@ class AutoregressiveIndependence:
             return state.extra["model"].log_prob(state.x).to(torch.float64)
 
     def acceptance_rate(self, state: ChainState) -> float:
+        """Accepted / proposed over the whole run."""
         return float(state.accepted) / max(float(state.proposed), 1.0)
+
+    def late_acceptance_rate(self, state: ChainState) -> float:
+        """Accepted / proposed over the last half of the steps: what :func:`warn_if_low_acceptance` judges."""
+        trace = state.extra["trace"]
+        if not trace:
+            return 1.0
+        late = trace[len(trace) // 2:]
+        return float(torch.stack(late).sum()) / (len(late) * state.x.shape[0])
 
 
 class AutoregressiveMH(_ChainBackend):
@@ -80,6 +128,13 @@ class AutoregressiveMH(_ChainBackend):
 
     def kernel(self) -> AutoregressiveIndependence:
         return AutoregressiveIndependence()
+
+    def run(self, model: torch.nn.Module, evidence: dict[int, Any] | None = None, keep: Any = None):  # noqa: D102
+        result = super().run(model, evidence, keep)  # the whole-run rate is last_result.acceptance
+        kernel = AutoregressiveIndependence()
+        warn_if_low_acceptance(kernel.late_acceptance_rate(result.final_state), len(result.final_state.extra["trace"]),
+                               where="backend 'ar_mh'")
+        return result
 
     def map(self, model, evidence, variables):  # noqa: D102
         raise CapabilityError("backend 'ar_mh' gives marginals and samples; for the MAP state of a small model use "

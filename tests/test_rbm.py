@@ -225,8 +225,12 @@ def test_fit_rejects_bad_data_with_the_fix() -> None:
         gd.fit(model, bad, progress=False)
     with pytest.raises(gd.SpecError, match="NaN"):
         gd.fit(model, torch.full((10, 8), float("nan")), progress=False)
-    with pytest.raises(gd.GraphdgmError, match="diverged"):
+    with pytest.raises(gd.SpecError, match="lr must be a finite number"):
         gd.fit(model, torch.ones(10, 8), lr=float("inf"), progress=False)
+    start = model.weight.detach().clone()
+    with pytest.warns(gd.errors.ConvergenceWarning, match=r"diverged in epoch 1.*\['weight'\].*rolled back"):
+        hist = gd.fit(model, torch.ones(10, 8), lr=1e300, progress=False)  # diverges: rolled back, not raised
+    assert hist.diverged["epoch"] == 1 and torch.equal(model.weight, start)
 
 
 def test_pseudo_likelihood_estimate_is_unbiased() -> None:

@@ -125,6 +125,9 @@ def fit_contrastive(
     2
     """
     epochs, batch_size, lr = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size"), positive_float(lr, "lr")
+    momentum_warmup = positive_int(momentum_warmup, "momentum_warmup", minimum=0)
+    momentum = positive_float(momentum, "momentum", allow_zero=True)
+    weight_decay = positive_float(weight_decay, "weight_decay", allow_zero=True)
     k = positive_int(k, "k")
     chains = None if chains is None else positive_int(chains, "chains")
     monitor_size = positive_int(monitor_size, "monitor_size", minimum=0)

@@ -193,3 +193,10 @@ def test_query_log_prob_and_sample_agree_after_fitting() -> None:
         assert exact == pytest.approx(float(p[states[:, i] == 1].sum()), abs=1e-9), v  # query == Σ exp(log_prob)
         freq = float(x[:, i].double().mean())
         assert abs(freq - exact) < 5 * math.sqrt(exact * (1 - exact) / 40000) + 1e-3, v  # sample within 5 sigma
+
+
+def test_sample_sizes_are_checked_not_truncated() -> None:
+    model = gd.compile(sprinkler())
+    for bad in ({"n": 2.7}, {"n": 0}, {"n": 3, "steps": -5}, {"n": 3, "steps": 2.5}):
+        with pytest.raises(SpecError, match="steps" if "steps" in bad else "n must"):
+            model.sample(bad.pop("n"), **bad)

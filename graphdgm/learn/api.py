@@ -15,17 +15,16 @@ def fit(model: torch.nn.Module, data: Any, method: str | None = None, **options:
     """Train ``model`` on ``data`` by ``method`` (None: the model's default) and return the history;
     the model is updated in place.
 
-    =================  ==================================  ===========================================
-    method             models                              runs (its keyword arguments are the options)
-    =================  ==================================  ===========================================
-    ``"mle"``          Bayesian network (default)          :func:`~graphdgm.learn.counting.fit_tables_by_counting`
-                                                           (``pseudo_count``); DataFrames by column name
-    ``"mle"``          Markov chain (default)              :func:`~graphdgm.learn.counting.fit_chain_by_counting`
-    ``"baum_welch"``   hidden Markov model (default)       :func:`~graphdgm.learn.baum_welch` (``iterations``, ``tol``)
-    ``"mle"``          NADE, MADE, PixelCNN/RNN (default)  :func:`~graphdgm.learn.maximum_likelihood.fit_mle`
-    ``"adversarial"``  GAN (default)                       :func:`~graphdgm.learn.fit_adversarial` (``loss``, ...)
-    ``"pcd"``/``"cd"``  RBM, Markov network (pcd default)   :func:`~graphdgm.learn.contrastive_training.fit_contrastive`
-    =================  ==================================  ===========================================
+    Methods (the first that applies to a model is its default; each runner's keyword arguments are
+    the method's options):
+
+    - ``"mle"`` for a Bayesian network: CPTs from counts, :func:`~graphdgm.learn.fit_tables_by_counting`
+      (``pseudo_count``; a DataFrame is matched by column name, labels are read);
+    - ``"mle"`` for a Markov chain: :func:`~graphdgm.learn.fit_chain_by_counting`;
+    - ``"baum_welch"`` (``"em"``) for an HMM: :func:`~graphdgm.learn.baum_welch` (``iterations``, ``tol``);
+    - ``"mle"`` for NADE, MADE, PixelCNN, PixelRNN: :func:`~graphdgm.learn.maximum_likelihood.fit_mle`;
+    - ``"adversarial"`` for a GAN: :func:`~graphdgm.learn.fit_adversarial` (``loss``, ``d_steps``, ...);
+    - ``"pcd"`` (default) or ``"cd"`` for an RBM or a Markov network: :func:`~graphdgm.learn.fit_contrastive`.
 
     An option the chosen method does not use is a ``SpecError`` naming it (``progress`` is
     accepted by all); a method that does not apply to the model is a ``CapabilityError`` naming

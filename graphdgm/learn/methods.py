@@ -156,7 +156,9 @@ def check_options(model: Any, method: TrainingMethod, options: Mapping[str, Any]
             elif every[k]:
                 notes.append(f"{k!r} (an option of {', '.join(repr(n) for n in dict.fromkeys(every[k]))}, not of this method)")
             else:
-                notes.append(repr(k))
+                elsewhere = difflib.get_close_matches(k, sorted({o for m in METHODS for o in m.options}), n=1)
+                notes.append(f"{k!r}" + (f" (did you mean {elsewhere[0]!r}? that is not an option of this method "
+                                         f"either)" if elsewhere else ""))
         raise SpecError(f"unknown option(s) for fit(method={method.name!r}) on a {type(model).__name__}: "
                         f"{', '.join(notes)}. Its options are: {', '.join(accepted)}")
     defaults = {p.name: p.default for p in inspect.signature(method.runner()).parameters.values()}

@@ -39,7 +39,7 @@ def train_rbm(rbm, train, valid, args, out: Path):
         """Linear decay to zero over the wall-time budget (robust to how fast this machine is today)."""
         return max(0.0, 1.0 - (time.perf_counter() - t0) / (60 * args.max_minutes))
 
-    hist = gd.fit(rbm, train, method=args.method, k=args.k, chains=args.chains, epochs=args.epochs,
+    hist = gd.fit(rbm, train, method=args.method, k=args.k, chains=args.chains if args.method == "pcd" else None, epochs=args.epochs,
                   batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                   schedule=by_the_clock if args.epochs_by_time else "linear",
                   validation=valid, seed=args.seed, progress=True, checkpoint=out / "rbm_mnist.pt",
@@ -136,7 +136,7 @@ def main() -> None:
             h1 = torch.cat([rbm.sample_hidden(c, g) for c in train.split(10000)])
             h1_valid = rbm.sample_hidden(valid, g)
         t0 = time.perf_counter()
-        dh = gd.fit(dbn.rbms[1], h1, method=args.method, k=args.k, chains=args.chains, epochs=args.dbn_epochs,
+        dh = gd.fit(dbn.rbms[1], h1, method=args.method, k=args.k, chains=args.chains if args.method == "pcd" else None, epochs=args.dbn_epochs,
                     batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, schedule="linear",
                     validation=h1_valid, seed=args.seed, progress=True, checkpoint=out / "dbn_layer2.pt")
         dbn_s = time.perf_counter() - t0

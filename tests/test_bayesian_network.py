@@ -167,3 +167,36 @@ def test_bad_input_is_named() -> None:
 def test_draw_is_directed() -> None:
     src = gd.draw(sprinkler()).source
     assert "digraph" in src and "rain -> wet" in src.replace('"', "")
+
+
+def test_a_bayesian_network_refuses_non_cpt_factors_with_the_fix() -> None:
+    bn = sprinkler()
+    with pytest.raises(SpecError, match=r"add_factor.*add_cpd"):
+        bn.add_factor(["rain", "wet"], [[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(SpecError, match=r"add_coupling.*add_cpd"):
+        bn.add_coupling([("rain", "wet")], 0.5)
+    with pytest.raises(SpecError, match=r"add_field.*add_cpd"):
+        bn.add_field("rain", 0.3)
+    assert len(bn.factors) == 4  # one per CPT, nothing added
+
+
+def test_query_log_prob_and_sample_agree_after_fitting() -> None:
+    model = gd.compile(gd.BayesianNetwork.empty_like(sprinkler().parents, {v: gd.Binary() for v in sprinkler().variables}))
+    gd.query(model, ["rain"])  # a cached plan or sampler must not keep the old tables
+    gd.fit(model, gd.compile(sprinkler()).sample(5000, seed=5))
+    states = torch.tensor(list(itertools.product([0, 1], repeat=4)))  # (16, 4) every joint state
+    p = model.log_prob(states).exp()  # (16,)
+    assert float(p.sum()) == pytest.approx(1.0, abs=1e-12)
+    x = model.sample(40000, seed=6)
+    for i, v in enumerate(model.variables):
+        exact = float(gd.query(model, [v])[v].probs[1])
+        assert exact == pytest.approx(float(p[states[:, i] == 1].sum()), abs=1e-9), v  # query == Σ exp(log_prob)
+        freq = float(x[:, i].double().mean())
+        assert abs(freq - exact) < 5 * math.sqrt(exact * (1 - exact) / 40000) + 1e-3, v  # sample within 5 sigma
+
+
+def test_sample_sizes_are_checked_not_truncated() -> None:
+    model = gd.compile(sprinkler())
+    for bad in ({"n": 2.7}, {"n": 0}, {"n": 3, "steps": -5}, {"n": 3, "steps": 2.5}):
+        with pytest.raises(SpecError, match="steps" if "steps" in bad else "n must"):
+            model.sample(bad.pop("n"), **bad)

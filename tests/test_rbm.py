@@ -225,8 +225,14 @@ def test_fit_rejects_bad_data_with_the_fix() -> None:
         gd.fit(model, bad, progress=False)
     with pytest.raises(gd.SpecError, match="NaN"):
         gd.fit(model, torch.full((10, 8), float("nan")), progress=False)
-    with pytest.raises(gd.GraphdgmError, match="diverged"):
+    with pytest.raises(gd.SpecError, match="lr must be a finite number"):
         gd.fit(model, torch.ones(10, 8), lr=float("inf"), progress=False)
+    good = {0: model.weight.detach().clone()}  # the weights after each epoch that ended finite
+    keep = lambda epoch, record: good.__setitem__(epoch, model.weight.detach().clone())  # noqa: E731
+    with pytest.warns(gd.errors.ConvergenceWarning, match=r"diverged in epoch \d.*\['weight'\].*rolled back"):
+        hist = gd.fit(model, torch.ones(10, 8), lr=1e300, callbacks=[keep], progress=False)  # rolled back, not raised
+    assert hist.diverged["restored_epoch"] == max(good) == hist.diverged["epoch"] - 1
+    assert bool(torch.isfinite(model.weight).all()) and torch.equal(model.weight, good[max(good)])
 
 
 def test_pseudo_likelihood_estimate_is_unbiased() -> None:

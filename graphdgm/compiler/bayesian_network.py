@@ -2,6 +2,7 @@
 tables for batched ancestral sampling, a normalised ``log_prob`` and table fitting from data."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from graphdgm.compiler.markov import CompiledMarkovNetwork
 from graphdgm.errors import EvidenceError, SpecError
 from graphdgm.spec.bayesian_network import BayesianNetwork
+from graphdgm.spec.validate import positive_float, positive_int
 
 
 class CompiledBayesianNetwork(CompiledMarkovNetwork):
@@ -79,10 +81,9 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
         return (x[:, pidx] * pst).sum(-1)
 
     def log_prob(self, x: Any) -> torch.Tensor:
-        """Normalised log p(x) (B,) of packed states (B, n) of state indices: Σ_v log P(x_v | parents)."""
-        x = self._check_state(torch.as_tensor(x)).to(self.cards.device).long()
-        if bool(((x < 0) | (x >= self.cards)).any()):
-            raise SpecError(f"states must be state indices 0..card-1 per variable (cards {self.cards.tolist()[:8]}...)")
+        """Normalised log p(x) (B,): Σ_v log P(x_v | parents), for states (B, n) in the form
+        :meth:`encode_data` reads (state indices, state labels, or a data frame by column name)."""
+        x = self.encode_data(x, "states")
         conf = self._configs(x, slice(None))  # (B, n)
         rows = torch.arange(self.num_variables, device=x.device)
         return self.cpt_log[rows, conf, x].sum(1)
@@ -103,9 +104,8 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
         >>> gd.compile(bn).sample(4, evidence={"a": 1}).shape
         torch.Size([4, 2])
         """
-        n = int(n)
-        if n < 1:
-            raise SpecError(f"n must be a positive number of samples, got {n}")
+        n = positive_int(n, "n")
+        steps = positive_int(steps, "steps", minimum=0)
         ev = self.encode_evidence(evidence)
         dev = self.cards.device
         g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=dev).manual_seed(int(seed))
@@ -141,12 +141,93 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
         except InferenceError:
             return torch.zeros(())
 
+    def encode_data(self, data: Any, what: str = "data") -> torch.Tensor:
+        """Complete data as state indices (N, n) in ``model.variables`` order.
+
+        ``data`` is a (N, n) tensor or array of state indices, or of state labels (strings, mapped
+        through each variable's labels), or a pandas DataFrame (or a dict of columns) whose columns
+        are matched to the variables **by name**, in any order. Numbers are state indices.
+
+        >>> import graphdgm as gd, pandas as pd
+        >>> bn = gd.BayesianNetwork.empty_like({"a": [], "b": ["a"]},
+        ...                                    {"a": gd.Categorical(2, labels=("no", "yes")), "b": gd.Binary()})
+        >>> gd.compile(bn).encode_data(pd.DataFrame({"b": [1, 0], "a": ["yes", "no"]})).tolist()
+        [[1, 1], [0, 0]]
+        """
+        n = self.num_variables
+        if hasattr(data, "columns") or isinstance(data, Mapping):
+            names = [str(c) for c in (data.columns if hasattr(data, "columns") else data.keys())]
+            missing = [v for v in self.variables if v not in names]
+            extra = [c for c in names if c not in self.index]
+            if missing or extra or len(set(names)) != len(names):
+                raise SpecError(f"{what}: columns are matched to variables by name; missing {missing}, unknown "
+                                f"{extra}{' (some names repeat)' if len(set(names)) != len(names) else ''}. The "
+                                f"network's variables are {list(self.variables)}; rename the columns to match")
+            by_name = dict(zip(names, (data.columns if hasattr(data, "columns") else data.keys())))
+            cols = [np.asarray(data[by_name[v]]) for v in self.variables]  # a loop over columns, once per call
+            if len({len(c) for c in cols}) > 1:
+                raise SpecError(f"{what}: the columns have different lengths {[len(c) for c in cols]}")
+            x = torch.as_tensor(np.stack([self._encode_column(i, c, what) for i, c in enumerate(cols)], 1)
+                                if cols else np.zeros((0, 0), dtype=np.int64))
+        elif torch.is_tensor(data):
+            x = data.detach()
+        else:
+            arr = np.asarray(data)
+            if arr.dtype.kind in "USO":  # labels: encode column by column
+                arr2 = arr[None] if arr.ndim == 1 else arr
+                if arr2.ndim != 2 or arr2.shape[1] != n:
+                    raise SpecError(f"{what} has shape {arr.shape}; it needs (examples, {n}), one column per variable "
+                                    f"in model.variables order {list(self.variables)[:6]}")
+                arr = np.stack([self._encode_column(i, arr2[:, i], what) for i in range(n)], 1) if len(arr2) else \
+                    np.zeros((0, n), dtype=np.int64)
+            x = torch.as_tensor(arr)
+        if x.is_complex():
+            raise SpecError(f"{what} must hold state indices (integers) or state labels, not {x.dtype}")
+        x = x[None] if x.dim() == 1 else x
+        if x.dim() != 2 or x.shape[1] != n:
+            raise SpecError(f"{what} has shape {tuple(x.shape)}; it needs (examples, {n}), one column per variable "
+                            f"in model.variables order {list(self.variables)[:6]} (or a DataFrame with those columns)")
+        x = x.to(self.cards.device)
+        if x.is_floating_point():
+            if not bool(torch.isfinite(x).all()):
+                raise SpecError(f"{what} holds NaN or inf; every entry must be a state index or label")
+            if bool((x != x.round()).any()):
+                raise SpecError(f"{what} must hold state indices (integers) or state labels; found fractional values")
+        x = x.long()
+        bad = ((x < 0) | (x >= self.cards)).any(0)  # (n,)
+        if bool(bad.any()):
+            i = int(bad.nonzero()[0, 0])
+            raise SpecError(f"{what} column {i} ({self.variables[i]!r}) holds values outside 0..{int(self.cards[i]) - 1}; "
+                            f"give state indices or the labels {list(self.state_labels(i))}")
+        return x
+
+    def _encode_column(self, i: int, col: np.ndarray, what: str) -> np.ndarray:
+        """One column (N,) of labels or indices -> state indices (N,) of variable ``i``."""
+        if col.dtype.kind in "iub":
+            return col.astype(np.int64)
+        if col.dtype.kind == "f":
+            return col
+        keys = col.astype(str) if col.dtype.kind in "US" else np.array([f"{type(v).__name__}:{v}" for v in col])
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        labels = [str(lab) for lab in self.state_labels(i)]
+        codes = np.empty(len(first), dtype=np.int64)
+        for k, row in enumerate(first):  # a loop over distinct values, not examples
+            v = col[row]
+            if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+                codes[k] = int(v)  # an index; its range is checked with the others
+            elif str(v) in labels:
+                codes[k] = labels.index(str(v))
+            else:
+                raise SpecError(f"{what} column {self.variables[i]!r} holds {v!r}, which is not a state of "
+                                f"{self.variables[i]!r}; its states are {list(self.state_labels(i))}")
+        return codes[inverse.reshape(-1)]
+
     @torch.no_grad()
     def fit_tables(self, data: Any, pseudo_count: float = 0.0) -> "CompiledBayesianNetwork":
         """Set every CPT to its maximum-likelihood estimate from complete data (N, n) of state
         indices, or the posterior mean under a symmetric Dirichlet(``pseudo_count``) prior; a
         parent configuration never seen gets a uniform row. One batched count (bincount) for all
-        tables. Returns self.
+        tables. ``data`` is anything :meth:`encode_data` reads. Returns self.
 
         >>> import torch, graphdgm as gd
         >>> bn = gd.BayesianNetwork.empty_like({"a": [], "b": ["a"]}, {"a": gd.Binary(), "b": gd.Binary()})
@@ -154,21 +235,10 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
         >>> model.cpt_log[1, :2, :2].exp().tolist()
         [[0.5, 0.5], [0.0, 1.0]]
         """
-        if pseudo_count < 0 or not np.isfinite(pseudo_count):
-            raise SpecError(f"pseudo_count must be a finite number >= 0, got {pseudo_count}")
-        x = torch.as_tensor(data.detach() if hasattr(data, "detach") else np.asarray(data)).to(self.cards.device)
-        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-            raise SpecError("data holds NaN or inf; every entry must be a state index")
-        x = self._check_state(x)
+        pseudo_count = positive_float(pseudo_count, "pseudo_count", allow_zero=True)
+        x = self.encode_data(data)
         if x.shape[0] == 0:
             raise SpecError("data is empty: give at least one complete example (rows of state indices)")
-        if x.is_floating_point():
-            if bool((x != x.round()).any()):
-                raise SpecError("data must hold state indices (integers); encode labels with model.domains[i].index(label)")
-            x = x.long()
-        if bool(((x < 0) | (x >= self.cards)).any()):
-            bad = int(((x < 0) | (x >= self.cards)).any(0).nonzero()[0, 0])
-            raise SpecError(f"data column {bad} ({self.variables[bad]!r}) holds values outside 0..{int(self.cards[bad]) - 1}")
         n, (_, C, K) = self.num_variables, self.cpt_log.shape
         conf = self._configs(x, slice(None))  # (N, n)
         flat = (torch.arange(n, device=x.device) * C * K + conf * K + x).reshape(-1)
@@ -196,6 +266,4 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
             for f in self.spec.factors:
                 if f.name == name:
                     f.log_table[...] = t.cpu().numpy()
-        cache = self.__dict__.get("_block_conditionals")
-        if cache:
-            cache.clear()
+        # samplers' cached block conditionals re-read the factor tables on every use (refresh())

@@ -6,10 +6,14 @@ from graphdgm.learn.baum_welch import baum_welch
 from graphdgm.learn.loop import train
 from graphdgm.learn.metrics import pseudo_log_likelihood, reconstruction_error
 from graphdgm.learn.api import as_training_data, fit
+from graphdgm.learn.methods import methods_for
+from graphdgm.learn.contrastive_training import fit_contrastive
+from graphdgm.learn.counting import fit_chain_by_counting, fit_tables_by_counting
 from graphdgm.learn.layerwise import fit_layerwise
 from graphdgm.learn.adversarial import Adversarial, fit_adversarial
 
 __all__ = [
     "Adversarial", "fit_adversarial", "ContrastiveDivergence", "History", "baum_welch", "as_training_data", "fit", "fit_layerwise", "negative_phase", "pseudo_log_likelihood",
+    "fit_chain_by_counting", "fit_contrastive", "fit_tables_by_counting", "methods_for",
     "reconstruction_error", "train",
 ]

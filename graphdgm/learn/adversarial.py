@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from graphdgm.errors import SpecError
 from graphdgm.learn.history import History
 from graphdgm.learn.loop import _lr_factor, train
+from graphdgm.spec.validate import positive_float, positive_int
 
 LOSSES = ("non_saturating", "wgan_gp", "hinge")
 
@@ -122,9 +123,7 @@ class Adversarial:
         if "gan" not in getattr(model, "capabilities", ()):
             raise SpecError(f"adversarial training needs a compiled GAN, got a {type(model).__name__}")
         self.model, self.loss = model, loss
-        self.d_steps = int(d_steps if d_steps is not None else (5 if loss == "wgan_gp" else 1))
-        if self.d_steps < 1:
-            raise SpecError(f"d_steps must be at least 1, got {d_steps}")
+        self.d_steps = positive_int(d_steps if d_steps is not None else (5 if loss == "wgan_gp" else 1), "d_steps")
         self.gp_weight = float(gp_weight)
         self.r1 = float(r1)
         if self.r1 < 0 or self.gp_weight < 0:
@@ -286,10 +285,13 @@ def fit_adversarial(
     >>> sorted(h.last)
     ['epoch', 'loss_d', 'loss_g', 'lr', 'seconds']
     """
+    epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
+    sample_every, sample_count = positive_int(sample_every, "sample_every", minimum=0), positive_int(sample_count, "sample_count")
+    gp_weight, r1 = positive_float(gp_weight, "gp_weight", allow_zero=True), positive_float(r1, "r1", allow_zero=True)
     x = as_gan_data(model, data)
     wgan = loss == "wgan_gp"
-    lr = (1e-4 if wgan else 2e-4) if lr is None else float(lr)
-    lr_d = lr if lr_d is None else float(lr_d)
+    lr = (1e-4 if wgan else 2e-4) if lr is None else positive_float(lr, "lr")
+    lr_d = lr if lr_d is None else positive_float(lr_d, "lr_d")
     betas = ((0.5, 0.9) if wgan else (0.5, 0.999)) if betas is None else tuple(betas)
     rank, _ = _world() if distributed is not False else (0, 1)
     objective = Adversarial(model, loss, d_steps=d_steps, lr_d=lr_d, betas=betas, gp_weight=gp_weight, r1=r1, seed=seed + 1 + 1000 * rank)

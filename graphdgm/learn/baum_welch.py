@@ -11,6 +11,7 @@ from graphdgm.compiler.markov_chain import sum_over_processes
 from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.infer.mcmc.progress import progress_bar
 from graphdgm.learn.history import History
+from graphdgm.spec.validate import positive_int
 
 
 @torch.no_grad()
@@ -36,7 +37,8 @@ def baum_welch(model: torch.nn.Module, sequences: Any, lengths: Any = None, *, i
     """
     if "hmm" not in getattr(model, "capabilities", ()):
         raise CapabilityError(f"Baum-Welch fits hidden Markov models; got a {type(model).__name__}")
-    if int(iterations) < 0 or not (tol >= 0) or not (pseudo_count >= 0) or not (variance_floor > 0):
+    iterations = positive_int(iterations, "iterations", minimum=0)
+    if not (tol >= 0) or not (pseudo_count >= 0) or not (variance_floor > 0):
         raise SpecError(f"need iterations >= 0, tol >= 0, pseudo_count >= 0 and variance_floor > 0; got "
                         f"{iterations}, {tol}, {pseudo_count}, {variance_floor}")
     y, n = model.observations(sequences, lengths)
@@ -57,29 +59,4 @@ def baum_welch(model: torch.nn.Module, sequences: Any, lengths: Any = None, *, i
     return history
 
 
-
-def fit_sequence_model(model: torch.nn.Module, sequences: Any, method: str, *, pseudo_count: float = 0.0,
-                       iterations: int = 100, tol: float = 1e-8, progress: bool | None = None,
-                       distributed: bool | None = None, lengths: Any = None, variance_floor: float = 1e-6) -> History:
-    """``gd.fit`` for sequence models: a Markov chain by ``"mle"`` (counts, one record with the
-    fitted log-likelihood), a hidden Markov model by ``"baum_welch"`` (see :func:`baum_welch`).
-
-    >>> import graphdgm as gd
-    >>> chain = gd.compile(gd.MarkovChain(["a", "b"], [[0.5, 0.5], [0.5, 0.5]]))
-    >>> h = gd.fit(chain, [["a", "a", "b", "a"]], method="mle")
-    >>> chain.transition.tolist(), round(h.last["log_likelihood"], 4)  # log(1 * 0.5 * 0.5 * 1): initial p(a) = 1
-    ([[0.5, 0.5], [1.0, 0.0]], -1.3863)
-    """
-    caps = model.capabilities
-    if "markov_chain" in caps and method == "mle":
-        model.fit(sequences, lengths, pseudo_count=pseudo_count, distributed=distributed)
-        ll = sum_over_processes(model.log_prob(sequences, lengths).sum()[None], distributed)
-        return History([{"iteration": 1, "log_likelihood": float(ll[0])}])
-    if "hmm" in caps and method in ("baum_welch", "em"):
-        return baum_welch(model, sequences, lengths, iterations=iterations, tol=tol, pseudo_count=pseudo_count,
-                          variance_floor=variance_floor, progress=progress, distributed=distributed)
-    use = "'mle'" if "markov_chain" in caps else "'baum_welch'"
-    raise CapabilityError(f"unknown training method {method!r} for a {type(model).__name__}; use {use}")
-
-
-__all__ = ["baum_welch", "fit_sequence_model"]
+__all__ = ["baum_welch"]

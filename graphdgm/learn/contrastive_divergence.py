@@ -13,8 +13,9 @@ from typing import Any
 
 import torch
 
-from graphdgm.errors import CapabilityError, SpecError
+from graphdgm.errors import CapabilityError
 from graphdgm.infer.mcmc.gibbs import conditionals_for
+from graphdgm.spec.validate import positive_int
 
 
 class _RBMChains:
@@ -88,10 +89,8 @@ class ContrastiveDivergence:
 
     def __init__(self, model: torch.nn.Module, k: int = 1, *, persistent: bool = False, chains: int | None = None,
                  seed: int | torch.Generator = 0) -> None:
-        if int(k) < 1:
-            raise SpecError(f"k (Gibbs sweeps per update) must be at least 1, got {k}")
-        self.model, self.k, self.persistent = model, int(k), bool(persistent)
-        self.chains_wanted = None if chains is None else int(chains)
+        self.model, self.k, self.persistent = model, positive_int(k, "k (Gibbs sweeps per update)"), bool(persistent)
+        self.chains_wanted = None if chains is None else positive_int(chains, "chains")
         self.sampler = negative_phase(model)
         dev = next(model.parameters()).device
         if isinstance(seed, torch.Generator):

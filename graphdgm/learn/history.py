@@ -5,9 +5,33 @@ import json
 import os
 from typing import Any
 
+import numpy as np
+import torch
+
+from graphdgm.runtime import atomic_write_text
+
+
+def plain_data(value: Any) -> Any:
+    """``value`` with numpy and 0-d torch scalars turned into Python numbers, tuples into lists, and
+    containers walked, so a checkpoint holding it loads with ``weights_only=True``.
+
+    >>> [type(v).__name__ for v in plain_data([np.float64(0.5), np.int64(2), (1,)])]
+    ['float', 'int', 'list']
+    """
+    if isinstance(value, dict):
+        return {k: plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(v) for v in value]
+    if torch.is_tensor(value) and value.dim() == 0 and not value.requires_grad:
+        return value.item()
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()  # numpy scalars (np.float64 too: it pickles as a numpy object) and arrays
+    return value
+
 
 class History:
-    """Per-epoch records, readable by column.
+    """Per-epoch records, readable by column. ``diverged`` is None, or, when training stopped
+    because parameters went non-finite, ``{"epoch", "parameters", "restored_epoch"}``.
 
     >>> h = History(); h.append({"epoch": 1, "loss": 0.5}); h.append({"epoch": 2, "loss": 0.25})
     >>> h["loss"], len(h)
@@ -16,6 +40,7 @@ class History:
 
     def __init__(self, records: list[dict[str, Any]] | None = None) -> None:
         self.records: list[dict[str, Any]] = list(records or [])
+        self.diverged: dict[str, Any] | None = None
 
     def append(self, record: dict[str, Any]) -> None:
         self.records.append(dict(record))
@@ -39,8 +64,9 @@ class History:
         return pd.DataFrame(self.records)
 
     def save(self, path: str | os.PathLike) -> None:
-        with open(path, "w") as f:
-            json.dump(self.records, f, indent=1)
+        """Write the records as JSON, atomically (a kill mid-write leaves the previous file)."""
+        atomic_write_text(path, json.dumps(plain_data(self.records), indent=1))
 
     def __repr__(self) -> str:
-        return f"History({len(self)} epochs, last={self.last})"
+        tail = f", diverged in epoch {self.diverged['epoch']}" if self.diverged else ""
+        return f"History({len(self)} epochs, last={self.last}{tail})"

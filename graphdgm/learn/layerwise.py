@@ -6,7 +6,9 @@ from typing import Any
 
 import torch
 
+from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.learn.api import as_training_data, fit
+from graphdgm.spec.validate import positive_int
 from graphdgm.learn.history import History
 
 
@@ -23,9 +25,15 @@ def fit_layerwise(dbn: torch.nn.Module, data: Any, method: str = "pcd", *, epoch
     >>> [len(h) for h in hs]
     [2, 2]
     """
-    per_layer = [int(epochs)] * len(dbn.rbms) if isinstance(epochs, int) else [int(e) for e in epochs]
+    if "dbn" not in getattr(dbn, "capabilities", ()):
+        raise CapabilityError(f"fit_layerwise trains a compiled deep belief network (gd.compile(gd.DBN([...]))); got a "
+                              f"{type(dbn).__name__}: train it with gd.fit(model, data)")
+    if isinstance(epochs, (list, tuple)):
+        per_layer = [positive_int(e, f"epochs[{i}]") for i, e in enumerate(epochs)]
+    else:
+        per_layer = [positive_int(epochs, "epochs")] * len(dbn.rbms)
     if len(per_layer) != len(dbn.rbms):
-        raise ValueError(f"epochs has {len(per_layer)} entries for {len(dbn.rbms)} RBMs; give one number or one per RBM")
+        raise SpecError(f"epochs has {len(per_layer)} entries for {len(dbn.rbms)} RBMs; give one number or one per RBM")
     x = as_training_data(dbn.rbms[0], data)
     g = torch.Generator(device=x.device).manual_seed(int(seed) + 99)
     histories = []

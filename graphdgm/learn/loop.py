@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from graphdgm.errors import GraphdgmError, SpecError
-from graphdgm.learn.history import History
+from graphdgm.errors import ConvergenceWarning, GraphdgmError, SpecError
+from graphdgm.learn.history import History, plain_data
+from graphdgm.runtime import safe_torch_load, torch_save_atomic
+from graphdgm.spec.validate import positive_float, positive_int
 
 
 def _lr_factor(schedule: str | Callable[[float], float], total_steps: int) -> Callable[[int], float]:
@@ -38,6 +41,30 @@ def _param_groups(named: Any, weight_decay: float) -> list[dict[str, Any]]:
         if p.requires_grad:
             (plain if "bias" in name else decay).append(p)
     return [{"params": decay, "weight_decay": float(weight_decay)}, {"params": plain, "weight_decay": 0.0}]
+
+
+class _LastFinite:
+    """A copy of the parameters at the end of the last epoch where all were finite (one buffer per
+    parameter tensor, refreshed in place), to roll back to when training diverges."""
+
+    def __init__(self, params: list[tuple[str, torch.nn.Parameter]]) -> None:
+        self.params = params
+        self.copies = [p.detach().clone() for _, p in params]
+        self.epoch = 0
+
+    def non_finite(self) -> list[str]:
+        return [n for n, p in self.params if not bool(torch.isfinite(p).all())]
+
+    @torch.no_grad()
+    def keep(self, epoch: int) -> None:
+        for c, (_, p) in zip(self.copies, self.params):  # a loop over parameter tensors
+            c.copy_(p)
+        self.epoch = epoch
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for c, (_, p) in zip(self.copies, self.params):
+            p.copy_(c)
 
 
 def _world() -> tuple[int, int]:
@@ -80,8 +107,14 @@ def train(
     ``monitor(epoch)`` adds figures to the history after each epoch, and ``callbacks(epoch,
     record)`` see each record (return ``False`` to stop early). With ``checkpoint`` a file keeps
     the model, optimizer, objective state (PCD chains) and history every ``checkpoint_every``
-    epochs; ``resume=True`` continues from it. Under ``torch.distributed`` each process takes its
-    share of every batch and the gradients are averaged.
+    epochs (written atomically, as tensors and plain data only); ``resume=True`` continues from it,
+    loading with ``weights_only=True`` (a file holding anything else is a ``FormatError``, never
+    unpickled). Under ``torch.distributed`` each process takes its share of every batch and the
+    gradients are averaged.
+
+    Divergence: when an epoch leaves a parameter NaN or infinite, the model is rolled back to the
+    parameters of the last epoch that ended finite, training stops, a ``ConvergenceWarning`` names
+    the epoch, the parameters and the fix, and ``history.diverged`` records it (None otherwise).
 
     >>> import torch, graphdgm as gd
     >>> from graphdgm.learn import ContrastiveDivergence
@@ -96,13 +129,20 @@ def train(
     rank, world = _world() if distributed is not False else (0, 1)
     if distributed and world == 1 and not (dist.is_available() and dist.is_initialized()):
         raise GraphdgmError("distributed=True needs torch.distributed initialised first (dist.init_process_group)")
+    epochs = positive_int(epochs, "epochs")
+    batch_size = positive_int(batch_size, "batch_size")
+    checkpoint_every = positive_int(checkpoint_every, "checkpoint_every")
+    momentum_warmup = positive_int(momentum_warmup, "momentum_warmup", minimum=0)
+    lr = positive_float(lr, "lr")
+    momentum = positive_float(momentum, "momentum", allow_zero=True)
+    weight_decay = positive_float(weight_decay, "weight_decay", allow_zero=True)
     N = data.shape[0]
     if N == 0:
         raise SpecError("training data is empty: give at least one example (rows of the data tensor)")
-    global_batch = int(batch_size) * world
+    global_batch = batch_size * world
     steps_per_epoch = max(1, math.ceil(N / global_batch))
-    total = int(epochs) * steps_per_epoch
-    named = objective.named_parameters() if hasattr(objective, "named_parameters") else model.named_parameters()
+    total = epochs * steps_per_epoch
+    named = list(objective.named_parameters() if hasattr(objective, "named_parameters") else model.named_parameters())
     groups = _param_groups(named, weight_decay)
     if optimizer == "sgd":
         try:  # one fused kernel per step where this torch has it (CPU and CUDA, torch >= 2.4)
@@ -121,7 +161,7 @@ def train(
     start = 0
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location=next(model.parameters()).device, weights_only=False)
+        state = safe_torch_load(ckpt, map_location=next(model.parameters()).device, what="graphdgm training checkpoint")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -132,7 +172,10 @@ def train(
     if world > 1:
         for p in model.parameters():
             dist.broadcast(p.data, 0)
-    bar = progress_bar(range(start, int(epochs)), progress if rank == 0 else False, desc="train")
+    history.diverged = None
+    last_finite = _LastFinite([(n, p) for n, p in model.named_parameters()])
+    last_finite.epoch = start
+    bar = progress_bar(range(start, epochs), progress if rank == 0 else False, desc="train")
     for epoch in bar:
         if optimizer == "sgd":
             for grp in opt.param_groups:
@@ -158,22 +201,25 @@ def train(
         record = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t_epoch}
         if objective_reports_loss:
             record.update({key: float(total) / steps_per_epoch for key, total in loss_sums.items()})
-        bad = [n for n, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+        bad = last_finite.non_finite()
         if bad:
-            raise GraphdgmError(f"training diverged in epoch {epoch + 1}: parameters {bad} are no longer finite; "
-                                f"lower the learning rate (lr={lr}) or add weight decay")
+            last_finite.restore()
+            history.diverged = {"epoch": epoch + 1, "parameters": bad, "restored_epoch": last_finite.epoch}
+            back = f"after epoch {last_finite.epoch}" if last_finite.epoch else "from before training"
+            warnings.warn(f"training diverged in epoch {epoch + 1}: parameters {bad} were no longer finite, so the "
+                          f"model was rolled back to its parameters {back} and training stopped; lower the learning rate (lr={lr}, try lr={lr / 10:g}) or add weight decay "
+                          f"(weight_decay=...)", ConvergenceWarning, stacklevel=2)
+            break
+        last_finite.keep(epoch + 1)
         if monitor is not None:
             record.update(monitor(epoch + 1))
         history.append(record)
         if hasattr(bar, "set_postfix"):
             bar.set_postfix({k: round(v, 4) for k, v in record.items() if isinstance(v, float)})
-        if ckpt is not None and rank == 0 and ((epoch + 1) % int(checkpoint_every) == 0 or epoch + 1 == int(epochs)):
-            ckpt.parent.mkdir(parents=True, exist_ok=True)
-            tmp = ckpt.with_suffix(ckpt.suffix + ".tmp")
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                        "objective": objective.state_dict(), "shuffle": g.get_state(), "history": history.records,
-                        "epoch": epoch + 1}, tmp)
-            os.replace(tmp, ckpt)  # never a half-written checkpoint
+        if ckpt is not None and rank == 0 and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
+            torch_save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                               "objective": objective.state_dict(), "shuffle": g.get_state(),
+                               "history": plain_data(history.records), "epoch": epoch + 1}, ckpt)
         if any(cb(epoch + 1, record) is False for cb in callbacks):
             break
     return history

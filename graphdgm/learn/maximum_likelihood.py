@@ -14,6 +14,7 @@ import torch
 from graphdgm.errors import SpecError
 from graphdgm.learn.history import History
 from graphdgm.learn.loop import train
+from graphdgm.spec.validate import positive_float, positive_int
 
 
 class MaximumLikelihood:
@@ -60,8 +61,13 @@ def mean_nll(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, **
 
 def as_binary_data(model: torch.nn.Module, data: Any, what: str = "training data") -> torch.Tensor:
     """(N, D) float tensor of 0/1 values on the model's device, with clear errors."""
-    x = torch.as_tensor(data.detach() if hasattr(data, "detach") else np.asarray(data))
+    try:
+        x = torch.as_tensor(data.detach() if hasattr(data, "detach") else np.asarray(data))
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise SpecError(f"{what} must be a numeric array or tensor of 0/1 values; got {type(data).__name__} ({e})") from None
     D = model.D
+    if x.dim() >= 1 and x.shape[0] == 0:
+        raise SpecError(f"{what} is empty: give at least one example, shape (examples, {D})")
     if x.dim() >= 2 and x.shape[0] > 0 and math.prod(x.shape[1:]) == D:
         x = x.reshape(x.shape[0], D)
     if x.dim() != 2 or x.shape[1] != D:
@@ -99,8 +105,10 @@ def fit_mle(
     ensemble for a multi-mask MADE), and ``patience`` stops training after that many epochs
     without improvement and restores the best parameters (early stopping).
     """
+    epochs, batch_size, lr = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size"), positive_float(lr, "lr")
     x = as_binary_data(model, data)
     valid = as_binary_data(model, validation, "validation data") if validation is not None else None
+    patience = None if patience is None else positive_int(patience, "patience")
     if patience is not None and valid is None:
         raise SpecError("early stopping (patience=...) needs validation data: pass validation=x_valid")
     if not resume and hasattr(model, "init_visible_bias"):

@@ -76,10 +76,30 @@ class BayesianNetwork(MarkovNetwork):
                             f"{sums[bad]:.6g}, not 1; every row over the child's states must sum to one")
         name = f"P({child}{'|' + ','.join(parents) if parents else ''})"
         with np.errstate(divide="ignore"):
-            self.add_factor([*parents, child], log_table=np.log(arr / sums[..., None]), name=name)
+            MarkovNetwork.add_factor(self, [*parents, child], log_table=np.log(arr / sums[..., None]), name=name)
         self.parents[child] = parents
         self.cpds[child] = arr / sums[..., None]
         return name
+
+    def _refuse(self, what: str) -> None:
+        raise SpecError(f"a BayesianNetwork holds only conditional probability tables, so {what} would break "
+                        f"log_prob and sampling (they read the CPTs); add P(child | parents) with "
+                        f"bn.add_cpd(child, parents, table), or declare a gd.MarkovNetwork for undirected factors")
+
+    def add_factor(self, *args: Any, **kwargs: Any) -> str:
+        """Refused: a Bayesian network's factors are its CPTs; use :meth:`add_cpd`."""
+        self._refuse("add_factor")
+        return ""
+
+    def add_coupling(self, *args: Any, **kwargs: Any) -> str:
+        """Refused: a Bayesian network has no pairwise couplings; use :meth:`add_cpd`."""
+        self._refuse("add_coupling")
+        return ""
+
+    def add_field(self, *args: Any, **kwargs: Any) -> str:
+        """Refused: a Bayesian network has no unary fields; use :meth:`add_cpd`."""
+        self._refuse("add_field")
+        return ""
 
     def dag(self) -> nx.DiGraph:
         """Variables as nodes and parent -> child edges."""

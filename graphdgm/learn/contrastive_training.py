@@ -1,0 +1,145 @@
+"""Energy-model training by contrastive divergence through the shared loop: the data check
+(``as_training_data``), the per-epoch monitors, and :func:`fit_contrastive`, which ``gd.fit`` runs
+for ``method="cd"`` and ``method="pcd"``."""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from graphdgm.errors import SpecError
+from graphdgm.learn.contrastive_divergence import ContrastiveDivergence
+from graphdgm.learn.history import History
+from graphdgm.learn.loop import train
+from graphdgm.learn.metrics import pseudo_log_likelihood, reconstruction_error
+from graphdgm.spec.validate import positive_float, positive_int
+
+
+def as_training_data(model: torch.nn.Module, data: Any, what: str = "training data") -> torch.Tensor:
+    """Check and convert ``data`` to what ``model`` trains on: (N, V) visible states of an RBM
+    (images (N, 28, 28) are flattened) or (N, n) state indices of a Markov network."""
+    try:
+        x = torch.as_tensor(data.detach() if hasattr(data, "detach") else np.asarray(data))
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise SpecError(f"{what} must be a numeric array or tensor (examples, units); got {type(data).__name__} "
+                        f"({e})") from None
+    if x.is_complex():
+        raise SpecError(f"{what} must be real-valued, not {x.dtype}")
+    dev = next(model.parameters()).device
+    rbm = "rbm" in getattr(model, "capabilities", ())
+    n = model.V if rbm else model.num_variables
+    units = f"visible units of this RBM ({model.V})" if rbm else f"variables of this network ({n})"
+    if x.dim() >= 1 and x.shape[0] == 0:
+        raise SpecError(f"{what} is empty: give at least one example, shape (examples, {n})")
+    if x.dim() >= 2 and x.shape[0] > 0 and math.prod(x.shape[1:]) == n:
+        x = x.reshape(x.shape[0], n)
+    if x.dim() != 2 or x.shape[1] != n:
+        raise SpecError(f"{what} has shape {tuple(x.shape)}; it needs (examples, {n}), one column per "
+                        f"{units}. Reshape it, e.g. data.reshape(len(data), {n})")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise SpecError(f"{what} holds NaN or inf; clean or drop those rows")
+    vtype = getattr(model, "visible_type", None)
+    if vtype == "gaussian":
+        return x.to(dev, model.dtype)
+    cards = model.cards[:n].to(x.device)
+    if rbm and vtype == "bernoulli":
+        bad_cols = ((x != 0) & (x != 1)).any(0)  # one pass for the common 0/1 case
+    else:
+        bad_cols = ((x != x.round()) | (x < 0) | (x >= cards)).any(0)
+    if bool(bad_cols.any()):
+        bad = int(bad_cols.nonzero()[0, 0])
+        raise SpecError(f"{what} column {bad} ({model.variables[bad]!r}) holds values outside the unit's "
+                        f"states 0..{int(cards[bad]) - 1}; binarise or encode the data as state indices")
+    return x.to(dev, model.dtype) if rbm else x.to(dev, torch.long)
+
+
+def _monitor(model: torch.nn.Module, train_x: torch.Tensor, valid: torch.Tensor | None, size: int,
+             ais_every: int, ais_options: dict[str, Any], seed: int) -> Callable[[int], dict[str, float]] | None:
+    if size <= 0 and not ais_every:
+        return None  # monitoring off (for timing runs)
+    mon = (valid if valid is not None else train_x)[:max(size, 1)]
+    g = torch.Generator(device=mon.device).manual_seed(seed + 7)
+    rbm = "rbm" in getattr(model, "capabilities", ())
+
+    def monitor(epoch: int) -> dict[str, float]:
+        out: dict[str, float] = {}
+        if rbm and size > 0:
+            out["reconstruction_error"] = reconstruction_error(model, mon)
+        if "discrete" in model.capabilities and size > 0:
+            out["pseudo_log_likelihood"] = pseudo_log_likelihood(model, mon, g)
+        if ais_every and epoch % ais_every == 0:
+            from graphdgm.infer.rbm_ais import rbm_log_likelihood
+
+            res = rbm_log_likelihood(model, mon, base_data=train_x, **ais_options)
+            out["ais_log_z"] = float(res.log_z)
+            out["log_likelihood"] = float(res.log_likelihood)
+        return out
+
+    return monitor
+
+
+def fit_contrastive(
+    model: torch.nn.Module,
+    data: Any,
+    *,
+    persistent: bool = True,
+    epochs: int = 10,
+    batch_size: int = 100,
+    lr: float = 0.05,
+    k: int = 1,
+    chains: int | None = None,
+    momentum: float = 0.9,
+    momentum_warmup: int = 5,
+    weight_decay: float = 2e-4,
+    schedule: str | Callable[[float], float] = "constant",
+    optimizer: str = "sgd",
+    seed: int = 0,
+    progress: bool | None = None,
+    validation: Any = None,
+    monitor_size: int = 1000,
+    ais_every: int = 0,
+    ais_options: dict[str, Any] | None = None,
+    init_visible_bias: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callable[[int, dict[str, float]], Any]] = (),
+    distributed: bool | None = None,
+) -> History:
+    """CD-k (``persistent=False``) or PCD-k with ``chains`` fantasy particles (default one per batch
+    row) for an RBM or a fully observed discrete Markov network, SGD with ``momentum`` (0.5 for the
+    first ``momentum_warmup`` epochs) and ``weight_decay`` on weights (not biases); visible biases
+    start at the data's log-odds (``init_visible_bias``). The history records per epoch the
+    learning rate, the reconstruction error and a pseudo-log-likelihood on ``validation`` (or the
+    first ``monitor_size`` training rows), and every ``ais_every`` epochs an AIS estimate of log Z
+    and of the mean log-likelihood (``ais_options`` go to
+    :func:`graphdgm.infer.rbm_ais.rbm_log_likelihood`).
+
+    >>> import torch, graphdgm as gd
+    >>> rbm = gd.compile(gd.RBM(6, 3))
+    >>> x = torch.bernoulli(torch.full((32, 6), 0.3, dtype=torch.float64), generator=torch.Generator().manual_seed(0))
+    >>> len(fit_contrastive(rbm, x, persistent=False, epochs=2, batch_size=8, progress=False))
+    2
+    """
+    epochs, batch_size, lr = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size"), positive_float(lr, "lr")
+    momentum_warmup = positive_int(momentum_warmup, "momentum_warmup", minimum=0)
+    momentum = positive_float(momentum, "momentum", allow_zero=True)
+    weight_decay = positive_float(weight_decay, "weight_decay", allow_zero=True)
+    k = positive_int(k, "k")
+    chains = None if chains is None else positive_int(chains, "chains")
+    monitor_size = positive_int(monitor_size, "monitor_size", minimum=0)
+    ais_every = positive_int(ais_every, "ais_every", minimum=0)
+    x = as_training_data(model, data)
+    valid = as_training_data(model, validation, "validation data") if validation is not None else None
+    if init_visible_bias and not resume and "rbm" in model.capabilities and model.spec.visible_bias is None:
+        model.init_visible_bias(x)
+    rank = torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
+    objective = ContrastiveDivergence(model, k, persistent=persistent, chains=chains, seed=seed + 1000 * rank)
+    monitor = _monitor(model, x, valid, monitor_size, ais_every, dict(ais_options or {}), seed)
+    return train(model, objective, x, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
+                 momentum_warmup=momentum_warmup, weight_decay=weight_decay, schedule=schedule, seed=seed,
+                 progress=progress, monitor=monitor, callbacks=callbacks, checkpoint=checkpoint, resume=resume,
+                 distributed=distributed, optimizer=optimizer)

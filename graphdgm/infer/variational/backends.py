@@ -98,8 +98,16 @@ def _variational_diagnostics(name: str, runs: list[Any], best: int, marginals: l
                         "backend='exact' where the width allows it, or with gd.infer.Tempering.")
     return Diagnostics(name if name != "loopy BP" else "bp", not messages, iterations=chosen.iterations, restarts=len(runs),
                        messages=tuple(messages),
-                       details={"scores": tuple(scores), "best": best, "symmetric": symmetric, "distinct_fixed_points": distinct + 1,
+                       details={"scores": tuple(scores), "best": best, "symmetric": symmetric, "runs_at_other_fixed_points": distinct,
                                 "converged_runs": sum(r.converged for r in runs)})
+
+
+def _start(restart: int, perturbation: float, seed: int, tables: FactorTables) -> tuple[float, torch.Generator]:
+    """Noise scale and generator of one restart. Restarts come in antithetic pairs (the same draws,
+    negated), so a model with two mirrored fixed points (a zero-field ferromagnet) shows both,
+    and :func:`_variational_diagnostics` reports them, instead of one silently broken symmetry."""
+    g = torch.Generator(device=tables.unary.device).manual_seed(seed + restart // 2)
+    return (perturbation if restart % 2 == 0 else -perturbation), g
 
 
 def _best(scores: list[float], converged: list[bool]) -> int:
@@ -157,14 +165,14 @@ class BeliefPropagation:
         evidence = evidence or {}
         with torch.no_grad():
             tables = FactorTables.from_model(model, evidence)
-            g = torch.Generator(device=tables.unary.device).manual_seed(self.seed)
             runs: list[BPResult] = []
             damping = self.damping
-            for _ in range(self.restarts if mode == "sum" else 1):  # a short loop over restarts
+            for r in range(self.restarts if mode == "sum" else 1):  # a short loop over restarts
+                noise, g = _start(r, self.perturbation, self.seed, tables)
                 runs.append(belief_propagation(
                     tables, max_iters=self.max_iters, tol=self.tol, damping=damping, schedule=self.schedule, mode=mode,
                     blocks=_blocks_if(self.schedule, model), residual_fraction=self.residual_fraction,
-                    init_noise=self.perturbation, generator=g, warn=False,
+                    init_noise=noise, generator=g, warn=False,
                 ))
                 if not runs[-1].converged:  # flooding often cycles with period two; damping removes that cycle
                     damping = max(damping, 0.5)
@@ -223,11 +231,10 @@ class MeanField:
         evidence = evidence or {}
         with torch.no_grad():
             tables = FactorTables.from_model(model, evidence)
-            g = torch.Generator(device=tables.unary.device).manual_seed(self.seed)
             runs = [mean_field(
                 tables, max_iters=self.max_iters, tol=self.tol, damping=self.damping, schedule=self.schedule,
-                blocks=_blocks_if(self.schedule, model), init_noise=self.perturbation, generator=g, warn=False,
-            ) for _ in range(self.restarts)]  # a short loop over restarts
+                blocks=_blocks_if(self.schedule, model), init_noise=noise, generator=g, warn=False,
+            ) for noise, g in (_start(r, self.perturbation, self.seed, tables) for r in range(self.restarts))]  # restarts
         scores = [float(r.elbo) for r in runs]
         best = _best(scores, [r.converged for r in runs])
         self.last_result = runs[best]

@@ -251,3 +251,12 @@ def test_map_by_annealing_and_svi_set_diagnostics() -> None:
     svi = SVI(steps=100, lr=0.05, guide="normal")
     svi.fit(gauss, {"x[1]": 0.0})
     assert svi.diagnostics.backend == "svi" and svi.diagnostics.iterations == 100
+
+
+def test_runs_too_short_to_judge_do_not_warn_but_say_so() -> None:
+    """One state per chain after burn-in (how a Bayesian network samples with evidence) has no R-hat."""
+    model = gd.compile(gd.MarkovNetwork.ising_grid(8, 8, coupling=5.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        r = sample_chains(model, BlockGibbs(), chains=16, sweeps=2, burn_in=10, seed=0)
+    assert not r.diagnostics.converged and "too few" in r.diagnostics.details["note"]

@@ -59,6 +59,7 @@ def split_rhat(trace: torch.Tensor) -> float:
 
 RHAT_THRESHOLD = 1.05  # the usual cut (Vehtari et al. 2021 suggest 1.01 for final results)
 _WORST_SHOWN = 5
+MIN_DRAWS_TO_JUDGE = 4  # split R-hat compares half-chains: two draws each at least
 
 
 def chain_diagnostics(
@@ -71,13 +72,15 @@ def chain_diagnostics(
     sampler: str,
     sweeps: int,
     tempering: bool = False,
+    draws: int = MIN_DRAWS_TO_JUDGE,
 ) -> "Diagnostics":
     """Diagnostics of one sampling run from per-variable split R-hat ``rhat`` (n,).
 
     R-hat of inf or NaN (chains stuck in different states) counts as not converged; a variable
     that sits in the same single state in every chain has R-hat 1. Variables clamped by
     ``evidence`` are left out. Above ``threshold`` (None: never) the message names the worst
-    variables and what to try.
+    variables and what to try. With fewer than 4 draws per chain nothing is judged (no warning;
+    ``converged`` False and a note in ``details``).
     """
     from graphdgm.infer.diagnostics import Diagnostics
 
@@ -87,6 +90,10 @@ def chain_diagnostics(
         free[torch.tensor(sorted(int(v) for v in evidence), dtype=torch.long)] = False
     r_free = r[free]
     rhat_max = float(r_free.max()) if r_free.numel() else 1.0
+    if draws < MIN_DRAWS_TO_JUDGE:  # e.g. independent chains that each give one state after burn-in
+        return Diagnostics(sampler.lower(), False, rhat_max=float("nan"), ess_min=ess, details={
+            "rhat": r, "threshold": threshold,
+            "note": f"{draws} draws per chain: too few to judge mixing (split R-hat needs {MIN_DRAWS_TO_JUDGE}); not checked"})
     converged = threshold is None or rhat_max <= threshold
     messages: tuple[str, ...] = ()
     if not converged:

@@ -171,7 +171,7 @@ def sample_chains(
         ess = min(ess, float(result.ess().min())) if samples.shape[-1] else ess
     result.diagnostics = chain_diagnostics(
         model, rhat, evidence, threshold=rhat_threshold, ess=ess, sampler=_sampler_name(kernel), sweeps=sweeps,
-        tempering=hasattr(kernel, "swap_rates"),
+        tempering=hasattr(kernel, "swap_rates"), draws=draws,
     )
     warn_if_unconverged(result.diagnostics)
     return result

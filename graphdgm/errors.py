@@ -46,4 +46,8 @@ class FormatError(GraphdgmError, ValueError):
 
 
 class ConvergenceWarning(UserWarning):
-    """An iterative method (loopy BP, mean field) stopped at its iteration cap before converging."""
+    """An approximate answer may be wrong, and the message says why and what to try: MCMC chains
+    that have not mixed (split R-hat above ``rhat_threshold``, the worst variables named), AIS
+    importance weights with a low effective sample size, loopy BP or mean field at its iteration
+    cap, at the symmetric fixed point, or with several fixed points. The figures are in the
+    backend's ``diagnostics``; each backend's threshold option (None) turns its warning off."""

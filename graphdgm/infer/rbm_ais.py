@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from graphdgm.errors import CapabilityError, SpecError
+from graphdgm.infer.diagnostics import Diagnostics, warn_if_unconverged
+from graphdgm.infer.mcmc.ais import AIS_ESS_FRACTION, ais_diagnostics, importance_ess
 from graphdgm.infer.mcmc.progress import progress_bar
+from graphdgm.infer.options import check_count, check_threshold
 
 
 def salakhutdinov_murray_betas(device: torch.device | str | None = None) -> torch.Tensor:
@@ -41,11 +44,12 @@ class RBMAISResult:
     log_weights: torch.Tensor
     samples: torch.Tensor
     log_likelihood: float | None = None
+    diagnostics: Diagnostics | None = field(default=None, compare=False)
 
     @property
     def effective_sample_size(self) -> float:
-        w = torch.softmax(self.log_weights, 0)
-        return float(1.0 / (w**2).sum())
+        """(Σ w)² / Σ w² of the importance weights (also ``diagnostics.ess_min``)."""
+        return importance_ess(self.log_weights)
 
 
 def base_rate_bias(model: torch.nn.Module, data: torch.Tensor | None, smoothing: float = 5e-3) -> torch.Tensor:
@@ -82,12 +86,15 @@ def rbm_ais(
     seed: int | torch.Generator = 0,
     dtype: torch.dtype = torch.float64,
     progress: bool | None = None,
+    ess_fraction: float | None = AIS_ESS_FRACTION,
 ) -> RBMAISResult:
     """Estimate log Z of a Bernoulli or softmax-visible RBM by AIS from a base-rate RBM.
 
     ``betas``: ``"salakhutdinov_murray"`` (14,500 steps), an integer step count for a schedule of
     the same shape, or a rising tensor from 0 to 1. ``base_data`` (N, V): the data whose marginals
-    set the base-rate biases (strongly recommended; without it the base is uniform).
+    set the base-rate biases (strongly recommended; without it the base is uniform). An effective
+    sample size of the importance weights below ``ess_fraction`` · ``runs`` (or below 10) is a
+    :class:`~graphdgm.errors.ConvergenceWarning` (None: never); the ESS is in ``diagnostics.ess_min``.
 
     >>> import graphdgm as gd
     >>> rbm = gd.compile(gd.RBM(10, 5, init_std=0.5))
@@ -98,6 +105,10 @@ def rbm_ais(
     if model.visible_type == "gaussian":
         raise CapabilityError("AIS for Gaussian visible units is not implemented; train a Bernoulli or softmax RBM, "
                               "or use backend='ais' (the generic annealer) on a binary model")
+    runs = check_count("rbm_ais", "runs", runs)
+    ess_fraction = check_threshold("rbm_ais", "ess_fraction", ess_fraction, 0.0, 1.0)
+    if isinstance(betas, int) and not isinstance(betas, bool):
+        betas = check_count("rbm_ais", "betas", betas)
     if model.dtype != dtype:  # the whole walk in one precision (float64 by default), model left as it is
         model = copy.deepcopy(model).to(dtype)
     dev = model.weight.device
@@ -138,20 +149,24 @@ def rbm_ais(
     log_z = log_mean + log_z_a
     lo = float(log_z + math.log(1 - 3 * sd)) if 3 * sd < 1 else float("-inf")  # no lower bound when σ̂ is that large
     hi = float(log_z + math.log(1 + 3 * sd))
-    return RBMAISResult(log_z.to(torch.float64), sd, (lo, hi), log_w, v)
+    diagnostics = warn_if_unconverged(ais_diagnostics(
+        log_w, ess_fraction, "rbm_ais", hint="more temperatures (betas), more runs, or base_data for the base-rate RBM"))
+    return RBMAISResult(log_z.to(torch.float64), sd, (lo, hi), log_w, v, None, diagnostics)
 
 
 def rbm_log_likelihood(model: torch.nn.Module, data: torch.Tensor, *, runs: int = 100,
                        betas: torch.Tensor | str | int = "salakhutdinov_murray", base_data: torch.Tensor | None = None,
-                       seed: int = 0, progress: bool | None = None) -> RBMAISResult:
+                       seed: int = 0, progress: bool | None = None,
+                       ess_fraction: float | None = AIS_ESS_FRACTION) -> RBMAISResult:
     """Mean log p(v) over ``data`` (nats per example) = -mean F(v) - log Ẑ, with log Ẑ by
     :func:`rbm_ais` (base rates from ``base_data``, default ``data`` itself)."""
     data = torch.as_tensor(data, device=model.weight.device)
-    res = rbm_ais(model, runs, betas, base_data=data if base_data is None else base_data, seed=seed, progress=progress)
+    res = rbm_ais(model, runs, betas, base_data=data if base_data is None else base_data, seed=seed, progress=progress,
+                  ess_fraction=ess_fraction)
     with torch.no_grad():
         f = torch.cat([model.free_energy(chunk.to(model.dtype)).double() for chunk in data.split(10000)])
     ll = float(-f.mean() - res.log_z)
-    return RBMAISResult(res.log_z, res.stderr, res.log_z_bounds, res.log_weights, res.samples, ll)
+    return RBMAISResult(res.log_z, res.stderr, res.log_z_bounds, res.log_weights, res.samples, ll, res.diagnostics)
 
 
 @dataclass(frozen=True)

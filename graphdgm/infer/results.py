@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Union
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
 
 import torch
 
 from graphdgm.errors import InferenceError
+
+if TYPE_CHECKING:
+    from graphdgm.infer.diagnostics import Diagnostics
 
 
 @dataclass(frozen=True)
@@ -79,10 +82,12 @@ Marginal = Union[DiscreteMarginal, ContinuousMarginal]
 
 class Marginals(Mapping[str, Marginal]):
     """Single-variable marginals by name; ``to_pandas()`` gives one row per (variable, state) for
-    discrete marginals and one row per variable (``variable, mean, std``) for continuous ones."""
+    discrete marginals and one row per variable (``variable, mean, std``) for continuous ones.
+    ``diagnostics``: how far an approximate backend's answer can be trusted (None for exact ones)."""
 
-    def __init__(self, items: list[Marginal]) -> None:
+    def __init__(self, items: list[Marginal], diagnostics: "Diagnostics | None" = None) -> None:
         self._items = {m.variable: m for m in items}
+        self.diagnostics = diagnostics
 
     def __getitem__(self, name: str) -> Marginal:
         if name not in self._items:
@@ -138,6 +143,7 @@ class JointDistribution:
     variables: tuple[str, ...]
     labels: tuple[tuple[Any, ...], ...]
     probs: torch.Tensor
+    diagnostics: "Diagnostics | None" = field(default=None, compare=False)  # approximate backends only
 
     def __getitem__(self, states: Any) -> float:
         states = states if isinstance(states, tuple) else (states,)
@@ -168,6 +174,7 @@ class MAPResult:
     assignment: dict[str, Any]
     state: torch.Tensor
     log_score: float
+    diagnostics: "Diagnostics | None" = field(default=None, compare=False)  # approximate backends only
 
     def __getitem__(self, name: str) -> Any:
         return self.assignment[name]

@@ -54,6 +54,7 @@ from typing import Any
 import torch
 
 from graphdgm.errors import CapabilityError, SpecError
+from graphdgm.infer.diagnostics import Diagnostics
 from graphdgm.infer.mcmc.progress import progress_bar
 from graphdgm.infer.mcmc.pyro_hmc import _check_int, _device, _float_dtype, _insert_evidence, _packed_evidence, _seeded
 from graphdgm.infer.results import ContinuousMarginal
@@ -145,6 +146,7 @@ class SVI:
         self.last_losses: list[float] = []  # per step, filled by every run
         self.last_elbo: float | None = None  # the final bound on log Z, filled by every run
         self.last_elbo_stderr: float | None = None
+        self.diagnostics: Diagnostics | None = None  # of the latest run: see :func:`svi_diagnostics`
 
     # ------------------------------------------------------------------- fit
     def fit(self, model: torch.nn.Module, evidence: dict[Any, Any] | None = None) -> SVIFit:
@@ -175,6 +177,7 @@ class SVI:
             read = program.read()
             elbo, stderr = self._final_elbo(program, model.num_variables)
         self.last_elbo, self.last_elbo_stderr = float(elbo.detach()), stderr
+        self.diagnostics = svi_diagnostics(self.last_losses, self.last_elbo, stderr)
         return SVIFit(free, ev, elbo, stderr, **read)
 
     def _guide_kind(self, m: int) -> str:
@@ -221,6 +224,7 @@ class SVI:
         state = _insert_evidence(torch.empty(1, 0, dtype=dtype, device=_device(model)), ev, model.num_variables)  # (1, n)
         elbo = model.log_potential(state)[0]  # ()
         self.last_losses, self.last_elbo, self.last_elbo_stderr = [], float(elbo.detach()), 0.0
+        self.diagnostics = Diagnostics("svi", True, iterations=0, details={"note": "every variable clamped: exact"})
         empty = torch.empty(0, dtype=_float_dtype(model), device=_device(model))
         if continuous:
             return SVIFit((), ev, elbo, 0.0, mean=empty, std=empty)
@@ -338,6 +342,30 @@ def _discrete_program(model: torch.nn.Module, free: list[int], ev: dict[int, int
 
     mean_field()  # create the logits now, in the fresh param store
     return _Program(pyro_model, mean_field, log_states, read)
+
+
+def svi_diagnostics(losses: list[float], elbo: float, elbo_stderr: float) -> Diagnostics:
+    """Whether the optimisation had levelled off: the mean loss of the last tenth of the steps is
+    not below that of the tenth before by more than three standard errors (no warning is raised:
+    a stochastic loss makes this a rough check; read ``diagnostics`` and ``last_losses``).
+
+    >>> svi_diagnostics([10.0 - 0.01 * i for i in range(100)], -0.5, 0.01).converged
+    False
+    """
+    n = len(losses)
+    w = max(n // 10, 5)
+    details = {"elbo": elbo, "elbo_stderr": elbo_stderr, "steps": n}
+    if n < 2 * w:
+        return Diagnostics("svi", True, iterations=n, details=details)
+    a = torch.tensor(losses[-2 * w: -w], dtype=torch.float64)
+    b = torch.tensor(losses[-w:], dtype=torch.float64)
+    drop = float(a.mean() - b.mean())
+    se = float((a.var() / w + b.var() / w).sqrt())
+    ok = not drop > 3 * se + 1e-9
+    messages = () if ok else (
+        f"SVI was still improving at its last step (the loss fell by {drop:.3g} ± {se:.2g} over the last tenth of "
+        f"{n} steps): the bound and the guide may be loose; raise steps or lr.",)
+    return Diagnostics("svi", ok, iterations=n, messages=messages, details={**details, "late_drop": drop, "late_drop_se": se})
 
 
 # ----------------------------------------------------------------- context

@@ -7,38 +7,55 @@ from typing import Any
 import torch
 
 from graphdgm.errors import CapabilityError
-from graphdgm.infer.mcmc.ais import AISResult, annealed_importance_sampling
+from graphdgm.infer.diagnostics import Diagnostics
+from graphdgm.infer.mcmc.ais import AIS_ESS_FRACTION, SCHEDULES, AISResult, annealed_importance_sampling
 from graphdgm.infer.mcmc.annealing import simulated_annealing
+from graphdgm.infer.mcmc.diagnostics import RHAT_THRESHOLD
 from graphdgm.infer.mcmc.driver import ChainResult, sample_chains
 from graphdgm.infer.mcmc.gibbs import BlockGibbs
 from graphdgm.infer.mcmc.metropolis import MetropolisHastings
 from graphdgm.infer.mcmc.tempering import ParallelTempering
+from graphdgm.infer.options import check_choice, check_count, check_real, check_threshold
 
 
 class _ChainBackend:
-    """Marginals and joints from running chains; MAP by simulated annealing; log Z by AIS."""
+    """Marginals and joints from running chains; MAP by simulated annealing; log Z by AIS.
+
+    After each run ``diagnostics`` holds its :class:`~graphdgm.infer.diagnostics.Diagnostics`;
+    a largest split R-hat above ``rhat_threshold`` (default 1.05; None turns the warning off) over
+    the free variables is a :class:`~graphdgm.errors.ConvergenceWarning` naming the worst ones.
+    """
 
     approximate = True
     requires = frozenset({"conditionals"})
     name = "chains"
 
     def __init__(self, chains: int = 256, sweeps: int = 1000, *, burn_in: int | None = None, thin: int = 1,
-                 seed: int = 0, progress: bool | None = None, ais_steps: int = 1000, annealing_sweeps: int = 500) -> None:
-        self.chains, self.sweeps, self.burn_in, self.thin = int(chains), int(sweeps), burn_in, int(thin)
-        self.seed, self.progress = int(seed), progress
-        self.ais_steps, self.annealing_sweeps = int(ais_steps), int(annealing_sweeps)
-        self.last_result: ChainResult | None = None  # diagnostics of the latest run (rhat, ESS)
+                 seed: int = 0, progress: bool | None = None, ais_steps: int = 1000, annealing_sweeps: int = 500,
+                 rhat_threshold: float | None = RHAT_THRESHOLD) -> None:
+        owner = type(self).__name__
+        self.chains, self.sweeps, self.thin = (check_count(owner, k, v) for k, v in (("chains", chains), ("sweeps", sweeps), ("thin", thin)))
+        self.burn_in = None if burn_in is None else check_count(owner, "burn_in", burn_in, minimum=0)
+        if self.sweeps // self.thin < 2:
+            check_count(owner, "sweeps", sweeps, minimum=2 * self.thin)  # at least two draws to compare
+        self.seed, self.progress = check_count(owner, "seed", seed, minimum=0), progress
+        self.ais_steps = check_count(owner, "ais_steps", ais_steps)
+        self.annealing_sweeps = check_count(owner, "annealing_sweeps", annealing_sweeps)
+        self.rhat_threshold = check_threshold(owner, "rhat_threshold", rhat_threshold, 1.0)
+        self.last_result: ChainResult | AISResult | None = None  # the latest run (rhat, ESS)
+        self.diagnostics: Diagnostics | None = None
 
     def kernel(self) -> Any:
         raise NotImplementedError
 
     def run(self, model: torch.nn.Module, evidence: dict[int, Any] | None = None, keep: Any = None) -> ChainResult:
         """Run the chains and keep the result (``last_result``) for diagnostics."""
-        self.last_result = sample_chains(
+        result = sample_chains(
             model, self.kernel(), chains=self.chains, sweeps=self.sweeps, burn_in=self.burn_in, thin=self.thin,
-            evidence=evidence, seed=self.seed, keep=keep, progress=self.progress,
+            evidence=evidence, seed=self.seed, keep=keep, progress=self.progress, rhat_threshold=self.rhat_threshold,
         )
-        return self.last_result
+        self.last_result, self.diagnostics = result, result.diagnostics
+        return result
 
     def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, Any]) -> list[Any]:
         r = self.run(model, evidence)
@@ -64,11 +81,15 @@ class _ChainBackend:
             raise CapabilityError("sampling backends find a full MAP state only; for marginal MAP over a subset use backend='exact'")
         state, score = simulated_annealing(model, evidence, chains=min(self.chains, 64), sweeps=self.annealing_sweeps,
                                            seed=self.seed, progress=self.progress)
+        self.diagnostics = _annealing_diagnostics(self.annealing_sweeps)
         return state, float(score)
 
     def log_partition(self, model: torch.nn.Module, evidence: dict[int, Any]) -> torch.Tensor:
-        return annealed_importance_sampling(model, self.chains, self.ais_steps, evidence, seed=self.seed,
-                                            progress=self.progress).log_z
+        """log Z by AIS (``ais_steps`` temperatures, one run per chain); warns on a low ESS."""
+        result = annealed_importance_sampling(model, self.chains, self.ais_steps, evidence, seed=self.seed,
+                                              progress=self.progress)
+        self.last_result, self.diagnostics = result, result.diagnostics
+        return result.log_z
 
 
 class Gibbs(_ChainBackend):
@@ -99,6 +120,8 @@ class Metropolis(_ChainBackend):
     def __init__(self, chains: int = 256, sweeps: int = 1000, *, proposal: str = "flip", block_size: int = 2,
                  step_size: float = 0.5, **kw: Any) -> None:
         super().__init__(chains, sweeps, **kw)
+        block_size = check_count("Metropolis", "block_size", block_size)
+        step_size = check_real("Metropolis", "step_size", step_size, 0.0, low_open=True)
         self._kernel = MetropolisHastings(proposal, block_size=block_size, step_size=step_size)
 
     def kernel(self) -> MetropolisHastings:
@@ -118,6 +141,9 @@ class Tempering(_ChainBackend):
     def __init__(self, chains: int = 64, sweeps: int = 1000, *, num_temps: int = 12, beta_min: float = 0.2,
                  betas: Any = None, **kw: Any) -> None:
         super().__init__(chains, sweeps, **kw)
+        if betas is None:
+            num_temps = check_count("Tempering", "num_temps", num_temps, minimum=2)
+            beta_min = check_real("Tempering", "beta_min", beta_min, 0.0, 1.0, low_open=True, high_open=True)
         self._kernel = ParallelTempering(betas, num_temps=num_temps, beta_min=beta_min)
 
     def kernel(self) -> ParallelTempering:
@@ -127,6 +153,10 @@ class Tempering(_ChainBackend):
 class AIS:
     """Annealed importance sampling: ``log_partition`` (the estimate's ``stderr`` is kept in
     ``last_result``) and importance-weighted marginals.
+
+    An effective sample size of the importance weights below ``ess_fraction`` of ``chains``
+    (default 0.1; None turns the warning off) or below 10 is a ConvergenceWarning; the ESS is in
+    ``last_result.effective_sample_size`` and ``diagnostics.ess_min``.
 
     >>> import graphdgm as gd
     >>> model = gd.compile(gd.MarkovNetwork.ising_grid(3, 3, coupling=0.3))
@@ -140,13 +170,19 @@ class AIS:
     approximate = True
 
     def __init__(self, chains: int = 256, steps: int = 1000, *, schedule: str = "sigmoid", seed: int = 0,
-                 progress: bool | None = None) -> None:
-        self.chains, self.steps, self.schedule, self.seed, self.progress = int(chains), int(steps), schedule, int(seed), progress
+                 progress: bool | None = None, ess_fraction: float | None = AIS_ESS_FRACTION) -> None:
+        self.chains, self.steps = check_count("AIS", "chains", chains), check_count("AIS", "steps", steps)
+        self.schedule = check_choice("AIS", "schedule", schedule, SCHEDULES)
+        self.seed, self.progress = check_count("AIS", "seed", seed, minimum=0), progress
+        self.ess_fraction = check_threshold("AIS", "ess_fraction", ess_fraction, 0.0, 1.0)
         self.last_result: AISResult | None = None
+        self.diagnostics: Diagnostics | None = None
 
     def run(self, model: torch.nn.Module, evidence: dict[int, Any] | None = None) -> AISResult:
+        """Anneal ``chains`` runs through ``steps`` temperatures; keeps ``last_result`` and ``diagnostics``."""
         self.last_result = annealed_importance_sampling(model, self.chains, self.steps, evidence, betas=self.schedule,
-                                                        seed=self.seed, progress=self.progress)
+                                                        seed=self.seed, progress=self.progress, ess_fraction=self.ess_fraction)
+        self.diagnostics = self.last_result.diagnostics
         return self.last_result
 
     def log_partition(self, model: torch.nn.Module, evidence: dict[int, Any]) -> torch.Tensor:
@@ -171,15 +207,26 @@ class SimulatedAnnealing:
 
     def __init__(self, chains: int = 64, sweeps: int = 500, *, beta_start: float = 0.1, beta_end: float = 20.0,
                  seed: int = 0, progress: bool | None = None) -> None:
-        self.chains, self.sweeps, self.beta_start, self.beta_end = int(chains), int(sweeps), beta_start, beta_end
-        self.seed, self.progress = int(seed), progress
+        owner = "SimulatedAnnealing"
+        self.chains, self.sweeps = check_count(owner, "chains", chains), check_count(owner, "sweeps", sweeps)
+        self.beta_start = check_real(owner, "beta_start", beta_start, 0.0, low_open=True)
+        self.beta_end = check_real(owner, "beta_end", beta_end, self.beta_start)
+        self.seed, self.progress = check_count(owner, "seed", seed, minimum=0), progress
+        self.diagnostics: Diagnostics | None = None
 
     def map(self, model: torch.nn.Module, evidence: dict[int, Any], variables: list[int] | None) -> tuple[torch.Tensor, float]:
         if variables is not None:
             raise CapabilityError("annealing finds a full MAP state only; for marginal MAP over a subset use backend='exact'")
         state, score = simulated_annealing(model, evidence, chains=self.chains, sweeps=self.sweeps, beta_start=self.beta_start,
                                            beta_end=self.beta_end, seed=self.seed, progress=self.progress)
+        self.diagnostics = _annealing_diagnostics(self.sweeps)
         return state, float(score)
+
+
+def _annealing_diagnostics(sweeps: int) -> Diagnostics:
+    """Annealing has no convergence test: its answer is the best state found, a lower bound on the MAP score."""
+    return Diagnostics("annealing", True, iterations=sweeps,
+                       details={"note": "best state found by annealing and greedy polish; not certified optimal"})
 
 
 def joint_states(cards: list[int]) -> torch.Tensor:

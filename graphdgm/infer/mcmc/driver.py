@@ -9,10 +9,12 @@ import torch
 
 from graphdgm.errors import InferenceError, SpecError
 from graphdgm.infer.mcmc.diagnostics import (
-    effective_sample_size, split_rhat, split_rhat_from_counts, split_rhat_from_moments,
+    RHAT_THRESHOLD, chain_diagnostics, effective_sample_size, split_rhat, split_rhat_from_counts, split_rhat_from_moments,
 )
+from graphdgm.infer.diagnostics import warn_if_unconverged
 from graphdgm.infer.mcmc.kernel import make_generator
 from graphdgm.infer.mcmc.progress import progress_bar
+from graphdgm.infer.options import check_count, check_threshold
 
 
 @dataclass
@@ -23,6 +25,7 @@ class ChainResult:
     - ``marginals()`` (n, kmax): visit frequencies of each state, over all chains and draws
     - ``rhat`` (n,): split R-hat of each variable's state indicators (worst state)
     - ``log_potential_ess``, ``log_potential_rhat``: Pyro's ESS and split R-hat of the trace
+    - ``diagnostics``: the run's :class:`~graphdgm.infer.diagnostics.Diagnostics` (worst R-hat, ESS)
     """
 
     variables: tuple[str, ...]
@@ -37,6 +40,7 @@ class ChainResult:
     final_state: Any = None
     mean: torch.Tensor | None = None  # (n,) for real-valued models
     variance: torch.Tensor | None = None  # (n,) for real-valued models
+    diagnostics: Any = None  # Diagnostics of the run
 
     def marginals(self) -> torch.Tensor:
         """(n, K) estimated p(x_v = k)."""
@@ -72,12 +76,17 @@ def sample_chains(
     keep: Sequence[int] | str | None = None,
     progress: bool | None = None,
     distributed: bool = False,
+    rhat_threshold: float | None = RHAT_THRESHOLD,
 ) -> ChainResult:
     """Run ``chains`` chains of ``kernel``: ``burn_in`` sweeps discarded (default ``sweeps // 4``),
     then ``sweeps`` sweeps of which every ``thin``-th is collected.
 
     ``evidence`` maps packed indices to state indices (``model.encode_evidence`` makes it from
     names); ``keep`` names packed indices whose samples to store (``"all"`` for every variable).
+
+    When the largest split R-hat over the free variables exceeds ``rhat_threshold`` (None: never)
+    a :class:`~graphdgm.errors.ConvergenceWarning` names the worst variables and what to try;
+    ``result.diagnostics`` holds the figures either way.
 
     >>> import graphdgm as gd
     >>> from graphdgm.infer.mcmc import BlockGibbs
@@ -87,11 +96,9 @@ def sample_chains(
     >>> bool((r.marginals() - exact).abs().max() < 0.03), bool(r.rhat.max() < 1.05)
     (True, True)
     """
-    if chains < 1 or sweeps < 1 or thin < 1:
-        raise SpecError(f"need chains >= 1, sweeps >= 1 and thin >= 1; got chains={chains}, sweeps={sweeps}, thin={thin}")
-    burn_in = sweeps // 4 if burn_in is None else int(burn_in)
-    if burn_in < 0:
-        raise SpecError(f"burn_in must be >= 0, got {burn_in}")
+    chains, sweeps, thin = (check_count("sample_chains", k, v) for k, v in (("chains", chains), ("sweeps", sweeps), ("thin", thin)))
+    burn_in = sweeps // 4 if burn_in is None else check_count("sample_chains", "burn_in", burn_in, minimum=0)
+    rhat_threshold = check_threshold("sample_chains", "rhat_threshold", rhat_threshold, 1.0)
     n = model.num_variables
     kept = tuple(range(n)) if keep == "all" else tuple(int(v) for v in (keep or ()))
     rank, world = _process_group(distributed)
@@ -155,10 +162,24 @@ def sample_chains(
             "impossible, or hard zeros in the factors make the sampler non-ergodic; check the evidence"
         )
     acc = kernel.acceptance_rate(state) if hasattr(kernel, "acceptance_rate") else None
-    return ChainResult(
+    result = ChainResult(
         tuple(model.variables), visits, draws, chains, rhat, trace,
         samples, kept, acc, state, mean, var,
     )
+    ess = result.log_potential_ess
+    if samples is not None:
+        ess = min(ess, float(result.ess().min())) if samples.shape[-1] else ess
+    result.diagnostics = chain_diagnostics(
+        model, rhat, evidence, threshold=rhat_threshold, ess=ess, sampler=_sampler_name(kernel), sweeps=sweeps,
+        tempering=hasattr(kernel, "swap_rates"), draws=draws,
+    )
+    warn_if_unconverged(result.diagnostics)
+    return result
+
+
+def _sampler_name(kernel: Any) -> str:
+    names = {"BlockGibbs": "Gibbs", "MetropolisHastings": "Metropolis", "ParallelTempering": "Tempering"}
+    return names.get(type(kernel).__name__, type(kernel).__name__)
 
 
 def _process_group(distributed: bool) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """Chromatic block Gibbs: each block of conditionally independent variables is drawn at once."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -8,26 +9,35 @@ import torch
 from graphdgm.compiler.conditionals import BlockConditionals
 from graphdgm.errors import CapabilityError
 from graphdgm.infer.mcmc.kernel import ChainState, make_generator
+from graphdgm.runtime import PlanCache
+
+# Block conditionals per (model, evidence, dtype, device): the index structure is built once and
+# shared; each run gets its own shallow copy whose parameter values are re-read (``refresh``
+# rebinds, never mutates, the value tensors), so threads sampling one model never share state
+# that changes.
+_CONDITIONALS: PlanCache[Any] = PlanCache(max_per_model=16)
 
 
 def conditionals_for(model: torch.nn.Module, evidence: dict[int, Any] | None, dtype: torch.dtype | None = None) -> BlockConditionals:
-    """The model's block conditionals with ``evidence`` clamped (cached on the model per evidence set)."""
+    """The model's block conditionals with ``evidence`` clamped: the structure is cached per
+    model and evidence set, the parameter values are read afresh for each call (a private copy)."""
     if "conditionals" not in getattr(model, "capabilities", ()):
         raise CapabilityError(
             f"block samplers need a model with block conditionals (a compiled MarkovNetwork); "
             f"a {type(model).__name__} has {sorted(getattr(model, 'capabilities', ()))}. "
             "For real-valued models use MetropolisHastings(proposal='random_walk') or backend='nuts'."
         )
-    cache = model.__dict__.setdefault("_block_conditionals", {})
     key = (tuple(sorted((int(v), int(s)) for v, s in (evidence or {}).items())), dtype, str(model.cards.device))
-    cond = cache.get(key)
-    if cond is None:
-        if len(cache) > 16:
-            cache.pop(next(iter(cache)))
+
+    def build() -> BlockConditionals:
         make = getattr(model, "block_conditionals", None)  # models with their own operators (an RBM)
-        cond = cache[key] = make(evidence, dtype) if make is not None else BlockConditionals(model, evidence, dtype)
-    else:
-        cond.refresh()  # parameters may have moved since (learning)
+        structure = make(evidence, dtype) if make is not None else BlockConditionals(model, evidence, dtype)
+        structure.model = None  # the cache holds its model weakly: no strong reference from the plan
+        return structure
+
+    cond = copy.copy(_CONDITIONALS.get(model, key, build))
+    cond.model = model
+    cond.refresh()  # this run's own parameter values (they may have moved since: learning)
     return cond
 
 

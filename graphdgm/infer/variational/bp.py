@@ -104,6 +104,9 @@ def belief_propagation(
     mode: str = "sum",
     blocks: tuple[torch.Tensor, ...] | None = None,
     residual_fraction: float = 0.5,
+    init_noise: float = 0.0,
+    generator: torch.Generator | None = None,
+    warn: bool = True,
 ) -> BPResult:
     """Run loopy BP to convergence (largest message change below ``tol``) or ``max_iters``.
 
@@ -114,7 +117,11 @@ def belief_propagation(
       schedule on a grid), or ``"residual"`` (a batched form of residual BP: each iteration
       commits only the messages whose change is at least ``residual_fraction`` of the largest).
 
-    Not converging by ``max_iters`` is a :class:`~graphdgm.errors.ConvergenceWarning`.
+    Messages start at zero (uniform), plus Gaussian noise of scale ``init_noise`` on their log
+    values drawn from ``generator`` (one draw per state shared by all messages, a random common
+    field, plus one per message entry): a perturbed start leaves the symmetric fixed point of a
+    zero-field ferromagnet. Not converging by ``max_iters`` is a
+    :class:`~graphdgm.errors.ConvergenceWarning` (unless ``warn=False``).
 
     >>> import graphdgm as gd
     >>> model = gd.compile(gd.MarkovNetwork.ising_grid(1, 5, coupling=0.7, field=0.2))  # a chain
@@ -136,6 +143,10 @@ def belief_propagation(
     ratio = K == 2 and all(s.shape[1] == 2 and bool((t > 0.5 * huge_negative(t.dtype)).all()) for s, t in tables.groups)
     shape = (lambda s: (2, s.shape[0])) if ratio else (lambda s: (s.shape[1], s.shape[0], K))
     msgs = [torch.zeros(shape(s), dtype=tables.unary.dtype, device=tables.unary.device) for s, _ in tables.groups]
+    if init_noise:
+        shared = torch.randn(K, generator=generator, dtype=tables.unary.dtype, device=tables.unary.device)  # (K,)
+        common = shared[1] - shared[0] if ratio else shared  # a random common field, as a log-ratio or per state
+        msgs = [m + init_noise * (common + torch.randn(m.shape, generator=generator, dtype=m.dtype, device=m.device)) for m in msgs]
     step = _RatioStep(tables, mode) if ratio else (lambda m: _factor_messages(tables, _to_factors(tables, m, _beliefs(tables, m)), mode))
     targets = _targets(tables, blocks) if schedule == "sequential" else None
     history: list[float] = []
@@ -158,7 +169,7 @@ def belief_propagation(
         if change < tol:
             converged = True
             break
-    if not converged:
+    if not converged and warn:
         warnings.warn(f"loopy BP did not converge in {max_iters} iterations (largest message change {history[-1]:.2e} > "
                       f"tol {tol:.0e}); try damping=0.5, schedule='sequential', or more iterations", ConvergenceWarning, stacklevel=2)
     if ratio:  # back to full log-messages (a, F, 2), normalised

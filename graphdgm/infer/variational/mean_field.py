@@ -69,12 +69,19 @@ def mean_field(
     damping: float = 0.0,
     schedule: str = "parallel",
     blocks: tuple[torch.Tensor, ...] | None = None,
+    init_noise: float = 0.0,
+    generator: torch.Generator | None = None,
+    warn: bool = True,
 ) -> MeanFieldResult:
     """Fixed-point iteration q_v ∝ exp(E_q[log p̃ | x_v]).
 
     ``schedule="parallel"`` updates every variable at once (``damping`` ∈ [0, 1) mixes in the
     previous q geometrically); ``"sequential"`` updates one colour block at a time (``blocks``, variables
     with no factor in common), which is exact coordinate ascent: the ELBO never decreases.
+    q starts from the unary factors alone, their logits perturbed by Gaussian noise of scale
+    ``init_noise`` (from ``generator``): one draw per state shared by all variables (a random
+    common field, which breaks a symmetry without seeding domains) plus one per variable and
+    state; ``warn=False`` leaves the cap warning to the caller.
 
     >>> import graphdgm as gd
     >>> model = gd.compile(gd.MarkovNetwork.ising_grid(3, 3, coupling=0.2, field=0.1))
@@ -88,7 +95,11 @@ def mean_field(
         raise SpecError(f"damping must lie in [0, 1), got {damping}")
     if schedule == "sequential" and blocks is None:
         raise SpecError("the sequential schedule needs the model's colour blocks (blocks=model.blocks)")
-    q = torch.softmax(tables.unary, -1)  # (n, K): start from the unary factors alone
+    start = tables.unary  # (n, K): start from the unary factors alone, perturbed when asked
+    if init_noise:
+        shared = torch.randn(1, start.shape[1], generator=generator, dtype=start.dtype, device=start.device)  # (1, K)
+        start = start + init_noise * (shared + torch.randn(start.shape, generator=generator, dtype=start.dtype, device=start.device))
+    q = torch.softmax(start, -1)
     history: list[float] = []
     converged = False
     for it in range(1, max_iters + 1):
@@ -104,7 +115,7 @@ def mean_field(
         if change < tol:
             converged = True
             break
-    if not converged:
+    if not converged and warn:
         warnings.warn(f"mean field did not converge in {max_iters} iterations (last change {history[-1]:.2e} > tol {tol:.0e}); "
                       "add damping, use schedule='sequential', or raise max_iters", ConvergenceWarning, stacklevel=2)
     return MeanFieldResult(q, elbo(tables, q), it, converged, history)

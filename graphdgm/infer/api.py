@@ -52,6 +52,13 @@ def _backend_method(backend: Any, method: str, model: torch.nn.Module) -> Any:
     return fn
 
 
+def _diagnostics(fn: Any) -> Any:
+    """The run's :class:`~graphdgm.infer.diagnostics.Diagnostics` when the answering backend is
+    approximate (it sets ``diagnostics`` after each run); None for exact backends."""
+    backend = getattr(fn, "__self__", None)
+    return getattr(backend, "diagnostics", None) if getattr(backend, "approximate", False) else None
+
+
 _QUESTION = {"marginals": "marginal queries", "joint": "joint queries (joint=True)", "map": "MAP queries",
              "log_partition": "log-partition queries"}
 
@@ -85,11 +92,12 @@ def query(
         fn = _backend_method(backend, "joint", model)
         probs = fn(model, idx, ev)
         return JointDistribution(
-            tuple(model.variables[i] for i in idx), tuple(model.state_labels(i) for i in idx), probs
+            tuple(model.variables[i] for i in idx), tuple(model.state_labels(i) for i in idx), probs, _diagnostics(fn)
         )
     fn = _backend_method(backend, "marginals", model)
     probs = fn(model, idx, ev)
-    return Marginals([DiscreteMarginal(model.variables[i], model.state_labels(i), p) for i, p in zip(idx, probs)])
+    return Marginals([DiscreteMarginal(model.variables[i], model.state_labels(i), p) for i, p in zip(idx, probs)],
+                     _diagnostics(fn))
 
 
 def map_query(
@@ -116,7 +124,7 @@ def map_query(
         assignment = {model.variables[i]: float(state[i]) for i in names}
     else:
         assignment = {model.variables[i]: model.state_labels(i)[int(state[i])] for i in names}
-    return MAPResult(assignment, state, float(score))
+    return MAPResult(assignment, state, float(score), _diagnostics(fn))
 
 
 def _is_continuous(model: torch.nn.Module) -> bool:
@@ -137,7 +145,7 @@ def _continuous_marginals(model: torch.nn.Module, idx: list[int], ev: dict[int, 
             f"backend {getattr(backend, 'name', backend)!r} returned {type(items[0]).__name__ if items else 'nothing'} "
             f"for a continuous model; it must return one ContinuousMarginal per queried variable ({len(idx)})"
         )
-    return Marginals(items)
+    return Marginals(items, _diagnostics(fn))
 
 
 def log_partition(model: Any, evidence: dict[str, Any] | None = None, *, backend: Any = "exact") -> torch.Tensor:

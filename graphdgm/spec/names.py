@@ -59,7 +59,7 @@ def parse_name(name: str) -> tuple[str, tuple[int, ...]]:
     >>> parse_name("x[3, 4]")
     ('x', (3, 4))
     """
-    m = _NAME.match(name)
+    m = _NAME.match(name) if isinstance(name, str) else None
     if m is None:
         raise SpecError(f"{name!r} is not a variable name; use a name such as 'a' or an index such as 'x[3,4]'")
     idx = m.group(2)

@@ -83,11 +83,10 @@ def draw_autoregressive(spec: Any, view: str = "auto", *, mask: int = 0, max_uni
 def _dag_view(spec: Any) -> graphviz.Digraph:
     dag = spec.variable_dag()
     g = _digraph(spec.name, f"{spec.name}: p(x) = Π_d p(x_d | x_<d), ordering {[spec.variables[int(i)] for i in spec.ordering]}", rankdir="LR")
-    ids = {v: f"v{i}" for i, v in enumerate(dag.nodes)}
-    for v in dag.nodes:
-        g.node(ids[v], label=dot_text(v), shape="circle", fillcolor=COLOURS["binary"])
+    for v in dag.nodes:  # the library names these x[i] itself (never ':' or markup), so they can be the ids
+        g.node(v, label=dot_text(v), shape="circle", fillcolor=COLOURS["binary"])
     for u, v in dag.edges:
-        g.edge(ids[u], ids[v])
+        g.edge(u, v)
     return g
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from graphdgm.errors import SpecError
 from graphdgm.viz.draw import COLOURS, _FONT, _describe
-from graphdgm.viz.labels import dot_text, html_text
+from graphdgm.viz.labels import dot_text, html_text, node_id
 
 AR_VIEWS = ("auto", "layers", "dag", "masks")
 
@@ -26,12 +26,11 @@ def draw_bayesian_network(spec: Any) -> graphviz.Digraph:
     >>> import graphdgm as gd
     >>> bn = gd.BayesianNetwork("ab"); _ = bn.add_variable("a", gd.Binary()); _ = bn.add_variable("b", gd.Binary())
     >>> _ = bn.add_cpd("a", [], [0.5, 0.5]); _ = bn.add_cpd("b", ["a"], [[0.9, 0.1], [0.1, 0.9]])
-    >>> src = draw_bayesian_network(bn).source  # node ids v0, v1; names only as labels
-    >>> "v0 -> v1" in src and "label=a " in src
+    >>> "a -> b" in draw_bayesian_network(bn).source
     True
     """
     g = _digraph(spec.name, f"{spec.name}: {spec.num_variables} variables, {len(spec.cpds)} CPDs")
-    ids = {v: f"v{i}" for i, v in enumerate(spec.variables)}  # generated ids: a name is only ever a label
+    ids = {v: node_id(v, i) for i, v in enumerate(spec.variables)}  # escaped names, never ports or markup
     for v in spec.variables:
         d = spec.domain_of(v)
         g.node(ids[v], label=dot_text(v), shape="ellipse", fillcolor=COLOURS.get(d.kind, "#dddddd"), tooltip=dot_text(f"{v}: {_describe(d)}"))

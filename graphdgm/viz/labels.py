@@ -2,7 +2,7 @@
 
 Every drawing passes user text through :func:`dot_text` (plain ``label=``, ``tooltip=`` and graph
 names) or :func:`html_text` (inside ``<...>`` HTML-like labels), and uses generated node ids
-(``v0``, ``b1``, ...) rather than names, so that a variable called ``<b>x</b>``, ``a"b``, ``a\\``
+(``v0``, ``b1``, ...) or :func:`node_id` rather than raw names, so that a variable called ``<b>x</b>``, ``a"b``, ``a\\``
 or ``a:b`` is drawn literally and never breaks the DOT source (``:`` would start a port).
 """
 from __future__ import annotations
@@ -32,4 +32,14 @@ def html_text(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-__all__ = ["dot_text", "html_text"]
+def node_id(name: str, index: int, prefix: str = "v") -> str:
+    """A DOT node id for a named node: the escaped name itself, so the source stays readable, unless
+    it holds ``:``, which an edge statement would read as a port; then ``prefix`` + ``index``.
+
+    >>> node_id("rain", 0), node_id("a:b", 3)
+    ('rain', 'v3')
+    """
+    return f"{prefix}{index}" if ":" in name else dot_text(name)
+
+
+__all__ = ["dot_text", "html_text", "node_id"]

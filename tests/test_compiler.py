@@ -77,3 +77,25 @@ def test_compile_rejects_unknown_specs_and_bad_dtypes() -> None:
         gd.compile(gd.MarkovNetwork.ising_grid(2, 2), dtype=torch.int64)
     with pytest.raises(gd.SpecError, match="empty network"):
         gd.compile(gd.MarkovNetwork())
+
+
+# ------------------------------------------------------------------ issue 14: dtype and device arguments
+@pytest.mark.parametrize("dtype, expected", [("float32", torch.float32), ("float64", torch.float64),
+                                             ("torch.float32", torch.float32), (torch.float32, torch.float32)])
+def test_compile_accepts_dtype_names_and_torch_dtypes(dtype, expected) -> None:
+    model = gd.compile(gd.MarkovNetwork.ising_grid(2, 2, coupling=0.3), dtype=dtype)
+    assert {p.dtype for p in model.parameters()} == {expected}
+    assert float(gd.log_partition(model)) == pytest.approx(
+        float(gd.log_partition(gd.compile(gd.MarkovNetwork.ising_grid(2, 2, coupling=0.3)))), rel=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "float", 3, torch.int64, torch.complex64, torch.bool, np.float32])
+def test_compile_rejects_other_dtypes_listing_the_allowed_ones(dtype) -> None:
+    with pytest.raises(gd.SpecError, match="'float32', 'float64'"):
+        gd.compile(gd.MarkovNetwork.ising_grid(2, 2), dtype=dtype)
+
+
+@pytest.mark.parametrize("device", ["blah", "cuda:99", 3.5, ["cpu"]])
+def test_compile_rejects_unknown_devices_naming_them(device) -> None:
+    with pytest.raises(gd.SpecError, match="device"):
+        gd.compile(gd.MarkovNetwork.ising_grid(2, 2), device=device)

@@ -348,3 +348,16 @@ def test_random_walk_metropolis_recovers_gaussian_moments() -> None:
     ev = gd.query(model, ["x[0]"], evidence={"x[1]": 1.0}, backend=gd.infer.Metropolis(chains=256, sweeps=2000, proposal="random_walk"))
     exact = gd.query(model, ["x[0]"], evidence={"x[1]": 1.0})
     assert abs(ev["x[0]"].mean - exact["x[0]"].mean) < 0.05 and abs(ev["x[0]"].std - exact["x[0]"].std) < 0.05
+
+
+def test_gaussian_specs_reject_complex_and_non_integer_input() -> None:
+    with pytest.raises(gd.SpecError, match="complex"):
+        gd.GaussianMarkovNetwork.from_precision(np.array([[1.0 + 1j]]))
+    g = gd.GaussianMarkovNetwork()
+    with pytest.raises(gd.SpecError, match="block 'x' shape axis 0"):
+        g.add_block("x", (2.5,))
+    g.add_block("x", 2)
+    with pytest.raises(gd.SpecError, match="shape"):
+        g.add_quadratic(np.array([0, 1, 1]), 1.0)  # not an (E, 2) index array
+    with pytest.raises(gd.SpecError, match="complex"):
+        g.add_linear("x", [1j, 0])

@@ -180,3 +180,16 @@ def test_disagreeing_state_names_raise() -> None:
     pm.add_factors(DiscreteFactor(["a"], [2], [1.0, 1.0], state_names={"a": ["q", "p"]}))
     with pytest.raises(gd.SpecError, match="disagree on the states of 'a'"):
         from_pgmpy(pm)
+
+
+@pytest.mark.parametrize("spec", [gd.RBM(3, 2), gd.DBN([3, 2, 2]), gd.GaussianMarkovNetwork.from_precision([[1.0]])])
+def test_to_pgmpy_of_a_spec_pgmpy_cannot_hold_says_what_converts(spec) -> None:
+    with pytest.raises(gd.CapabilityError, match="MarkovNetwork / FactorGraph .* BayesianNetwork"):
+        to_pgmpy(spec)
+
+
+def test_to_pgmpy_of_a_small_rbm_points_to_its_markov_network() -> None:
+    rbm = gd.RBM(2, 2, weights=np.ones((2, 2)), visible_bias=np.zeros(2), hidden_bias=np.zeros(2))
+    with pytest.raises(gd.CapabilityError, match="to_markov_network"):
+        to_pgmpy(rbm)
+    assert len(to_pgmpy(rbm.to_markov_network()).get_factors()) == 4 + 2 + 2

@@ -208,3 +208,72 @@ def test_evidence_to_names_uses_labels() -> None:
         evidence_to_names(mn, {0: 3})
     with pytest.raises(gd.EvidenceError, match="ints >= 0"):
         write_evidence({0: -1})
+
+
+# ---------------------------------------------------------- issue 14: every malformed input is a FormatError
+VALID_UAI = "MARKOV\n2\n2 3\n2\n1 0\n2 0 1\n2\n0.4 0.6\n6\n1 2 3 4 5 6\n"
+
+
+def test_read_uai_reports_empty_nonutf8_and_truncated_input_as_format_errors(tmp_path) -> None:
+    with pytest.raises(gd.FormatError, match="expected the preamble"):
+        read_uai("")
+    empty = tmp_path / "empty.uai"
+    empty.write_bytes(b"")
+    with pytest.raises(gd.FormatError, match="expected the preamble"):
+        read_uai(empty)
+    latin = tmp_path / "latin.uai"
+    latin.write_bytes(b"MARKOV\n1\n2\n1\n1 0\n2\n0.5 0.5 \xe9\n")
+    with pytest.raises(gd.FormatError, match=r"line 7: byte 0xe9 .* not UTF-8"):
+        read_uai(latin)
+    with pytest.raises(gd.FormatError, match="not UTF-8"):
+        read_uai(b"\xff\xfeM\x00")
+    with pytest.raises(gd.FormatError, match="truncated"):
+        read_uai(VALID_UAI[: VALID_UAI.index("5")])
+    with pytest.raises(gd.FormatError, match="cardinality of variable 0.*1,048,576"):
+        read_uai("MARKOV\n1\n1000000000000\n1\n1 0\n1 1\n")
+    with pytest.raises(gd.FormatError, match="path, the file's text or its bytes"):
+        read_uai(3.5)
+
+
+def test_read_uai_fuzzed_files_only_raise_format_errors() -> None:
+    """300 seeded mutations of a valid file (token deleted, duplicated, replaced, bytes flipped):
+    each either reads (a valid file) or raises a FormatError, never another exception."""
+    rng = np.random.default_rng(14)
+    assert read_uai(VALID_UAI).num_variables == 2
+    junk = ["-1", "0", "2.5", "nan", "inf", "1e999", "x", "BAYES", "9" * 30, "", "\x00", "é"]
+    outcomes = {"read": 0, "FormatError": 0}
+    for _ in range(300):
+        toks = VALID_UAI.split()
+        for _ in range(int(rng.integers(1, 4))):
+            i, op = int(rng.integers(len(toks))), int(rng.integers(4))
+            if op == 0 and len(toks) > 1:
+                del toks[i]
+            elif op == 1:
+                toks.insert(i, toks[i])
+            elif op == 2:
+                toks[i] = junk[int(rng.integers(len(junk)))]
+            else:
+                toks[i] = toks[i][::-1]
+        data = "\n".join(toks).encode("utf-8") + b"\n"
+        if rng.random() < 0.2:
+            data = data.replace(b"0", bytes([int(rng.integers(128, 256))]), 1)
+        try:
+            read_uai(data)
+            outcomes["read"] += 1
+        except gd.FormatError as e:
+            assert str(e)
+            outcomes["FormatError"] += 1
+    assert outcomes["FormatError"] > 200  # most mutations break the file, and each says so
+
+
+def test_write_uai_and_write_evidence_replace_files_atomically(tmp_path, monkeypatch) -> None:
+    import graphdgm.io.uai as uai
+
+    written = []
+    real = uai.atomic_write_text
+    monkeypatch.setattr(uai, "atomic_write_text", lambda path, text: written.append(path) or real(path, text))
+    path = tmp_path / "m.uai"
+    write_uai(read_uai(VALID_UAI), path)
+    write_evidence({0: 1}, tmp_path / "m.evid")
+    assert written == [path, tmp_path / "m.evid"] and read_uai(path).num_variables == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.evid", "m.uai"]  # no temporary files left

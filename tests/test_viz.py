@@ -132,3 +132,63 @@ def test_renderer_failure_includes_stderr(tmp_path) -> None:
         pytest.skip("no renderer: neither Graphviz's `dot` nor `graphviz-pure` is installed")
     with pytest.raises(GraphdgmError, match="could not render"):
         viz.render("graph { a -- ", tmp_path / "bad.svg")
+
+
+# ------------------------------------------------------------- issue 14: hostile names are drawn literally
+HOSTILE = ["<b>x</b>", 'a"b', "a\\b", "end\\", "{}", "ü∑", "a:b", "&amp;"]
+
+
+def _hostile_specs() -> list:
+    mn = gd.MarkovNetwork("<i>net</i>")
+    for n in HOSTILE:
+        mn.add_variable(n, gd.Spin())
+    mn.add_coupling(list(zip(HOSTILE, HOSTILE[1:])), 0.3)
+    mn.add_factor([HOSTILE[0]], [1.0, 2.0], name='f"<b>')
+    bn = gd.BayesianNetwork('"bn"')
+    for n in HOSTILE[:3]:
+        bn.add_variable(n, gd.Binary())
+    bn.add_cpd(HOSTILE[0], [], [0.5, 0.5])
+    bn.add_cpd(HOSTILE[1], [HOSTILE[0]], [[0.9, 0.1], [0.2, 0.8]])
+    bn.add_cpd(HOSTILE[2], [HOSTILE[1]], [[0.9, 0.1], [0.2, 0.8]])
+    rbm = gd.RBM(3, 2, visible_name="<b>v</b>", hidden_name='h"\\', name="<rbm>")
+    chain = gd.MarkovChain(["<b>a</b>", 'b"\\'], [[0.9, 0.1], [0.5, 0.5]])
+    hmm = gd.HiddenMarkovModel(["<s>", "t\\"], [[0.9, 0.1], [0.2, 0.8]],
+                               gd.CategoricalEmission([[0.7, 0.3], [0.5, 0.5]], ["<y>", 'z"']))
+    return [(mn, "variables"), (mn, "factors"), (mn, "blocks"), (bn, "auto"), (rbm, "auto"), (chain, "auto"), (hmm, "auto")]
+
+
+def test_hostile_names_never_become_markup_or_ports() -> None:
+    for spec, view in _hostile_specs():
+        src = viz.draw(spec, view).source
+        assert not re.search(r"=<(?!<)", src), (view, src)  # no name became an HTML label (label=<b>x</b>)
+        html_labels = re.findall(r"=<<.*?>>(?=[ \]\n])", src)
+        assert not [h for h in html_labels if re.search(r"<(i|rbm|s|y)>|<b>(x|v|a)<", h)], html_labels  # escaped inside
+        assert not re.search(r"\ba:b\s*(--|->)", src)  # a name is a label, never an edge end (':' is a port)
+
+
+def test_hostile_names_render_and_show_literally(tmp_path) -> None:
+    if viz.find_renderer() is None:
+        pytest.skip("no renderer: neither Graphviz's `dot` nor `graphviz-pure` is installed")
+    for k, (spec, view) in enumerate(_hostile_specs()):
+        out = viz.save(viz.draw(spec, view), tmp_path / f"{k}.svg")
+        svg = out.read_text()
+        assert svg.lstrip().startswith(("<?xml", "<svg")), svg[:80]
+        if spec is not None and view in ("variables", "factors"):
+            assert "&lt;b&gt;x&lt;/b&gt;" in svg  # shown as text, not bold
+
+
+def test_save_replaces_the_file_atomically(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if viz.find_renderer() is None:
+        pytest.skip("no renderer: neither Graphviz's `dot` nor `graphviz-pure` is installed")
+    render_mod = importlib.import_module("graphdgm.viz.render")
+    calls = []
+    real = render_mod.atomic_write_bytes
+    monkeypatch.setattr(render_mod, "atomic_write_bytes", lambda p, data: calls.append(p) or real(p, data))
+    out = tmp_path / "g.svg"
+    out.write_text("old drawing")
+    with pytest.raises(GraphdgmError, match="could not render"):
+        viz.save("graph { a -- ", out)
+    assert out.read_text() == "old drawing" and calls == []  # a failed render leaves the old file
+    viz.save("graph { a -- b }", out)
+    assert calls == [out] and out.read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert [p.name for p in tmp_path.iterdir()] == ["g.svg"]  # no temporary file left behind

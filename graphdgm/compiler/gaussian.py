@@ -14,6 +14,7 @@ from graphdgm.compiler.names import NamedVariables
 from graphdgm.errors import EvidenceError, InferenceError, SpecError
 from graphdgm.spec.domains import Domain
 from graphdgm.spec.gaussian import GaussianMarkovNetwork
+from graphdgm.spec.validate import check_table_entries
 
 
 class CompiledGaussianMarkovNetwork(NamedVariables, nn.Module):
@@ -41,6 +42,7 @@ class CompiledGaussianMarkovNetwork(NamedVariables, nn.Module):
         super().__init__()
         if spec.num_variables == 0:
             raise SpecError("cannot compile an empty Gaussian network; declare variables with add_variable/add_block first")
+        check_table_entries((spec.num_variables, spec.num_variables), f"the dense precision of {spec.name!r}")
         self.spec = copy.deepcopy(spec)  # the declaration this model was compiled from, frozen
         self.variables: tuple[str, ...] = tuple(spec.variables)
         self.index = MappingProxyType({n: i for i, n in enumerate(self.variables)})

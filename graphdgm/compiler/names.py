@@ -53,6 +53,8 @@ class NamedVariables:
         """Names (or a block name meaning all its variables) to packed indices, in the given order."""
         if isinstance(names, str):
             names = [names]
+        if not isinstance(names, (list, tuple, np.ndarray)) and not hasattr(names, "__iter__"):
+            raise SpecError(f"variables must be a name such as 'x[0,1]', a block name or a list of names, got {names!r}")
         out: list[int] = []
         for n in names:
             out.extend(self.spec._resolve(n) if self._is_block(n) else [self.index_of(n)])

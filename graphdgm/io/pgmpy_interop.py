@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from graphdgm.errors import SpecError
+from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.spec.domains import Categorical, Domain
 from graphdgm.spec.factors import TableFactor
 from graphdgm.spec.markov_network import MarkovNetwork
@@ -68,6 +68,14 @@ def to_pgmpy(spec: MarkovNetwork) -> Any:
     from pgmpy.factors.discrete import DiscreteFactor
     from pgmpy.models import DiscreteMarkovNetwork
 
+    if not isinstance(spec, MarkovNetwork):
+        hint = (" For a small Bernoulli RBM, convert spec.to_markov_network(...) (or the compiled model's "
+                "to_markov_network()) instead." if hasattr(spec, "to_markov_network") else "")
+        raise CapabilityError(
+            f"to_pgmpy converts discrete MarkovNetwork / FactorGraph specs (to a DiscreteMarkovNetwork) and "
+            f"BayesianNetwork specs (to a DiscreteBayesianNetwork); a {type(spec).__name__} has no pgmpy "
+            f"counterpart.{hint}"
+        )
     if hasattr(spec, "cpds") and hasattr(spec, "parents"):
         return bayesian_network_to_pgmpy(spec)
     for v, d in zip(spec.variables, spec.domains()):
@@ -137,7 +145,7 @@ def _domains(keys: list[Hashable], factors: list[Any]) -> dict[Hashable, Domain]
 
 
 def _sanitise(s: str) -> str:
-    return re.sub(r"[^\w.:\-]+", "_", s).strip("_") or "var"
+    return re.sub(r"[^\w.:\-]+", "_", s).strip("_") or "var"  # a subset of what spec.names.check_block_name allows
 
 
 def _layout(keys: list[Hashable], doms: dict[Hashable, Domain]) -> tuple[list[tuple[str, tuple[int, ...], Domain]], dict[Hashable, str]]:

@@ -24,6 +24,7 @@ from typing import Any, Union
 import numpy as np
 
 from graphdgm.errors import EvidenceError, FormatError, SpecError
+from graphdgm.runtime import atomic_write_text
 from graphdgm.spec.domains import Categorical
 from graphdgm.spec.markov_network import MarkovNetwork
 
@@ -32,14 +33,32 @@ PREAMBLES = ("MARKOV", "BAYES")
 CPT_TOLERANCE = 1e-6
 
 
-def _read_text(source: Source) -> tuple[str, str]:
-    """The text of ``source`` and a short description of where it came from."""
-    if isinstance(source, str) and "\n" in source:
-        return source, "<text>"
+def _read_text(source: Source | bytes) -> tuple[str, str]:
+    """The text of ``source`` and a short description of where it came from.
+
+    ``source`` is a path, a file's text (a string with a newline; ``""`` is empty text) or its
+    bytes. Bytes that are not UTF-8 and sources of other types are a :class:`FormatError`; a path
+    that is not a file is a ``FileNotFoundError``.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        return _decode(bytes(source), "<bytes>"), "<bytes>"
+    if isinstance(source, str) and ("\n" in source or not source.strip()):
+        return source, "<text>"  # an empty string is empty text, not the current folder
+    if not isinstance(source, (str, os.PathLike)):
+        raise FormatError(f"a UAI source is a path, the file's text or its bytes; got {type(source).__name__}")
     path = pathlib.Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"{str(path)!r} is not a file (to pass a file's text, give a string containing a newline)")
-    return path.read_text(), str(path)
+    return _decode(path.read_bytes(), str(path)), str(path)
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise FormatError(f"{where} line {line}: byte {data[e.start]:#04x} at offset {e.start} is not UTF-8 text; "
+                          "UAI files are plain ASCII (numbers and MARKOV/BAYES)") from None
 
 
 class _Tokens:
@@ -141,7 +160,10 @@ def read_uai(source: Source) -> MarkovNetwork:
     need = tok.pos + sum(1 + math.prod(cards[v] for v in s) for s in scopes)
     mn = MarkovNetwork(name=pathlib.Path(where).stem if where != "<text>" else "uai")
     for i, k in enumerate(cards):
-        mn.add_variable(f"v{i}", Categorical(k))
+        try:
+            mn.add_variable(f"v{i}", Categorical(k))
+        except SpecError as e:
+            raise FormatError(f"{where}: the cardinality of variable {i}: {e}") from None
     for f, scope in enumerate(scopes):
         shape = tuple(cards[v] for v in scope)
         line = tok.at()
@@ -216,7 +238,7 @@ def write_uai(spec: MarkovNetwork, path: Source | None = None) -> str:
         lines += ["", str(vals.size), " ".join(repr(float(x)) for x in vals)]
     text = "\n".join(lines) + "\n"
     if path is not None:
-        pathlib.Path(path).write_text(text)
+        atomic_write_text(path, text)
     return text
 
 
@@ -293,7 +315,7 @@ def write_evidence(evidence: dict[int, int], path: Source | None = None, *, samp
         pairs += [int(v), int(s)]
     text = ("1\n" if samples_header else "") + " ".join(map(str, [len(evidence), *pairs])) + "\n"
     if path is not None:
-        pathlib.Path(path).write_text(text)
+        atomic_write_text(path, text)
     return text
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from graphdgm.errors import SpecError
 from graphdgm.spec.domains import Domain
-from graphdgm.spec.names import format_name
+from graphdgm.spec.names import check_block_name, format_name
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,8 @@ class Block:
     domain: Domain
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name or "[" in self.name or "]" in self.name:
-            raise SpecError(f"block name {self.name!r} must be a non-empty string without brackets")
-        if any((not isinstance(s, int)) or s < 1 for s in self.shape):
+        check_block_name(self.name)
+        if any((not isinstance(s, int)) or isinstance(s, bool) or s < 1 for s in self.shape):
             raise SpecError(f"block {self.name!r} has shape {self.shape}; every dimension must be a positive int")
 
     @property

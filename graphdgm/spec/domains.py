@@ -49,6 +49,8 @@ class Domain:
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "Domain":
+        if not isinstance(d, dict) or "kind" not in d:
+            raise SpecError(f"a domain is a dict with a 'kind' (binary, spin, categorical or real), got {d!r}")
         kind = d["kind"]
         if kind == "binary":
             return Binary()
@@ -57,7 +59,8 @@ class Domain:
         if kind == "real":
             return Real()
         if kind == "categorical":
-            return Categorical(int(d["cardinality"]), labels=tuple(d.get("labels") or ()) or None)
+            labels = d.get("labels") or None
+            return Categorical(d.get("cardinality"), labels=tuple(labels) if isinstance(labels, (list, tuple)) else labels)
         raise SpecError(f"unknown domain kind {kind!r}; expected binary, spin, categorical or real")
 
 
@@ -73,12 +76,22 @@ def Spin() -> Domain:
 
 def Categorical(k: int, labels: tuple[Any, ...] | list[Any] | None = None) -> Domain:
     """Categorical with ``k`` states labelled ``0..k-1`` or by ``labels``."""
-    if not isinstance(k, int) or k < 1:
-        raise SpecError(f"Categorical needs a positive integer number of states, got {k!r}")
+    from graphdgm.spec.validate import MAX_CARDINALITY, positive_int
+
+    k = positive_int(k, "Categorical(k): the number of states k")
+    if k > MAX_CARDINALITY:
+        raise SpecError(f"Categorical({k:,}) has more than {MAX_CARDINALITY:,} states, the limit for one discrete variable "
+                        "(a table over it alone would hold every state); bin the values or model them as Real()")
+    if labels is not None and (isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__")):
+        raise SpecError(f"Categorical({k}) labels must be a tuple or list of {k} distinct labels, got {labels!r}")
     labels = tuple(range(k)) if labels is None else tuple(labels)
     if len(labels) != k:
         raise SpecError(f"Categorical({k}) got {len(labels)} labels {labels!r}; give exactly {k}")
-    if len(set(labels)) != k:
+    try:
+        distinct = len(set(labels))
+    except TypeError:
+        raise SpecError(f"Categorical({k}) labels must be hashable (strings or numbers), got {labels!r}") from None
+    if distinct != k:
         raise SpecError(f"Categorical labels must be distinct, got {labels!r}")
     return Domain("categorical", k, labels, tuple(float(i) for i in range(k)))
 

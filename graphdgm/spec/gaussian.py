@@ -14,6 +14,7 @@ import numpy as np
 
 from graphdgm.errors import SpecError
 from graphdgm.spec.domains import Real
+from graphdgm.spec.validate import real_array
 from graphdgm.spec.variables import VariableBlocks
 
 
@@ -38,11 +39,7 @@ class LinearGroup:
     block: str = ""  # the block name when the group was declared over a whole block
 
 
-def _as_float_array(x: Any, what: str) -> np.ndarray:
-    try:
-        return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise SpecError(f"{what} must be numeric (a number, list, numpy array or tensor): {e}") from None
+_as_float_array = real_array  # one checker for every array: no complex, no strings
 
 
 class GaussianMarkovNetwork(VariableBlocks):
@@ -123,7 +120,9 @@ class GaussianMarkovNetwork(VariableBlocks):
 
     def _pair_indices(self, pairs: Any) -> np.ndarray:
         if isinstance(pairs, np.ndarray) and pairs.dtype.kind in "iu":
-            idx = pairs.astype(np.int64).reshape(-1, 2)
+            if pairs.ndim != 2 or pairs.shape[1] != 2:
+                raise SpecError(f"quadratic pairs as an index array need shape (E, 2), got {pairs.shape}")
+            idx = pairs.astype(np.int64)
             if idx.size and (idx.min() < 0 or idx.max() >= self._num_vars):
                 raise SpecError(f"quadratic pairs index outside 0..{self._num_vars - 1} (packed variable indices)")
         else:

@@ -13,16 +13,12 @@ import numpy as np
 from graphdgm.errors import SpecError
 from graphdgm.spec.domains import Domain, Spin
 from graphdgm.spec.factors import COUPLING_KINDS, FIELD_KINDS, CouplingGroup, FieldGroup, TableFactor
-from graphdgm.spec.names import canonical, format_name, parse_name
+from graphdgm.spec.names import canonical, check_block_name, format_name, parse_name, safe_name
+from graphdgm.spec.validate import check_table_entries, positive_int, real_array, shape_tuple
 from graphdgm.spec.variables import VariableBlocks
 
 
-def _as_float_array(x: Any, what: str) -> np.ndarray:
-    try:
-        arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise SpecError(f"{what} must be numeric (a number, list, numpy array or tensor): {e}") from None
-    return arr
+_as_float_array = real_array  # every table and weight is read by one checker (no complex, no strings)
 
 
 class MarkovNetwork(VariableBlocks):
@@ -80,6 +76,10 @@ class MarkovNetwork(VariableBlocks):
         """
         if isinstance(scope, str):
             scope = [scope]
+        if not isinstance(scope, (list, tuple)) or not all(isinstance(s, str) for s in scope):
+            raise SpecError(f"a factor's scope is a list of variable names such as ['a', 'x[0]'], got {scope!r}")
+        for s in scope:
+            self.index_of(s)  # an unparsable or undeclared name is an UnknownVariableError naming it
         scope = tuple(canonical(s) for s in scope)
         if len(scope) == 0:
             raise SpecError("a factor needs at least one variable in its scope")
@@ -93,6 +93,9 @@ class MarkovNetwork(VariableBlocks):
                 raise SpecError(f"table factor over {v!r}: {v!r} is real-valued; tables need discrete variables")
             cards.append(d.cardinality)
         name = name or f"f{len(self.factors)}"
+        if not isinstance(name, str) or not name:
+            raise SpecError(f"factor name {name!r} must be a non-empty string")
+        check_table_entries(cards, f"factor {name!r} over {list(scope)}")
         if any(f.name == name for f in self.factors):
             raise SpecError(f"duplicate factor name {name!r}")
         if (table is None) == (log_table is None):
@@ -142,12 +145,7 @@ class MarkovNetwork(VariableBlocks):
         """
         if kind not in COUPLING_KINDS:
             raise SpecError(f"coupling kind {kind!r} is unknown; use one of {COUPLING_KINDS}")
-        if isinstance(pairs, np.ndarray) and pairs.dtype.kind in "iu":
-            idx = pairs.astype(np.int64).reshape(-1, 2)
-            if idx.size and (idx.min() < 0 or idx.max() >= self._num_vars):
-                raise SpecError(f"coupling pairs index outside 0..{self._num_vars - 1}")
-        else:
-            idx = np.array([[self.index_of(a), self.index_of(b)] for a, b in pairs], dtype=np.int64).reshape(-1, 2)
+        idx = self._pair_indices(pairs)
         if len(idx) == 0:
             raise SpecError("add_coupling needs at least one pair")
         if np.any(idx[:, 0] == idx[:, 1]):
@@ -170,6 +168,24 @@ class MarkovNetwork(VariableBlocks):
         self.couplings.append(CouplingGroup(name, kind, idx, w.copy(), pattern, blocks))
         return name
 
+    def _pair_indices(self, pairs: Any) -> np.ndarray:
+        """Name pairs or an int array (E, 2) of packed indices -> validated packed indices (E, 2)."""
+        if isinstance(pairs, np.ndarray) and pairs.dtype.kind in "iu":
+            if pairs.ndim != 2 or pairs.shape[1] != 2:
+                raise SpecError(f"coupling pairs as an index array need shape (E, 2), got {pairs.shape}")
+            idx = pairs.astype(np.int64)
+            if idx.size and (idx.min() < 0 or idx.max() >= self._num_vars):
+                raise SpecError(f"coupling pairs index outside 0..{self._num_vars - 1}")
+            return idx
+        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, (list, tuple, np.ndarray)):
+            raise SpecError(f"coupling pairs must be a list of (name, name) pairs or an int array (E, 2), got {pairs!r}")
+        rows = []
+        for p in pairs:
+            if not isinstance(p, (list, tuple, np.ndarray)) or len(p) != 2:
+                raise SpecError(f"coupling pair {p!r} is not a pair of variable names such as ('x[0]', 'x[1]')")
+            rows.append([self.index_of(p[0]), self.index_of(p[1])])
+        return np.array(rows, dtype=np.int64).reshape(-1, 2)
+
     def add_field(
         self,
         variables: Sequence[str] | str,
@@ -182,6 +198,8 @@ class MarkovNetwork(VariableBlocks):
         ``kind="table"`` gives log φ(x=s) = h[i, s] (shape (n, k)). A block name means all its variables.
         """
         idx = np.array(self._resolve(variables), dtype=np.int64)
+        if len(idx) == 0:
+            raise SpecError("add_field needs at least one variable (a name, a list of names or a block name)")
         all_doms = self.domains()
         doms = [all_doms[i] for i in idx]
         if any(not d.is_discrete for d in doms):
@@ -308,10 +326,13 @@ class MarkovNetwork(VariableBlocks):
         >>> gd.MarkovNetwork.ising_grid(3, 3, coupling=0.4, field=0.1).num_variables
         9
         """
+        rows, cols = positive_int(rows, "ising_grid rows"), positive_int(cols, "ising_grid cols")
         mn = cls(name=f"ising_{rows}x{cols}")
         mn.add_block(name, (rows, cols), domain or Spin())
         edges = grid_edges(rows, cols, periodic=periodic)
-        mn.add_coupling(edges, _grid_weights(coupling, rows, cols, len(edges), periodic), kind="ising", name="J", pattern="grid")
+        weights = _grid_weights(coupling, rows, cols, len(edges), periodic)
+        if len(edges):  # a 1x1 grid has no edges
+            mn.add_coupling(edges, weights, kind="ising", name="J", pattern="grid")
         f = _as_float_array(field, "field")
         if f.ndim == 0 and float(f) == 0.0:
             return mn
@@ -332,12 +353,18 @@ class MarkovNetwork(VariableBlocks):
         """
         from graphdgm.spec.domains import Categorical
 
+        rows, cols = positive_int(rows, "potts_grid rows"), positive_int(cols, "potts_grid cols")
+        k = positive_int(k, "potts_grid k (states per site)", minimum=2)
         mn = cls(name=f"potts{k}_{rows}x{cols}")
         mn.add_block(name, (rows, cols), Categorical(k))
         edges = grid_edges(rows, cols, periodic=periodic)
-        mn.add_coupling(edges, _grid_weights(coupling, rows, cols, len(edges), periodic), kind="potts", name="J", pattern="grid")
+        weights = _grid_weights(coupling, rows, cols, len(edges), periodic)
+        if len(edges):  # a 1x1 grid has no edges
+            mn.add_coupling(edges, weights, kind="potts", name="J", pattern="grid")
         if field is not None:
             f = _as_float_array(field, "field")
+            if f.ndim == 3 and f.shape != (rows, cols, k):
+                raise SpecError(f"potts_grid field needs shape ({k},) or ({rows}, {cols}, {k}), got {f.shape}")
             mn.add_field(name, f.reshape(-1, k) if f.ndim == 3 else f, kind="table", name="h")
         return mn
 
@@ -350,6 +377,7 @@ class MarkovNetwork(VariableBlocks):
         coupling: Any = None,
         kind: str = "ising",
         name: str = "markov_network",
+        block: str = "v",
     ) -> "MarkovNetwork":
         """Build from a networkx graph: one variable per node, one pairwise factor per edge.
 
@@ -357,16 +385,30 @@ class MarkovNetwork(VariableBlocks):
         (ising field h) or ``table`` (unary potentials). Edge attributes: ``table`` (a potential
         table, axes in (u, v) order), else ``weight`` (a coupling of ``kind``), else ``coupling``.
 
+        Variable names: when the nodes are tuples of non-negative ints filling a whole grid (as in
+        ``nx.grid_2d_graph``) and share one domain, they become one block ``block`` and node
+        ``(i, j)`` is the variable ``"v[i,j]"``. Otherwise each node is named ``str(node)``, with
+        whitespace, brackets and commas replaced by ``_`` (``"a b"`` -> ``"a_b"``, ``(0, 1)`` ->
+        ``"0_1"``) and a suffix ``_2``, ``_3`` ... where two nodes would collide.
+        :func:`variable_names_of` gives the mapping.
+
         >>> import networkx as nx, graphdgm as gd
         >>> gd.MarkovNetwork.from_networkx(nx.cycle_graph(4), coupling=0.3).num_variables
         4
+        >>> gd.MarkovNetwork.from_networkx(nx.grid_2d_graph(2, 2), coupling=0.3).variables
+        ['v[0,0]', 'v[0,1]', 'v[1,0]', 'v[1,1]']
         """
+        if not isinstance(graph, nx.Graph):
+            raise SpecError(f"from_networkx needs a networkx graph, got {type(graph).__name__}")
         mn = cls(name=name)
-        label = {n: str(n) for n in graph.nodes}
-        if len(set(label.values())) != len(label):
-            raise SpecError("networkx node names collide once turned into strings; relabel the graph first")
-        for n, data in graph.nodes(data=True):
-            mn.add_variable(label[n], data.get("domain", domain or Spin()))
+        doms = {n: data.get("domain", domain or Spin()) for n, data in graph.nodes(data=True)}
+        label, shape = variable_names_of(graph, block)
+        if shape is not None and len(set(doms.values())) == 1:
+            mn.add_block(block, shape, next(iter(doms.values())))
+        else:
+            label, _ = variable_names_of(graph, None)
+            for n in graph.nodes:
+                mn.add_variable(label[n], doms[n])
         pairs, weights = [], []
         for u, v, data in graph.edges(data=True):
             if "table" in data:
@@ -376,15 +418,59 @@ class MarkovNetwork(VariableBlocks):
                 if w is None:
                     raise SpecError(f"edge ({u!r}, {v!r}) has no 'table' or 'weight' attribute and no coupling= was given")
                 pairs.append((label[u], label[v]))
-                weights.append(float(w))
+                weights.append(w)
         if pairs:
-            mn.add_coupling(pairs, np.array(weights), kind=kind, name="J", pattern="graph")
+            mn.add_coupling(pairs, real_array(weights, "networkx edge weights"), kind=kind, name="J", pattern="graph")
         for n, data in graph.nodes(data=True):
             if "table" in data:
                 mn.add_factor([label[n]], data["table"], name=f"f[{label[n]}]")
             elif "field" in data:
-                mn.add_field([label[n]], [float(data["field"])], kind="ising", name=f"h[{label[n]}]")
+                mn.add_field([label[n]], real_array(data["field"], f"node {n!r} field").reshape(-1), kind="ising", name=f"h[{label[n]}]")
         return mn
+
+
+def variable_names_of(graph: nx.Graph, block: str | None = "v") -> tuple[dict[Any, str], tuple[int, ...] | None]:
+    """The spec variable name of every node of ``graph``, as :meth:`MarkovNetwork.from_networkx` names them,
+    and the block shape when the nodes are int tuples filling a grid (``None`` otherwise, or when
+    ``block`` is ``None``).
+
+    >>> import networkx as nx
+    >>> variable_names_of(nx.grid_2d_graph(1, 2))
+    ({(0, 0): 'v[0,0]', (0, 1): 'v[0,1]'}, (1, 2))
+    >>> variable_names_of(nx.Graph([("a b", "a_b")]))
+    ({'a b': 'a_b_2', 'a_b': 'a_b'}, None)
+    """
+    nodes = list(graph.nodes)
+
+    def grid_index(n: Any) -> bool:
+        return isinstance(n, tuple) and len(n) > 0 and all(
+            isinstance(i, (int, np.integer)) and not isinstance(i, bool) and i >= 0 for i in n)
+
+    if block is not None and nodes and all(grid_index(n) for n in nodes) and len({len(n) for n in nodes}) == 1:
+        check_block_name(block)
+        shape = tuple(max(int(n[d]) for n in nodes) + 1 for d in range(len(nodes[0])))
+        if int(np.prod(shape)) == len(nodes):
+            return {n: format_name(block, tuple(int(i) for i in n)) for n in nodes}, shape
+    valid = {}
+    for n in nodes:
+        s = n if isinstance(n, str) else str(n)
+        try:
+            valid[n] = check_block_name(s)
+        except SpecError:
+            valid[n] = None
+    used = {s for s in valid.values() if s is not None}
+    names: dict[Any, str] = {}
+    for n in nodes:
+        if valid[n] is not None:
+            names[n] = valid[n]
+            continue
+        base = safe_name(n)
+        cand, k = base, 2
+        while cand in used:
+            cand, k = f"{base}_{k}", k + 1
+        used.add(cand)
+        names[n] = cand
+    return names, None
 
 
 def grid_edges(rows: int, cols: int, *, periodic: bool = False) -> np.ndarray:
@@ -393,8 +479,7 @@ def grid_edges(rows: int, cols: int, *, periodic: bool = False) -> np.ndarray:
     >>> grid_edges(2, 2).tolist()
     [[0, 1], [2, 3], [0, 2], [1, 3]]
     """
-    if rows < 1 or cols < 1:
-        raise SpecError(f"a grid needs positive rows and cols, got {rows}x{cols}")
+    rows, cols = positive_int(rows, "grid rows"), positive_int(cols, "grid cols")
     ids = np.arange(rows * cols).reshape(rows, cols)
     h = np.stack([ids[:, :-1].ravel(), ids[:, 1:].ravel()], 1)
     v = np.stack([ids[:-1, :].ravel(), ids[1:, :].ravel()], 1)
@@ -425,4 +510,4 @@ def _grid_weights(coupling: Any, rows: int, cols: int, n_edges: int, periodic: b
     return w.reshape(-1)
 
 
-__all__ = ["MarkovNetwork", "grid_edges", "format_name"]
+__all__ = ["MarkovNetwork", "grid_edges", "format_name", "variable_names_of"]

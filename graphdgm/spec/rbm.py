@@ -14,6 +14,7 @@ import numpy as np
 
 from graphdgm.errors import SpecError
 from graphdgm.spec.domains import Binary, Categorical, Domain, Real
+from graphdgm.spec.validate import check_table_entries, positive_float, positive_int, real_array, shape_tuple
 from graphdgm.spec.variables import VariableBlocks
 
 VISIBLE_TYPES = ("bernoulli", "gaussian", "categorical")
@@ -25,15 +26,15 @@ def _visible_domain(visible_type: str, categories: int | None) -> Domain:
     if visible_type == "gaussian":
         return Real()
     if visible_type == "categorical":
-        if categories is None or int(categories) < 2:
+        if categories is None:
             raise SpecError("a categorical (softmax) visible layer needs categories=k with k >= 2, e.g. RBM(10, 8, visible_type='categorical', categories=5)")
-        return Categorical(int(categories))
+        return Categorical(positive_int(categories, "RBM categories (states of each softmax visible unit)", minimum=2))
     raise SpecError(f"unknown visible_type {visible_type!r}; use one of {VISIBLE_TYPES}")
 
 
 def _shape(x: Any, what: str) -> tuple[int, ...]:
-    shape = (int(x),) if isinstance(x, (int, np.integer)) else tuple(int(s) for s in x)
-    if not shape or any(s < 1 for s in shape):
+    shape = shape_tuple(x, what)
+    if not shape:
         raise SpecError(f"{what} must be a positive size or shape such as 784 or (28, 28), got {x!r}")
     return shape
 
@@ -41,7 +42,7 @@ def _shape(x: Any, what: str) -> tuple[int, ...]:
 def _optional_array(x: Any, shape: tuple[int, ...], what: str) -> np.ndarray | None:
     if x is None:
         return None
-    a = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
+    a = real_array(x, what)
     if a.shape != shape:
         raise SpecError(f"{what} has shape {a.shape}; this RBM needs {shape}")
     if not np.isfinite(a).all():
@@ -85,7 +86,9 @@ class RBM(VariableBlocks):
         hidden_name: str = "h",
     ) -> None:
         super().__init__(name)
-        self.visible_type = str(visible_type)
+        if not isinstance(visible_type, str):
+            raise SpecError(f"unknown visible_type {visible_type!r}; use one of {VISIBLE_TYPES}")
+        self.visible_type = visible_type
         self.visible_shape = _shape(visible, "visible")
         self.hidden_shape = _shape(hidden, "hidden")
         if len(self.hidden_shape) != 1:
@@ -96,18 +99,22 @@ class RBM(VariableBlocks):
         self.hidden_name = self._declare_block(hidden_name, self.hidden_shape, Binary())
         V, H = self.num_visible, self.num_hidden
         k = (self.categories,) if self.categories else ()
+        check_table_entries((V, *k, H), f"RBM {name!r} weight matrix")
         self.weights = _optional_array(weights, (V, *k, H), "weights")
         self.visible_bias = _optional_array(visible_bias, (V, *k), "visible_bias")
         self.hidden_bias = _optional_array(hidden_bias, (H,), "hidden_bias")
         if sigma is not None and self.visible_type != "gaussian":
             raise SpecError("sigma is the standard deviation of Gaussian visible units; use visible_type='gaussian'")
-        self.sigma = _optional_array(np.broadcast_to(np.asarray(sigma, dtype=np.float64), (V,)).copy() if sigma is not None else None, (V,), "sigma")
+        if sigma is not None:
+            s = real_array(sigma, "sigma")
+            if s.size not in (1, V):
+                raise SpecError(f"sigma has shape {s.shape}; give a scalar or one value per visible unit, shape ({V},)")
+            sigma = np.broadcast_to(s.reshape(-1), (V,)).copy()
+        self.sigma = _optional_array(sigma, (V,), "sigma")
         if self.sigma is not None and (self.sigma <= 0).any():
             raise SpecError("sigma must be positive for every visible unit")
-        if not (np.isfinite(init_std) and init_std >= 0):
-            raise SpecError(f"init_std must be a finite number >= 0, got {init_std}")
-        self.init_std = float(init_std)
-        self.seed = int(seed)
+        self.init_std = positive_float(init_std, "init_std", allow_zero=True)
+        self.seed = positive_int(seed, "seed", minimum=0)
 
     @property
     def num_visible(self) -> int:
@@ -170,6 +177,8 @@ class DBN(VariableBlocks):
     def __init__(self, layers: Sequence[int | Sequence[int]], *, visible_type: str = "bernoulli",
                  categories: int | None = None, init_std: float = 0.01, seed: int = 0, name: str = "dbn") -> None:
         super().__init__(name)
+        if isinstance(layers, (str, bytes)) or not isinstance(layers, (list, tuple)):
+            raise SpecError(f"DBN layers must be a list of layer sizes such as [784, 500, 2000], got {layers!r}")
         if len(layers) < 2:
             raise SpecError(f"a DBN needs at least two layers (visible and one hidden), got {list(layers)}")
         self.layer_names = ["v"] + [f"h{i}" for i in range(1, len(layers))]
@@ -178,7 +187,7 @@ class DBN(VariableBlocks):
         for i in range(len(layers) - 1):
             self.rbms.append(RBM(
                 shapes[i], int(np.prod(shapes[i + 1])), visible_type=visible_type if i == 0 else "bernoulli",
-                categories=categories if i == 0 else None, init_std=init_std, seed=seed + i,
+                categories=categories if i == 0 else None, init_std=init_std, seed=positive_int(seed, "seed", minimum=0) + i,
                 name=f"{name}.{i}", visible_name=self.layer_names[i], hidden_name=self.layer_names[i + 1],
             ))
         self._declare_block("v", shapes[0], self.rbms[0].blocks["v"].domain)

@@ -9,7 +9,8 @@ import numpy as np
 from graphdgm.errors import SpecError, UnknownVariableError
 from graphdgm.spec.blocks import Block
 from graphdgm.spec.domains import Domain
-from graphdgm.spec.names import parse_name
+from graphdgm.spec.names import check_block_name, parse_name
+from graphdgm.spec.validate import check_variable_count, shape_tuple
 
 
 class VariableBlocks:
@@ -29,12 +30,14 @@ class VariableBlocks:
         self._names_cache: list[str] | None = None
 
     def _declare_block(self, name: str, shape: Sequence[int] | int, domain: Domain) -> str:
-        shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+        check_block_name(name)
+        shape = shape_tuple(shape, f"block {name!r} shape")
         if not isinstance(domain, Domain):
             raise SpecError(f"block {name!r}: domain must be a Domain such as gd.Spin() or gd.Categorical(3), got {domain!r}")
         if name in self.blocks:
             raise SpecError(f"duplicate block name {name!r}; every block and variable needs its own name")
         block = Block(name, shape, domain)
+        check_variable_count(self._num_vars + block.size, f"block {name!r} of shape {shape}")
         self.blocks[name] = block
         self._offsets[name] = self._num_vars
         self._num_vars += block.size
@@ -92,6 +95,8 @@ class VariableBlocks:
                 off = self._offsets[names]
                 return list(range(off, off + self.blocks[names].size))
             return [self.index_of(names)]
+        if not isinstance(names, (list, tuple, np.ndarray)):
+            raise SpecError(f"expected a variable name, a block name or a list of names, got {names!r}")
         return [self.index_of(n) for n in names]
 
     def _block_graph(self) -> nx.MultiGraph:

@@ -2,7 +2,6 @@
 as plates, or every x_<d -> x_d edge for a small model), and MADE's mask connectivity."""
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import graphviz
@@ -10,12 +9,13 @@ import numpy as np
 
 from graphdgm.errors import SpecError
 from graphdgm.viz.draw import COLOURS, _FONT, _describe
+from graphdgm.viz.labels import dot_text, html_text, node_id
 
 AR_VIEWS = ("auto", "layers", "dag", "masks")
 
 
 def _digraph(name: str, title: str, rankdir: str = "TB") -> graphviz.Digraph:
-    return graphviz.Digraph(name, engine="dot", graph_attr=dict(rankdir=rankdir, fontname=_FONT, fontsize="12", label=f"<<b>{html.escape(title)}</b>>",
+    return graphviz.Digraph(dot_text(name), engine="dot", graph_attr=dict(rankdir=rankdir, fontname=_FONT, fontsize="12", label=f"<<b>{html_text(title)}</b>>",
                                                                 labelloc="b", nodesep="0.3", ranksep="0.5"),
                             node_attr=dict(fontname=_FONT, fontsize="10", style="filled"), edge_attr=dict(color="#555555", arrowsize="0.7"))
 
@@ -30,12 +30,13 @@ def draw_bayesian_network(spec: Any) -> graphviz.Digraph:
     True
     """
     g = _digraph(spec.name, f"{spec.name}: {spec.num_variables} variables, {len(spec.cpds)} CPDs")
+    ids = {v: node_id(v, i) for i, v in enumerate(spec.variables)}  # escaped names, never ports or markup
     for v in spec.variables:
         d = spec.domain_of(v)
-        g.node(v, label=v, shape="ellipse", fillcolor=COLOURS.get(d.kind, "#dddddd"), tooltip=f"{v}: {_describe(d)}")
+        g.node(ids[v], label=dot_text(v), shape="ellipse", fillcolor=COLOURS.get(d.kind, "#dddddd"), tooltip=dot_text(f"{v}: {_describe(d)}"))
     for c, ps in spec.parents.items():
         for p in ps:
-            g.edge(p, c)
+            g.edge(ids[p], ids[c])
     return g
 
 
@@ -69,7 +70,7 @@ def draw_autoregressive(spec: Any, view: str = "auto", *, mask: int = 0, max_uni
     prev = None
     for i, (name, size) in enumerate(spec.layers):
         colour = COLOURS["binary"] if i in (0, len(spec.layers) - 1) else "#dddddd"
-        g.node(f"l{i}", label=f"<<b>{html.escape(name)}</b><br/>{html.escape(size)}>", shape="box", style="filled,rounded",
+        g.node(f"l{i}", label=f"<<b>{html_text(name)}</b><br/>{html_text(size)}>", shape="box", style="filled,rounded",
                peripheries="2", fillcolor=colour)
         if prev is not None:
             g.edge(prev, f"l{i}", label="masked" if "mask" in name or "LSTM" in name or "gated" in name else "")
@@ -81,8 +82,8 @@ def draw_autoregressive(spec: Any, view: str = "auto", *, mask: int = 0, max_uni
 def _dag_view(spec: Any) -> graphviz.Digraph:
     dag = spec.variable_dag()
     g = _digraph(spec.name, f"{spec.name}: p(x) = Π_d p(x_d | x_<d), ordering {[spec.variables[int(i)] for i in spec.ordering]}", rankdir="LR")
-    for v in dag.nodes:
-        g.node(v, label=v, shape="circle", fillcolor=COLOURS["binary"])
+    for v in dag.nodes:  # the library names these x[i] itself (never ':' or markup), so they can be the ids
+        g.node(v, label=dot_text(v), shape="circle", fillcolor=COLOURS["binary"])
     for u, v in dag.edges:
         g.edge(u, v)
     return g

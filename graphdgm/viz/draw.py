@@ -8,7 +8,6 @@ Save with ``gd.viz.save(g, "model.svg")``; ``g.render()`` works too when Graphvi
 """
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ import graphviz
 from graphdgm.errors import SpecError
 from graphdgm.spec import Domain, MarkovNetwork
 from graphdgm.spec.names import parse_name
+from graphdgm.viz.labels import dot_text, html_text
 
 VIEWS = ("auto", "variables", "factors", "blocks")
 COLOURS = {"spin": "#a6cee3", "binary": "#fdbf6f", "categorical": "#b2df8a", "real": "#fb9a99"}
@@ -99,15 +99,15 @@ def _describe(d: Domain) -> str:
 def _new_graph(spec: MarkovNetwork, engine: str, title: str) -> graphviz.Graph:
     kinds = dict.fromkeys(b.domain.describe() for b in spec.blocks.values())
     swatches = "".join(
-        f'<td bgcolor="{COLOURS.get(k.split("(")[0], "#dddddd")}" border="1">{html.escape(k)}</td>' for k in kinds
+        f'<td bgcolor="{COLOURS.get(k.split("(")[0], "#dddddd")}" border="1">{html_text(k)}</td>' for k in kinds
     )
     span = f'colspan="{max(len(kinds), 1)}"'
     label = (
-        f'<<table border="0" cellspacing="2" cellpadding="4"><tr><td {span}><b>{html.escape(spec.name)}</b></td></tr>'
-        f"<tr><td {span}>{html.escape(title)}</td></tr><tr>{swatches}</tr></table>>"
+        f'<<table border="0" cellspacing="2" cellpadding="4"><tr><td {span}><b>{html_text(spec.name)}</b></td></tr>'
+        f"<tr><td {span}>{html_text(title)}</td></tr><tr>{swatches}</tr></table>>"
     )
     return graphviz.Graph(
-        spec.name, engine=engine,
+        dot_text(spec.name), engine=engine,
         graph_attr=dict(layout=engine, label=label, labelloc="b", fontname=_FONT, fontsize="12", outputorder="edgesfirst"),
         node_attr=dict(fontname=_FONT, fontsize="10", style="filled"),
         edge_attr=dict(color="#555555"),
@@ -145,7 +145,7 @@ def _variable_nodes(g: graphviz.Graph, spec: MarkovNetwork, spacing: float) -> d
     if not pinned:
         g.attr(overlap="false")
     for i, (name, d) in enumerate(zip(spec.variables, spec.domains())):
-        attrs = dict(label=name, tooltip=f"{name}: {_describe(d)}", fillcolor=COLOURS.get(d.kind, "#dddddd"))
+        attrs = dict(label=dot_text(name), tooltip=dot_text(f"{name}: {_describe(d)}"), fillcolor=COLOURS.get(d.kind, "#dddddd"))
         if i in cells:
             _, r, c, xoff = cells[i]
             xy = ((xoff + c) * spacing, -r * spacing)
@@ -199,7 +199,7 @@ def _factors_view(spec: MarkovNetwork) -> graphviz.Graph:
     for j, f in enumerate(factors):
         ids = [index[v] for v in f.scope]
         attrs = dict(shape="square", label="", width="0.16", height="0.16", fixedsize="true",
-                     fillcolor="#222222", color="#222222", tooltip=f"{f.name}({', '.join(f.scope)})")
+                     fillcolor="#222222", color="#222222", tooltip=dot_text(f"{f.name}({', '.join(f.scope)})"))
         xy = None
         if pos and len(ids) == 1:  # unary factor: up and right of its variable
             xy = (pos[ids[0]][0] + 0.3 * s, pos[ids[0]][1] + 0.3 * s)
@@ -238,11 +238,11 @@ def _blocks_view(spec: MarkovNetwork) -> graphviz.Graph:
     g.attr(rankdir="LR", nodesep="0.3", ranksep="0.6")
     for name, b in spec.blocks.items():
         shape = "x".join(str(s) for s in b.shape)
-        g.node(bid[name], label=f"{name}: {shape + ' ' if shape else ''}{b.domain.describe()}", shape="box",
+        g.node(bid[name], label=dot_text(f"{name}: {shape + ' ' if shape else ''}{b.domain.describe()}"), shape="box",
                style="filled,rounded", peripheries="2" if b.shape else "1",
-               fillcolor=COLOURS.get(b.domain.kind, "#dddddd"), tooltip=f"{name}: {b.size} x {_describe(b.domain)}")
+               fillcolor=COLOURS.get(b.domain.kind, "#dddddd"), tooltip=dot_text(f"{name}: {b.size} x {_describe(b.domain)}"))
     for k, (label, touched) in enumerate(groups):
-        g.node(f"g{k}", label=label, shape="box", fillcolor="#333333", fontcolor="white", fontsize="9")
+        g.node(f"g{k}", label=dot_text(label), shape="box", fillcolor="#333333", fontcolor="white", fontsize="9")
         for b in touched:
             g.edge(f"g{k}", bid[b])
     return g

@@ -2,12 +2,12 @@
 -> score) as two clusters that meet at the generated data node."""
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import graphviz
 
 from graphdgm.viz.draw import COLOURS, _FONT
+from graphdgm.viz.labels import dot_text, html_text
 
 
 def draw_gan(spec: Any) -> graphviz.Digraph:
@@ -19,14 +19,14 @@ def draw_gan(spec: Any) -> graphviz.Digraph:
     >>> "cluster_generator" in src and "z -> G" in src and "x -> D" in src and "data -> D" in src
     True
     """
-    g = graphviz.Digraph(spec.name, engine="dot", graph_attr=dict(
-        rankdir="LR", fontname=_FONT, fontsize="12", label=f"<<b>{html.escape(repr(spec))}</b>>", labelloc="b",
+    g = graphviz.Digraph(dot_text(spec.name), engine="dot", graph_attr=dict(
+        rankdir="LR", fontname=_FONT, fontsize="12", label=f"<<b>{html_text(repr(spec))}</b>>", labelloc="b",
         nodesep="0.35", ranksep="0.45"), node_attr=dict(fontname=_FONT, fontsize="10", style="filled"),
         edge_attr=dict(color="#555555", arrowsize="0.7"))
     nodes = spec.graph.nodes(data=True)
 
     def label(name: str, what: str) -> str:
-        return f"<<b>{html.escape(name)}</b><br/><font point-size='9'>{html.escape(what)}</font>>"
+        return f"<<b>{html_text(name)}</b><br/><font point-size='9'>{html_text(what)}</font>>"
 
     colour = {"block": COLOURS["real"], "data": COLOURS["binary" if spec.data == "binary" else "real"],
               "network": "#cab2d6", "output": "#eeeeee"}

@@ -1,15 +1,15 @@
 """Drawings of layered specs (RBMs and DBNs): each layer a plate with its size, one edge per weight matrix."""
 from __future__ import annotations
 
-import html
 
 import graphviz
 
 from graphdgm.viz.draw import COLOURS, _FONT
+from graphdgm.viz.labels import dot_text, html_text
 
 
-def _plate(g: graphviz.Digraph, name: str, size: str, kind: str, colour_key: str) -> None:
-    g.node(name, label=f"<<b>{html.escape(name)}</b><br/>{html.escape(size)}<br/><font point-size='9'>{html.escape(kind)}</font>>",
+def _plate(g: graphviz.Digraph, node_id: str, name: str, size: str, kind: str, colour_key: str) -> None:
+    g.node(node_id, label=f"<<b>{html_text(name)}</b><br/>{html_text(size)}<br/><font point-size='9'>{html_text(kind)}</font>>",
            shape="box", style="filled,rounded", peripheries="2", fillcolor=COLOURS.get(colour_key, "#dddddd"))
 
 
@@ -22,17 +22,18 @@ def draw_layers(spec) -> graphviz.Digraph:
     >>> "h2" in src and "500 x 2000" in src and "dir=back" in src
     True
     """
-    g = graphviz.Digraph(spec.name, engine="dot", graph_attr=dict(rankdir="BT", fontname=_FONT, fontsize="12", nodesep="0.4",
-                                                                  ranksep="0.5", label=f"<<b>{html.escape(repr(spec))}</b>>", labelloc="b"),
+    g = graphviz.Digraph(dot_text(spec.name), engine="dot", graph_attr=dict(rankdir="BT", fontname=_FONT, fontsize="12", nodesep="0.4",
+                                                                  ranksep="0.5", label=f"<<b>{html_text(repr(spec))}</b>>", labelloc="b"),
                          node_attr=dict(fontname=_FONT, fontsize="10"), edge_attr=dict(fontname=_FONT, fontsize="9", color="#555555"))
+    ids = {name: f"b{i}" for i, name in enumerate(spec.blocks)}  # generated ids: a name is only ever a label
     for name, b in spec.blocks.items():
         shape = " x ".join(str(s) for s in b.shape)
-        _plate(g, name, f"{shape} ({b.size} units)" if len(b.shape) > 1 else f"{b.size} units", b.domain.describe(), b.domain.kind)
+        _plate(g, ids[name], name, f"{shape} ({b.size} units)" if len(b.shape) > 1 else f"{b.size} units", b.domain.describe(), b.domain.kind)
     for u, v, d in spec.graph.edges(data=True):
         lo, hi = (u, v) if list(spec.blocks).index(u) < list(spec.blocks).index(v) else (v, u)
         shape = f"{d['name']}: {spec.blocks[lo].size} x {spec.blocks[hi].size}"
         if d.get("directed"):
-            g.edge(lo, hi, label=shape, dir="back", arrowtail="normal")  # generative arrow points down
+            g.edge(ids[lo], ids[hi], label=dot_text(shape), dir="back", arrowtail="normal")  # generative arrow points down
         else:
-            g.edge(lo, hi, label=shape, dir="none", penwidth="2")
+            g.edge(ids[lo], ids[hi], label=dot_text(shape), dir="none", penwidth="2")
     return g

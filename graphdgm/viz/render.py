@@ -16,7 +16,8 @@ from typing import Union
 
 import graphviz
 
-from graphdgm.errors import GraphdgmError
+from graphdgm.errors import GraphdgmError, SpecError
+from graphdgm.runtime import atomic_write_bytes
 
 DotLike = Union[graphviz.Graph, graphviz.Digraph, str]
 _INSTALL_HINT = (
@@ -60,8 +61,14 @@ def render(graph: DotLike, path: str | os.PathLike[str], format: str | None = No
     >>> render(g, out).read_text()[:5] in ("<?xml", "<svg ") if find_renderer() else True
     True
     """
+    if not isinstance(graph, (str, graphviz.Graph, graphviz.Digraph)):
+        raise SpecError(f"render/save take a drawing (gd.viz.draw(spec)) or DOT text, got {type(graph).__name__}")
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise SpecError(f"render/save need a file path such as 'model.svg', got {path!r}")
     path = Path(path)
     fmt = (format or path.suffix.lstrip(".") or "svg").lower()
+    if not fmt.isalnum():
+        raise SpecError(f"format {fmt!r} is not a Graphviz output format; use e.g. 'svg', 'png' or 'dot'")
     source = graph if isinstance(graph, str) else graph.source
     engine = getattr(graph, "engine", None) or "dot"
     cmd = find_renderer()
@@ -79,8 +86,10 @@ def render(graph: DotLike, path: str | os.PathLike[str], format: str | None = No
         if "graphviz-pure" in Path(cmd[0]).name and "not recognized" in err:
             hint = f" (graphviz-pure writes svg, png and jpg; for {fmt} install Graphviz's `dot`)"
         raise GraphdgmError(f"{Path(cmd[0]).name} could not render {path.name!r} as {fmt!r}: {err}{hint}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(proc.stdout)
+    try:
+        atomic_write_bytes(path, proc.stdout)  # a failed or killed save leaves any previous drawing intact
+    except OSError as e:
+        raise GraphdgmError(f"cannot write the drawing to {str(path)!r}: {e.strerror or e}") from None
     return path
 
 

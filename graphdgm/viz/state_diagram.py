@@ -2,7 +2,6 @@
 (absorbing states drawn as double circles), and an HMM's hidden chain with its emissions."""
 from __future__ import annotations
 
-import html
 import itertools
 from typing import Any
 
@@ -12,6 +11,7 @@ import numpy as np
 from graphdgm.errors import SpecError
 from graphdgm.viz.dag import _digraph
 from graphdgm.viz.draw import COLOURS
+from graphdgm.viz.labels import dot_text, html_text
 
 
 def _p(x: float) -> str:
@@ -22,8 +22,8 @@ def _chain_edges(g: graphviz.Digraph, names: list[str], P: np.ndarray, threshold
     """Nodes ``prefix{i}`` labelled ``names``, one edge per P[i, j] > threshold; returns the edges hidden."""
     absorbing = np.isclose(np.diag(P), 1.0)
     for i, name in enumerate(names):
-        g.node(f"{prefix}{i}", label=name, shape="doublecircle" if absorbing[i] else "circle",
-               fillcolor=COLOURS["categorical"], tooltip=f"{name}{' (absorbing)' if absorbing[i] else ''}")
+        g.node(f"{prefix}{i}", label=dot_text(name), shape="doublecircle" if absorbing[i] else "circle",
+               fillcolor=COLOURS["categorical"], tooltip=dot_text(f"{name}{' (absorbing)' if absorbing[i] else ''}"))
     hidden = 0
     for i, j in zip(*np.nonzero(P > 0)):
         if P[i, j] <= threshold:
@@ -58,7 +58,7 @@ def draw_markov_chain(spec: Any, *, threshold: float = 0.0, max_states: int = 64
     g = _digraph(spec.name, title, rankdir="LR")
     hidden = _chain_edges(g, names, P, threshold)
     if hidden:
-        g.attr(label=f"<<b>{html.escape(title)}</b><br/>{hidden} edges with p &lt;= {threshold:g} hidden>")
+        g.attr(label=f"<<b>{html_text(title)}</b><br/>{hidden} edges with p &lt;= {threshold:g} hidden>")
     return g
 
 
@@ -84,14 +84,14 @@ def draw_hmm(spec: Any, *, threshold: float = 0.0) -> graphviz.Digraph:
         with g.subgraph(name="observations") as sub:
             sub.attr(rank="same")
             for m, sym in enumerate(e.symbols):
-                sub.node(f"o{m}", label=str(sym), shape="box", fillcolor=COLOURS["binary"])
+                sub.node(f"o{m}", label=dot_text(sym), shape="box", fillcolor=COLOURS["binary"])
         for i, m in zip(*np.nonzero(e.table > threshold)):
             g.edge(f"s{i}", f"o{m}", label=_p(e.table[i, m]), style="dashed", color="#999999", fontcolor="#666666")
     else:
         for i in range(S):
             mean = ", ".join(f"{v:.3g}" for v in e.means[i])
             std = ", ".join(f"{v:.3g}" for v in e.stds[i])
-            g.node(f"e{i}", label=f"N(μ=[{mean}], σ=[{std}])", shape="note", fillcolor=COLOURS["real"])
+            g.node(f"e{i}", label=dot_text(f"N(μ=[{mean}], σ=[{std}])"), shape="note", fillcolor=COLOURS["real"])
             g.edge(f"s{i}", f"e{i}", style="dashed", color="#999999")
     return g
 

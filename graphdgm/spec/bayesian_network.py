@@ -46,7 +46,14 @@ class BayesianNetwork(MarkovNetwork):
     def add_cpd(self, child: str, parents: Sequence[str] = (), table: Any = None, *, tol: float = 1e-6) -> str:
         """Add P(child | parents); returns the factor's name ``"P(child|parents)"``."""
         child = canonical(child)
-        parents = tuple(canonical(p) for p in ([parents] if isinstance(parents, str) else parents))
+        if parents is None:
+            parents = ()
+        if isinstance(parents, str):
+            parents = [parents]
+        if not isinstance(parents, (list, tuple)) or not all(isinstance(p, str) for p in parents):
+            raise SpecError(f"the parents of {child!r} must be a list of variable names (or [] for a root), "
+                            f"got {parents!r}")
+        parents = tuple(canonical(p) for p in parents)
         self.index_of(child)
         for p in parents:
             self.index_of(p)  # UnknownVariableError names close matches

@@ -69,7 +69,7 @@ def main() -> None:
     mp = gd.map_query(model, evidence={"x[0,0]": -1})
     ups = sum(1 for v in mp.assignment.values() if v == 1)
     say(lines, f"MAP given x[0,0]=-1: {ups} of {model.num_variables} spins up, log score {mp.log_score:.3f}")
-    plan = next(iter(model._exact_plans.values()))
+    plan = gd.infer.Exact().plan(model, {}, indicators=tuple(range(model.num_variables)))  # the marginals query's plan
     say(lines, f"elimination order: {plan.order.heuristic}, induced width {plan.order.width}")
 
     # ------------------------------------------------------------- sampling

@@ -200,8 +200,30 @@ class BeliefPropagation:
         what they can."""
         if variables is not None:
             raise CapabilityError("max-product BP decodes a full MAP state; for marginal MAP over a subset use backend='exact'")
-        state = self.run(model, evidence, mode="max").log_beliefs.argmax(-1)  # (n,)
-        return polish(model, state, evidence)
+        evidence = evidence or {}
+        with torch.no_grad():
+            tables = FactorTables.from_model(model, evidence)
+            best: tuple[torch.Tensor, float, BPResult] | None = None
+            runs = []
+            for r in range(self.restarts):  # the plain start first, then perturbed ones; the best decoded state wins
+                noise, g = (0.0, None) if r == 0 else _start(r - 1, self.perturbation, self.seed, tables)
+                res = belief_propagation(
+                    tables, max_iters=self.max_iters, tol=self.tol, damping=self.damping, schedule=self.schedule, mode="max",
+                    blocks=_blocks_if(self.schedule, model), residual_fraction=self.residual_fraction,
+                    init_noise=noise, generator=g, warn=False,
+                )
+                runs.append(res)
+                state, score = polish(model, res.log_beliefs.argmax(-1), evidence)  # (n,), its log-potential
+                if best is None or score > best[1]:
+                    best = (state, score, res)
+        state, score, chosen = best
+        self.last_result = chosen
+        messages = () if any(r.converged for r in runs) else (
+            f"max-product BP did not converge in {chosen.iterations} iterations in any of {len(runs)} restarts; the "
+            "decoded state is a heuristic: try damping=0.5, schedule='sequential', or backend='exact' / 'annealing'.",)
+        self.diagnostics = warn_if_unconverged(Diagnostics("bp", not messages, iterations=chosen.iterations,
+                                                           restarts=len(runs), messages=messages), stacklevel=4)
+        return state, score
 
 
 class MeanField:

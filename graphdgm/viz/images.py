@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from graphdgm.runtime import atomic_write_bytes
+
 
 def image_grid(images, shape: tuple[int, int] = (28, 28), ncols: int | None = None, pad: int = 1) -> np.ndarray:
     """Tile ``images`` (N, h*w) or (N, h, w), values in [0, 1], into one uint8 array with ``pad`` pixel gaps.
@@ -40,10 +42,7 @@ def save_png(array: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path
 
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) + \
         chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png)
-    return path
+    return atomic_write_bytes(path, png)  # a killed save leaves any previous picture intact
 
 
 def save_image_grid(images, path: str | os.PathLike, shape: tuple[int, int] = (28, 28), ncols: int | None = None,

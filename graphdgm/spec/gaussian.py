@@ -97,7 +97,9 @@ class GaussianMarkovNetwork(VariableBlocks):
             pairs, w = u, (v if weight is None else weight)
             if w is None:
                 raise SpecError("add_quadratic(pairs, weights) needs weights: a scalar or one per pair")
-        idx = self._pair_indices(pairs)
+        idx = self.pair_indices(pairs, "quadratic")
+        if len(idx) == 0:
+            raise SpecError("add_quadratic needs at least one pair")
         w = self._weights(w, len(idx), "pair")
         self._check_finite(w, idx, "quadratic weight")
         name = self._group_name(name, "Q", self.quadratics)
@@ -117,24 +119,6 @@ class GaussianMarkovNetwork(VariableBlocks):
         block = u if isinstance(u, str) and u in self.blocks and self.blocks[u].shape else ""
         self.linears.append(LinearGroup(name, idx, w, block))
         return name
-
-    def _pair_indices(self, pairs: Any) -> np.ndarray:
-        if isinstance(pairs, np.ndarray) and pairs.dtype.kind in "iu":
-            if pairs.ndim != 2 or pairs.shape[1] != 2:
-                raise SpecError(f"quadratic pairs as an index array need shape (E, 2), got {pairs.shape}")
-            idx = pairs.astype(np.int64)
-            if idx.size and (idx.min() < 0 or idx.max() >= self._num_vars):
-                raise SpecError(f"quadratic pairs index outside 0..{self._num_vars - 1} (packed variable indices)")
-        else:
-            try:
-                idx = np.array([[self.index_of(a), self.index_of(b)] for a, b in pairs], dtype=np.int64).reshape(-1, 2)
-            except (TypeError, ValueError) as e:
-                if isinstance(e, SpecError):
-                    raise
-                raise SpecError(f"quadratic pairs must be (name, name) tuples or an int array (E, 2): {e}") from None
-        if len(idx) == 0:
-            raise SpecError("add_quadratic needs at least one pair")
-        return idx
 
     @staticmethod
     def _weights(weight: Any, count: int, what: str) -> np.ndarray:

@@ -145,7 +145,7 @@ class MarkovNetwork(VariableBlocks):
         """
         if kind not in COUPLING_KINDS:
             raise SpecError(f"coupling kind {kind!r} is unknown; use one of {COUPLING_KINDS}")
-        idx = self._pair_indices(pairs)
+        idx = self.pair_indices(pairs, "coupling")
         if len(idx) == 0:
             raise SpecError("add_coupling needs at least one pair")
         if np.any(idx[:, 0] == idx[:, 1]):
@@ -167,24 +167,6 @@ class MarkovNetwork(VariableBlocks):
         blocks = self.blocks_of(np.unique(idx))
         self.couplings.append(CouplingGroup(name, kind, idx, w.copy(), pattern, blocks))
         return name
-
-    def _pair_indices(self, pairs: Any) -> np.ndarray:
-        """Name pairs or an int array (E, 2) of packed indices -> validated packed indices (E, 2)."""
-        if isinstance(pairs, np.ndarray) and pairs.dtype.kind in "iu":
-            if pairs.ndim != 2 or pairs.shape[1] != 2:
-                raise SpecError(f"coupling pairs as an index array need shape (E, 2), got {pairs.shape}")
-            idx = pairs.astype(np.int64)
-            if idx.size and (idx.min() < 0 or idx.max() >= self._num_vars):
-                raise SpecError(f"coupling pairs index outside 0..{self._num_vars - 1}")
-            return idx
-        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, (list, tuple, np.ndarray)):
-            raise SpecError(f"coupling pairs must be a list of (name, name) pairs or an int array (E, 2), got {pairs!r}")
-        rows = []
-        for p in pairs:
-            if not isinstance(p, (list, tuple, np.ndarray)) or len(p) != 2:
-                raise SpecError(f"coupling pair {p!r} is not a pair of variable names such as ('x[0]', 'x[1]')")
-            rows.append([self.index_of(p[0]), self.index_of(p[1])])
-        return np.array(rows, dtype=np.int64).reshape(-1, 2)
 
     def add_field(
         self,

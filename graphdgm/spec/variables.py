@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -28,6 +29,31 @@ class VariableBlocks:
         self._offsets: dict[str, int] = {}
         self._num_vars = 0
         self._names_cache: list[str] | None = None
+
+    def pair_indices(self, pairs: Any, what: str) -> np.ndarray:
+        """Name pairs or an int array (E, 2) of packed indices -> validated packed indices (E, 2);
+        ``what`` ("coupling", "quadratic") names the pairs in errors.
+
+        >>> import graphdgm as gd
+        >>> v = VariableBlocks("demo"); _ = v._declare_block("x", 3, gd.Binary())
+        >>> v.pair_indices([("x[0]", "x[2]")], "coupling").tolist()
+        [[0, 2]]
+        """
+        if isinstance(pairs, np.ndarray) and pairs.dtype.kind in "iu":
+            if pairs.ndim != 2 or pairs.shape[1] != 2:
+                raise SpecError(f"{what} pairs as an index array need shape (E, 2), got {pairs.shape}")
+            idx = pairs.astype(np.int64)
+            if idx.size and (idx.min() < 0 or idx.max() >= self._num_vars):
+                raise SpecError(f"{what} pairs index outside 0..{self._num_vars - 1} (packed variable indices)")
+            return idx
+        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, (list, tuple, np.ndarray)):
+            raise SpecError(f"{what} pairs must be a list of (name, name) pairs or an int array (E, 2), got {pairs!r}")
+        rows = []
+        for p in pairs:
+            if not isinstance(p, (list, tuple, np.ndarray)) or len(p) != 2:
+                raise SpecError(f"{what} pair {p!r} is not a pair of variable names such as ('x[0]', 'x[1]')")
+            rows.append([self.index_of(p[0]), self.index_of(p[1])])
+        return np.array(rows, dtype=np.int64).reshape(-1, 2)
 
     def _declare_block(self, name: str, shape: Sequence[int] | int, domain: Domain) -> str:
         check_block_name(name)

@@ -15,8 +15,12 @@ from graphdgm.compiler.factor_groups import (
     FactorGroup, IsingCouplingGroup, IsingFieldGroup, PottsCouplingGroup, TableFieldGroup, TableGroup,
 )
 from graphdgm.errors import SpecError
+from graphdgm.runtime import PlanCache
 from graphdgm.spec.domains import Domain
 from graphdgm.spec.markov_network import MarkovNetwork
+
+
+_COLOURINGS: PlanCache = PlanCache(max_per_model=1)  # per model: blocks and their factor entries
 
 
 class CompiledMarkovNetwork(NamedVariables, nn.Module):
@@ -63,14 +67,14 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
 
     def _colouring(self) -> tuple[tuple[torch.Tensor, ...], tuple[list[tuple[torch.Tensor, ...]], ...]]:
         """The blocks and, per block, each group's entries touching it: derived from the compiled
-        structure once, published in one assignment (threads see all of it or none of it)."""
-        colouring = self.__dict__.get("_colouring_cache")
-        if colouring is None:
+        structure on first use and kept in a runtime.PlanCache (not in the model's ``__dict__``), so
+        threads see all of it or none of it."""
+        def build() -> tuple:
             cols = colour_blocks(self.num_variables, self.markov_edges())
             blocks = tuple(torch.from_numpy(b).to(self.cards.device) for b in cols)
-            colouring = (blocks, tuple(self._entries_for_block(b) for b in blocks))
-            self.__dict__["_colouring_cache"] = colouring
-        return colouring
+            return blocks, tuple(self._entries_for_block(b) for b in blocks)
+
+        return _COLOURINGS.get(self, "colouring", build)
 
     # ------------------------------------------------------------------ names
     def state_labels(self, i: int) -> tuple[Any, ...]:

@@ -1,5 +1,6 @@
 """Inference backends behind one protocol, and the query API."""
 from graphdgm.infer.api import log_partition, map_query, query, sample
+from graphdgm.infer.diagnostics import Diagnostics
 from graphdgm.infer.likelihood import log_likelihood
 from graphdgm.infer.exact.backend import Exact
 from graphdgm.infer import mcmc

@@ -7,24 +7,26 @@ from collections.abc import Sequence
 from typing import Any
 
 from graphdgm.errors import SpecError
+from graphdgm.spec.validate import positive_int
 
 
 def check_count(owner: str, name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int >= ``minimum``; floats with a fraction, bools and strings are refused.
+    """``value`` as an int >= ``minimum`` by the library's one rule for counts
+    (:func:`graphdgm.spec.validate.positive_int`: ints and integral numpy/torch scalars; floats,
+    bools and strings are refused), with the owner named in the error.
 
-    >>> check_count("Gibbs", "chains", 4.0)
+    >>> import numpy as np
+    >>> check_count("Gibbs", "chains", np.int64(4))
     4
     >>> check_count("Gibbs", "chains", 2.7)
     Traceback (most recent call last):
     ...
     graphdgm.errors.SpecError: Gibbs(chains=2.7): chains must be a whole number >= 1
     """
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) or _is_int_tensor(value)
-    if ok and isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-        ok = False
-    if not ok or int(value) < minimum:
-        raise SpecError(f"{owner}({name}={value!r}): {name} must be a whole number >= {minimum}")
-    return int(value)
+    try:
+        return positive_int(value, name, minimum=minimum)
+    except SpecError:
+        raise SpecError(f"{owner}({name}={value!r}): {name} must be a whole number >= {minimum}") from None
 
 
 def check_real(owner: str, name: str, value: Any, low: float = -math.inf, high: float = math.inf, *,
@@ -68,9 +70,3 @@ def check_threshold(owner: str, name: str, value: Any, low: float, high: float =
 
 def _num(x: float) -> str:
     return "inf" if x == math.inf else "-inf" if x == -math.inf else f"{x:g}"
-
-
-def _is_int_tensor(value: Any) -> bool:
-    import torch
-
-    return isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_floating_point() and value.dtype != torch.bool

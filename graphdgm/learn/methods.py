@@ -143,9 +143,13 @@ def resolve(model: Any, method: str | None) -> TrainingMethod:
 def check_options(model: Any, method: TrainingMethod, options: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` if ``method`` uses every one of them, else a :class:`SpecError` naming each
     unused option (with a close spelling, or the methods that do use it) and listing the method's
-    options. Returns the options to pass to the runner (an option given as None means "not given": its default)."""
+    options. An option of some other method given as None means "not given" (wrappers pass
+    ``chains=None``); a name no method knows is an error whatever its value. Returns the options
+    to pass to the runner (None: the runner's default)."""
     accepted = method.options
-    unknown = [k for k, v in options.items() if k not in accepted and k not in UNIVERSAL_OPTIONS and v is not None]
+    known_somewhere = {o for m in METHODS for o in m.options}
+    unknown = [k for k, v in options.items() if k not in accepted and k not in UNIVERSAL_OPTIONS
+               and not (v is None and k in known_somewhere)]  # None for another method's option: "not given"
     if unknown:
         every = {o: [m.name for m in METHODS if o in m.options] for o in unknown}
         notes = []

@@ -90,8 +90,8 @@ def safe_torch_load(path: str | os.PathLike, map_location: Any = "cpu", what: st
     path = Path(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise
+    except (OSError, MemoryError):
+        raise  # a missing file, a folder, no permission: not a question of the file's format
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for a corrupt or unsafe file
         raise FormatError(f"{path}: not a {what}, or it holds objects other than tensors and plain data, which "
                           f"graphdgm never unpickles ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None

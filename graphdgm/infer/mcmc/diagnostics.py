@@ -79,8 +79,8 @@ def chain_diagnostics(
     R-hat of inf or NaN (chains stuck in different states) counts as not converged; a variable
     that sits in the same single state in every chain has R-hat 1. Variables clamped by
     ``evidence`` are left out. Above ``threshold`` (None: never) the message names the worst
-    variables and what to try. With fewer than 4 draws per chain nothing is judged (no warning;
-    ``converged`` False and a note in ``details``).
+    variables and what to try. With fewer than 4 draws per chain mixing cannot be judged:
+    ``converged`` is False and the message (hence the warning, unless ``threshold`` is None) says so.
     """
     from graphdgm.infer.diagnostics import Diagnostics
 
@@ -91,9 +91,12 @@ def chain_diagnostics(
     r_free = r[free]
     rhat_max = float(r_free.max()) if r_free.numel() else 1.0
     if draws < MIN_DRAWS_TO_JUDGE:  # e.g. independent chains that each give one state after burn-in
-        return Diagnostics(sampler.lower(), False, rhat_max=float("nan"), ess_min=ess, details={
-            "rhat": r, "threshold": threshold,
-            "note": f"{draws} draws per chain: too few to judge mixing (split R-hat needs {MIN_DRAWS_TO_JUDGE}); not checked"})
+        note = (f"{sampler} kept {draws} draws per chain: too few to judge mixing (split R-hat needs "
+                f"{MIN_DRAWS_TO_JUDGE}), so the estimates may be wrong without this run knowing it; keep at least "
+                f"{MIN_DRAWS_TO_JUDGE} draws per chain (sweeps / thin); rhat_threshold=None turns this warning off.")
+        return Diagnostics(sampler.lower(), False, rhat_max=float("nan"), ess_min=ess,
+                           messages=() if threshold is None else (note,),
+                           details={"rhat": r, "threshold": threshold, "note": note})
     converged = threshold is None or rhat_max <= threshold
     messages: tuple[str, ...] = ()
     if not converged:

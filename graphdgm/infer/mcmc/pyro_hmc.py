@@ -18,6 +18,8 @@ from typing import Any
 import torch
 
 from graphdgm.errors import CapabilityError, SpecError
+from graphdgm.infer.diagnostics import Diagnostics, warn_if_unconverged
+from graphdgm.infer.mcmc.diagnostics import RHAT_THRESHOLD
 from graphdgm.infer.results import ContinuousMarginal
 
 
@@ -36,6 +38,7 @@ class _PyroHMCBackend:
         self.samples, self.warmup, self.chains, self.seed = int(samples), int(warmup), int(chains), int(seed)
         self.progress = bool(progress)
         self.last_diagnostics: dict[str, Any] | None = None  # filled by every run
+        self.diagnostics: Diagnostics | None = None  # the run's checks, under the name every backend uses
 
     def _kernel(self, potential_fn: Callable[[dict[str, torch.Tensor]], torch.Tensor]) -> Any:
         raise NotImplementedError
@@ -61,6 +64,7 @@ class _PyroHMCBackend:
         dtype, device = _float_dtype(model), _device(model)
         if not free:
             self.last_diagnostics = {"variables": (), "chains": []}
+            self.diagnostics = Diagnostics(self.name, True, details={"note": "every variable is clamped"})
             return torch.empty(self.chains * self.samples, 0, dtype=dtype, device=device)
         potential_fn = _clamped_potential(model, free, ev, dtype, device)
         draws, reports = [], []
@@ -86,7 +90,31 @@ class _PyroHMCBackend:
             "acceptance_rate": [float(r["acceptance rate"]["chain 0"]) for r in reports],
             "chains": reports,
         }
+        self.diagnostics = warn_if_unconverged(self._diagnostics(enough), stacklevel=5)
         return stacked.reshape(-1, len(free))  # (C·S, m)
+
+    def _diagnostics(self, enough: bool) -> Diagnostics:
+        """Split R-hat over the free variables above RHAT_THRESHOLD, divergent transitions, or too
+        few draws to judge: each a message (and so a ConvergenceWarning)."""
+        d = self.last_diagnostics
+        names = d["variables"]
+        rhat = torch.nan_to_num(torch.as_tensor(d["r_hat"], dtype=torch.float64).cpu(), nan=float("inf"))  # (m,)
+        messages = []
+        if not enough:
+            messages.append(f"{type(self).__name__} kept {self.samples} samples per chain: too few to judge mixing "
+                            "(split R-hat needs 4); the estimates may be wrong.")
+        elif float(rhat.max()) > RHAT_THRESHOLD:
+            worst = torch.argsort(rhat, descending=True)[:5]
+            shown = ", ".join(f"{names[int(i)]!r} {float(rhat[i]):.3g}" for i in worst)
+            messages.append(f"{type(self).__name__} chains have not mixed: split R-hat above {RHAT_THRESHOLD} (worst: "
+                            f"{shown}); the estimates may be wrong. Try more samples or warmup, or more chains.")
+        divergent = sum(d["divergences"])
+        if divergent:
+            messages.append(f"{type(self).__name__} had {divergent} divergent transitions: the posterior has regions "
+                            "the integrator cannot follow; lower the step size or reparameterise.")
+        return Diagnostics(self.name, not messages, rhat_max=float(rhat.max()) if enough else None,
+                           ess_min=float(torch.as_tensor(d["n_eff"]).min()) if enough else None,
+                           messages=tuple(messages), details={"r_hat": rhat, "divergences": d["divergences"]})
 
     # --------------------------------------------------------------- queries
     def marginals(self, model: torch.nn.Module, variables: Sequence[int], evidence: dict[int, float]) -> list[ContinuousMarginal]:
@@ -141,11 +169,11 @@ class NUTS(_PyroHMCBackend):
     >>> import graphdgm as gd
     >>> from graphdgm.infer.mcmc.pyro_hmc import NUTS
     >>> model = gd.compile(gd.GaussianMarkovNetwork.from_precision([[1.0, 0.3], [0.3, 1.0]], [0.5, 0.0]))
-    >>> sampler = NUTS(samples=50, warmup=20, seed=1)
+    >>> sampler = NUTS(samples=100, warmup=100, seed=1)
     >>> sampler.run(model, {"x[1]": 0.0}).shape
-    torch.Size([50, 1])
-    >>> sorted(sampler.last_diagnostics)
-    ['acceptance_rate', 'chains', 'divergences', 'n_eff', 'r_hat', 'variables']
+    torch.Size([100, 1])
+    >>> sorted(sampler.last_diagnostics), sampler.diagnostics.converged
+    (['acceptance_rate', 'chains', 'divergences', 'n_eff', 'r_hat', 'variables'], True)
     """
 
     name = "nuts"

@@ -18,6 +18,7 @@ from torch import nn
 
 from graphdgm.compiler.names import NamedVariables
 from graphdgm.errors import EvidenceError, SpecError
+from graphdgm.runtime.progress import progress_bar
 from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelCNN, PixelRNN
 from graphdgm.spec.validate import positive_int
 
@@ -286,7 +287,6 @@ class CompiledAutoregressive(NamedVariables, nn.Module):
     def _independence_mh(self, x: torch.Tensor, mask: torch.Tensor, g: torch.Generator, steps: int,
                          progress: bool | None) -> torch.Tensor:
         from graphdgm.infer.mcmc.autoregressive import AutoregressiveIndependence, warn_if_low_acceptance
-        from graphdgm.infer.mcmc.progress import progress_bar
 
         kernel = AutoregressiveIndependence()
         state = kernel.start(self, x, mask, g)

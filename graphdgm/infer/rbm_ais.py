@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.infer.diagnostics import Diagnostics, warn_if_unconverged
 from graphdgm.infer.mcmc.ais import AIS_ESS_FRACTION, ais_diagnostics, importance_ess
-from graphdgm.infer.mcmc.progress import progress_bar
 from graphdgm.infer.options import check_count, check_threshold
+from graphdgm.runtime.progress import progress_bar
 
 
 def salakhutdinov_murray_betas(device: torch.device | str | None = None) -> torch.Tensor:

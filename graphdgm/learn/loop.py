@@ -124,7 +124,7 @@ def train(
     >>> len(h), sorted(h.records[0])
     (2, ['epoch', 'lr', 'seconds'])
     """
-    from graphdgm.infer.mcmc.progress import progress_bar
+    from graphdgm.runtime.progress import progress_bar
 
     rank, world = _world() if distributed is not False else (0, 1)
     if distributed and world == 1 and not (dist.is_available() and dist.is_initialized()):

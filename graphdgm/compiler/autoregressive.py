@@ -18,14 +18,10 @@ from torch import nn
 
 from graphdgm.compiler.names import NamedVariables
 from graphdgm.errors import EvidenceError, SpecError
+from graphdgm.runtime.progress import progress_bar
+from graphdgm.runtime.random import make_generator
 from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelCNN, PixelRNN
 from graphdgm.spec.validate import positive_int
-
-
-def _generator(seed: int | torch.Generator | None, device: torch.device) -> torch.Generator:
-    if isinstance(seed, torch.Generator):
-        return seed
-    return torch.Generator(device=device).manual_seed(0 if seed is None else int(seed))
 
 
 class CompiledAutoregressive(NamedVariables, nn.Module):
@@ -240,7 +236,7 @@ class CompiledAutoregressive(NamedVariables, nn.Module):
         """
         n = positive_int(n, "n (the number of samples)")
         mask, vals = self._clamp(evidence, n)
-        return self._conditional(vals, mask, _generator(seed, self.device), steps, method, progress)
+        return self._conditional(vals, mask, make_generator(seed, self.device), steps, method, progress)
 
     @torch.no_grad()
     def inpaint(self, x: Any, known: Any, *, steps: int = 200, seed: int | torch.Generator = 0,
@@ -262,7 +258,7 @@ class CompiledAutoregressive(NamedVariables, nn.Module):
                                 f"or one per row {tuple(x.shape)}")
         if bool(((x != 0) & (x != 1) & known.expand_as(x)).any()):
             raise EvidenceError("the known entries of x must be 0 or 1; binarise the data first (e.g. (x > 0.5).float())")
-        return self._conditional(x, known, _generator(seed, self.device), steps, method, progress)
+        return self._conditional(x, known, make_generator(seed, self.device), steps, method, progress)
 
     def _conditional(self, vals: torch.Tensor, mask: torch.Tensor, g: torch.Generator, steps: int, method: str,
                      progress: bool | None) -> torch.Tensor:
@@ -286,7 +282,6 @@ class CompiledAutoregressive(NamedVariables, nn.Module):
     def _independence_mh(self, x: torch.Tensor, mask: torch.Tensor, g: torch.Generator, steps: int,
                          progress: bool | None) -> torch.Tensor:
         from graphdgm.infer.mcmc.autoregressive import AutoregressiveIndependence, warn_if_low_acceptance
-        from graphdgm.infer.mcmc.progress import progress_bar
 
         kernel = AutoregressiveIndependence()
         state = kernel.start(self, x, mask, g)
@@ -308,7 +303,7 @@ class CompiledNADE(CompiledAutoregressive):
 
     def __init__(self, spec: NADE, dtype: torch.dtype = torch.float32) -> None:
         super().__init__(spec, dtype)
-        g = torch.Generator().manual_seed(spec.seed)
+        g = make_generator(spec.seed)
         D, H = self.D, spec.hidden
         self.H = H
         self.W = nn.Parameter(torch.randn(H, D, generator=g, dtype=dtype) / math.sqrt(D))
@@ -382,7 +377,7 @@ class CompiledMADE(CompiledAutoregressive):
         super().__init__(spec, dtype)
         del self._buffers["ordering"]  # the active mask's ordering: derived state, not saved
         self.register_buffer("ordering", torch.as_tensor(spec.ordering, dtype=torch.long), persistent=False)
-        g = torch.Generator().manual_seed(spec.seed)
+        g = make_generator(spec.seed)
         sizes = [self.D, *spec.hidden, self.D]
         self.net = nn.ModuleList([MaskedLinear(a, b, dtype) for a, b in zip(sizes[:-1], sizes[1:])])
         for layer in self.net:

@@ -10,6 +10,7 @@ import torch
 
 from graphdgm.compiler.markov import CompiledMarkovNetwork
 from graphdgm.errors import EvidenceError, SpecError
+from graphdgm.runtime.random import make_generator
 from graphdgm.spec.bayesian_network import BayesianNetwork
 from graphdgm.spec.validate import positive_float, positive_int
 
@@ -109,7 +110,7 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
         steps = positive_int(steps, "steps", minimum=0)
         ev = self.encode_evidence(evidence)
         dev = self.cards.device
-        g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=dev).manual_seed(int(seed))
+        g = make_generator(seed, dev)
         obs = torch.zeros(self.num_variables, dtype=torch.bool, device=dev)
         vals = torch.zeros(self.num_variables, dtype=torch.long, device=dev)
         for i, s in ev.items():

@@ -16,6 +16,7 @@ from torch import nn
 from graphdgm.compiler.names import NamedVariables
 from graphdgm.compiler.rbm import CompiledRBM
 from graphdgm.errors import EvidenceError
+from graphdgm.runtime.random import make_generator
 from graphdgm.spec.rbm import DBN
 from graphdgm.spec.validate import positive_int
 
@@ -81,7 +82,7 @@ class CompiledDBN(NamedVariables, nn.Module):
         """``n`` visible samples: ``steps`` Gibbs sweeps in the top RBM, then one downward pass.
         With ``evidence`` on visible units, :meth:`inpaint` from random fills."""
         n, steps = positive_int(n, "n (the number of samples)"), positive_int(steps, "steps (Gibbs sweeps)", minimum=0)
-        g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=self.top.weight.device).manual_seed(int(seed))
+        g = make_generator(seed, self.top.weight.device)
         if evidence:
             clamp = self.rbms[0]._visible_clamp(evidence, n)
             v = torch.where(clamp[0], clamp[1], (torch.rand(n, self.V, generator=g, dtype=self.dtype, device=clamp[1].device) < 0.5).to(self.dtype))
@@ -97,7 +98,7 @@ class CompiledDBN(NamedVariables, nn.Module):
         downward pass, with the ``known`` units (mask (V,) or (B, V)) clamped each time (an
         approximate conditional sampler: the recognition pass is not the exact posterior)."""
         steps = positive_int(steps, "steps (up-down sweeps)", minimum=0)
-        g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=self.top.weight.device).manual_seed(int(seed))
+        g = make_generator(seed, self.top.weight.device)
         v = torch.as_tensor(v, dtype=self.dtype, device=self.top.weight.device).reshape(-1, self.V)
         known = torch.as_tensor(known, dtype=torch.bool, device=v.device)
         if known.shape not in ((self.V,), tuple(v.shape)):

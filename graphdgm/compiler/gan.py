@@ -10,6 +10,7 @@ from torch import nn
 
 from graphdgm.compiler.gan_networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from graphdgm.errors import CapabilityError, SpecError
+from graphdgm.runtime.random import make_generator
 from graphdgm.spec.gan import GAN
 from graphdgm.spec.validate import positive_int
 
@@ -126,7 +127,7 @@ class CompiledGAN(nn.Module):
             raise SpecError(f"binarize must be None, 'bernoulli' or 'threshold', got {binarize!r}")
         n = positive_int(n, "n (the number of samples)")
         batch_size = positive_int(batch_size, "batch_size")
-        g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=self.device).manual_seed(int(seed))
+        g = make_generator(seed, self.device)
         was_training = self.training
         self.eval()
         try:

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from graphdgm.compiler.markov_chain import generator, gumbel_max, padded_indices
+from graphdgm.compiler.markov_chain import gumbel_max, padded_indices
 from graphdgm.errors import CapabilityError, EvidenceError, SpecError
+from graphdgm.runtime.random import make_generator
 from graphdgm.spec.hmm import CategoricalEmission, HiddenMarkovModel
 from graphdgm.spec.validate import positive_int
 
@@ -244,7 +245,7 @@ class CompiledHMM(nn.Module):
             raise CapabilityError("an HMM samples its joint without evidence; for the hidden path given observations use "
                                   "model.forward_backward(obs) (marginals) or model.viterbi(obs) (MAP path)")
         n, length = positive_int(n, "n (the number of sequences)"), positive_int(length, "length")
-        g = generator(seed, self.device)
+        g = make_generator(seed, self.device)
         z = torch.empty(n, length, dtype=torch.long, device=self.device)
         z[:, 0] = gumbel_max(self.log_initial.expand(n, -1), g)
         for t in range(1, length):

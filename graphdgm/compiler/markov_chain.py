@@ -17,6 +17,7 @@ from torch import nn
 
 from graphdgm.compiler import chain_structure as cs
 from graphdgm.errors import EvidenceError, GraphdgmError, InferenceError, SpecError
+from graphdgm.runtime.random import make_generator
 from graphdgm.spec.markov_chain import MarkovChain
 from graphdgm.spec.validate import positive_int
 
@@ -77,15 +78,6 @@ def gumbel_max(logits: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """
     u = torch.rand(logits.shape, generator=g, device=logits.device, dtype=logits.dtype).clamp_min(1e-300)
     return (logits - torch.log(-torch.log(u))).argmax(-1)
-
-
-def generator(seed: int | torch.Generator, device: torch.device) -> torch.Generator:
-    """``seed`` as a torch.Generator on ``device`` (a Generator passes through).
-
-    >>> generator(3, torch.device("cpu")).initial_seed()
-    3
-    """
-    return seed if isinstance(seed, torch.Generator) else torch.Generator(device=device).manual_seed(int(seed))
 
 
 class CompiledMarkovChain(nn.Module):
@@ -234,7 +226,7 @@ class CompiledMarkovChain(nn.Module):
         (torch.Size([4, 6]), [1, 1, 1, 1])
         """
         n, length = positive_int(n, "n (the number of sequences)"), positive_int(length, "length")
-        g = generator(seed, self.device)
+        g = make_generator(seed, self.device)
         ev = self._evidence(evidence, length)  # (L, S)
         k, C = self.order, self.num_contexts
         beta = torch.zeros(max(length, k), C, dtype=self.dtype, device=self.device)  # log p(evidence after t | context at t)

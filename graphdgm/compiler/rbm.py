@@ -17,6 +17,7 @@ from torch import nn
 
 from graphdgm.compiler.names import NamedVariables
 from graphdgm.errors import EvidenceError, SpecError
+from graphdgm.runtime.random import make_generator
 from graphdgm.spec.domains import Domain
 from graphdgm.spec.rbm import RBM
 from graphdgm.spec.validate import positive_int
@@ -60,7 +61,7 @@ class CompiledRBM(NamedVariables, nn.Module):
         kshape = (K,) if spec.categories else ()
         cards = [d.cardinality or 0 for d in self.domains]
         self.register_buffer("cards", torch.tensor(cards, dtype=torch.long))  # (V + H,); 0 = real
-        g = torch.Generator().manual_seed(spec.seed)
+        g = make_generator(spec.seed)
         w0 = spec.init_std * torch.randn((V, *kshape, H), generator=g, dtype=torch.float64)
         self.weight = _param(spec.weights, (V, *kshape, H), dtype, w0.to(dtype))
         self.visible_bias = _param(spec.visible_bias, (V, *kshape), dtype)
@@ -218,7 +219,7 @@ class CompiledRBM(NamedVariables, nn.Module):
         (torch.Size([5, 6]), True)
         """
         n, steps = positive_int(n, "n (the number of samples)"), positive_int(steps, "steps (Gibbs sweeps)", minimum=0)
-        g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=self.weight.device).manual_seed(int(seed))
+        g = make_generator(seed, self.weight.device)
         clamp = self._visible_clamp(evidence, n)
         if init is None:
             h = (torch.rand(n, self.H, generator=g, dtype=self.dtype, device=self.weight.device) < 0.5).to(self.dtype)
@@ -238,7 +239,7 @@ class CompiledRBM(NamedVariables, nn.Module):
         known = torch.as_tensor(known, dtype=torch.bool, device=v.device)
         if known.shape not in ((self.V,), tuple(v.shape)):
             raise EvidenceError(f"known has shape {tuple(known.shape)}; give a mask of shape ({self.V},) or {tuple(v.shape)}")
-        g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=v.device).manual_seed(int(seed))
+        g = make_generator(seed, v.device)
         return self.gibbs(v, steps, g, (known, v))
 
     # ---------------------------------------------------------------- energy

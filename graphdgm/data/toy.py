@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from graphdgm.runtime.random import make_generator
+
 
 @dataclass(frozen=True)
 class GaussianMixture2D:
@@ -22,7 +24,7 @@ class GaussianMixture2D:
         >>> ring_of_gaussians().sample(5).shape
         torch.Size([5, 2])
         """
-        g = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
+        g = make_generator(seed)
         k = torch.randint(len(self.centers), (int(n),), generator=g)
         noise = torch.randn(int(n), 2, generator=g, dtype=torch.float64) * self.std
         return (self.centers.to(torch.float64)[k] + noise).to(dtype)

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.infer.diagnostics import Diagnostics, warn_if_unconverged
 from graphdgm.infer.mcmc.ais import AIS_ESS_FRACTION, ais_diagnostics, importance_ess
-from graphdgm.infer.mcmc.progress import progress_bar
 from graphdgm.infer.options import check_count, check_threshold
+from graphdgm.runtime.progress import progress_bar
+from graphdgm.runtime.random import make_generator
 
 
 def salakhutdinov_murray_betas(device: torch.device | str | None = None) -> torch.Tensor:
@@ -123,7 +124,7 @@ def rbm_ais(
         b = torch.as_tensor(betas, dtype=torch.float64, device=dev)
     if b.dim() != 1 or float(b[0]) != 0.0 or float(b[-1]) != 1.0 or bool((b[1:] < b[:-1]).any()):
         raise SpecError("betas must rise from 0.0 to 1.0")
-    g = seed if isinstance(seed, torch.Generator) else torch.Generator(device=dev).manual_seed(int(seed))
+    g = make_generator(seed, dev)
     base = base_rate_bias(model, base_data)  # (V,) or (V, K), float64
     W = model._flat_weight().detach()  # (V K, H)
     c = model.hidden_bias.detach()
@@ -186,7 +187,7 @@ def dbn_log_likelihood_bound(dbn: torch.nn.Module, data: torch.Tensor, *, base_d
     with q the recognition pass, ``samples`` draws per example, and log Z_top by :func:`rbm_ais`
     (base rates from ``base_data`` (default ``data``) carried up to the top RBM's visible layer)."""
     dev = dbn.top.weight.device
-    g = torch.Generator(device=dev).manual_seed(int(seed))
+    g = make_generator(int(seed), dev)
     base = data if base_data is None else base_data
     with torch.no_grad():
         xb = torch.as_tensor(base, device=dev).to(dbn.dtype)

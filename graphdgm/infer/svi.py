@@ -55,9 +55,9 @@ import torch
 
 from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.infer.diagnostics import Diagnostics
-from graphdgm.infer.mcmc.progress import progress_bar
 from graphdgm.infer.mcmc.pyro_hmc import _check_int, _device, _float_dtype, _insert_evidence, _packed_evidence, _seeded
 from graphdgm.infer.results import ContinuousMarginal
+from graphdgm.runtime.progress import progress_bar
 
 GUIDES = ("auto", "normal", "mvn")
 AUTO_MVN_LIMIT = 200  # guide="auto": a full-covariance guide up to this many free variables

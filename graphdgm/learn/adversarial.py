@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from graphdgm.errors import SpecError
 from graphdgm.learn.history import History
 from graphdgm.learn.loop import _lr_factor, train
+from graphdgm.runtime.random import make_generator
 from graphdgm.spec.validate import positive_float, positive_int
 
 LOSSES = ("non_saturating", "wgan_gp", "hinge")
@@ -129,7 +130,7 @@ class Adversarial:
         if self.r1 < 0 or self.gp_weight < 0:
             raise SpecError(f"penalty weights must be >= 0, got gp_weight={gp_weight}, r1={r1}")
         self.opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=float(lr_d), betas=tuple(betas))
-        self.noise_rng = torch.Generator(device=model.device).manual_seed(int(seed))
+        self.noise_rng = make_generator(int(seed), model.device)
         self.step = 0
         self.base_lr_d = float(lr_d)
         self.lr_factor: Callable[[int], float] | None = None  # step -> multiplier of lr_d (a schedule)

@@ -9,8 +9,8 @@ import torch
 
 from graphdgm.compiler.markov_chain import sum_over_processes
 from graphdgm.errors import CapabilityError, SpecError
-from graphdgm.infer.mcmc.progress import progress_bar
 from graphdgm.learn.history import History
+from graphdgm.runtime.progress import progress_bar
 from graphdgm.spec.validate import positive_int
 
 

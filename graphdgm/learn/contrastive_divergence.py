@@ -15,6 +15,7 @@ import torch
 
 from graphdgm.errors import CapabilityError
 from graphdgm.infer.mcmc.gibbs import conditionals_for
+from graphdgm.runtime.random import make_generator
 from graphdgm.spec.validate import positive_int
 
 
@@ -93,10 +94,7 @@ class ContrastiveDivergence:
         self.chains_wanted = None if chains is None else positive_int(chains, "chains")
         self.sampler = negative_phase(model)
         dev = next(model.parameters()).device
-        if isinstance(seed, torch.Generator):
-            self.generator = seed
-        else:
-            self.generator = torch.Generator(device=dev).manual_seed(int(seed))
+        self.generator = make_generator(seed, dev)
         self.chains: torch.Tensor | None = None  # PCD's fantasy particles (C, n)
 
     def _init_chains(self, batch: torch.Tensor) -> torch.Tensor:

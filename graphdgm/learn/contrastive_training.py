@@ -16,6 +16,7 @@ from graphdgm.learn.contrastive_divergence import ContrastiveDivergence
 from graphdgm.learn.history import History
 from graphdgm.learn.loop import train
 from graphdgm.learn.metrics import pseudo_log_likelihood, reconstruction_error
+from graphdgm.runtime.random import make_generator
 from graphdgm.spec.validate import positive_float, positive_int
 
 
@@ -62,7 +63,7 @@ def _monitor(model: torch.nn.Module, train_x: torch.Tensor, valid: torch.Tensor 
     if size <= 0 and not ais_every:
         return None  # monitoring off (for timing runs)
     mon = (valid if valid is not None else train_x)[:max(size, 1)]
-    g = torch.Generator(device=mon.device).manual_seed(seed + 7)
+    g = make_generator(seed + 7, mon.device)
     rbm = "rbm" in getattr(model, "capabilities", ())
 
     def monitor(epoch: int) -> dict[str, float]:

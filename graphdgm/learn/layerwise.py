@@ -8,6 +8,7 @@ import torch
 
 from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.learn.api import as_training_data, fit
+from graphdgm.runtime.random import make_generator
 from graphdgm.spec.validate import positive_int
 from graphdgm.learn.history import History
 
@@ -35,7 +36,7 @@ def fit_layerwise(dbn: torch.nn.Module, data: Any, method: str = "pcd", *, epoch
     if len(per_layer) != len(dbn.rbms):
         raise SpecError(f"epochs has {len(per_layer)} entries for {len(dbn.rbms)} RBMs; give one number or one per RBM")
     x = as_training_data(dbn.rbms[0], data)
-    g = torch.Generator(device=x.device).manual_seed(int(seed) + 99)
+    g = make_generator(int(seed) + 99, x.device)
     histories = []
     for layer, (rbm, ep) in enumerate(zip(dbn.rbms, per_layer)):  # a loop over layers
         histories.append(fit(rbm, x, method, epochs=ep, seed=seed + layer, **options))

@@ -16,7 +16,7 @@ import torch.distributed as dist
 
 from graphdgm.errors import ConvergenceWarning, GraphdgmError, SpecError
 from graphdgm.learn.history import History, plain_data
-from graphdgm.runtime import safe_torch_load, torch_save_atomic
+from graphdgm.runtime import make_generator, progress_bar, safe_torch_load, torch_save_atomic
 from graphdgm.spec.validate import positive_float, positive_int
 
 
@@ -124,7 +124,6 @@ def train(
     >>> len(h), sorted(h.records[0])
     (2, ['epoch', 'lr', 'seconds'])
     """
-    from graphdgm.infer.mcmc.progress import progress_bar
 
     rank, world = _world() if distributed is not False else (0, 1)
     if distributed and world == 1 and not (dist.is_available() and dist.is_initialized()):
@@ -157,7 +156,7 @@ def train(
     constant_lr = isinstance(schedule, str) and schedule == "constant"
     objective_reports_loss = False
     history = history if history is not None else History()
-    g = torch.Generator().manual_seed(int(seed))  # shuffling: the same on every process
+    g = make_generator(int(seed))  # shuffling: the same on every process
     start = 0
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt is not None and ckpt.exists():

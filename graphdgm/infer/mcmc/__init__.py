@@ -5,11 +5,12 @@ from graphdgm.infer.mcmc.backends import AIS, Gibbs, Metropolis, SimulatedAnneal
 from graphdgm.infer.mcmc.diagnostics import effective_sample_size, split_rhat, split_rhat_from_counts
 from graphdgm.infer.mcmc.driver import ChainResult, sample_chains
 from graphdgm.infer.mcmc.gibbs import BlockGibbs, conditionals_for
-from graphdgm.infer.mcmc.kernel import ChainState, MCMCKernel, make_generator
+from graphdgm.infer.mcmc.kernel import ChainState, MCMCKernel
 from graphdgm.infer.mcmc.metropolis import MetropolisHastings
 from graphdgm.infer.mcmc.tempering import ParallelTempering, geometric_ladder
 from graphdgm.infer.mcmc import pyro_hmc
 from graphdgm.infer.mcmc.pyro_hmc import HMC, NUTS
+from graphdgm.runtime.random import make_generator
 
 __all__ = [
     "AIS", "AISResult", "BlockGibbs", "HMC", "NUTS", "ChainResult", "ChainState", "Gibbs", "MCMCKernel", "Metropolis",

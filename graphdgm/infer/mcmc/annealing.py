@@ -5,8 +5,8 @@ import torch
 
 from graphdgm.errors import SpecError
 from graphdgm.infer.mcmc.gibbs import conditionals_for
-from graphdgm.infer.mcmc.kernel import make_generator
-from graphdgm.infer.mcmc.progress import progress_bar
+from graphdgm.runtime.progress import progress_bar
+from graphdgm.runtime.random import make_generator
 
 
 def greedy_sweep(cond, x: torch.Tensor) -> torch.Tensor:

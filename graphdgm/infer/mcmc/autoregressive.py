@@ -22,7 +22,8 @@ import torch
 
 from graphdgm.errors import CapabilityError, ConvergenceWarning
 from graphdgm.infer.mcmc.backends import _ChainBackend
-from graphdgm.infer.mcmc.kernel import ChainState, make_generator
+from graphdgm.infer.mcmc.kernel import ChainState
+from graphdgm.runtime.random import make_generator
 
 
 LOW_ACCEPTANCE = 0.01  # below this rate an independence chain has barely moved from its first draw

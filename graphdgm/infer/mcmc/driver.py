@@ -12,9 +12,9 @@ from graphdgm.infer.mcmc.diagnostics import (
     RHAT_THRESHOLD, chain_diagnostics, effective_sample_size, split_rhat, split_rhat_from_counts, split_rhat_from_moments,
 )
 from graphdgm.infer.diagnostics import warn_if_unconverged
-from graphdgm.infer.mcmc.kernel import make_generator
-from graphdgm.infer.mcmc.progress import progress_bar
 from graphdgm.infer.options import check_count, check_threshold
+from graphdgm.runtime.progress import progress_bar
+from graphdgm.runtime.random import make_generator
 
 
 @dataclass

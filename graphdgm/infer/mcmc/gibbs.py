@@ -8,8 +8,9 @@ import torch
 
 from graphdgm.compiler.conditionals import BlockConditionals
 from graphdgm.errors import CapabilityError
-from graphdgm.infer.mcmc.kernel import ChainState, make_generator
+from graphdgm.infer.mcmc.kernel import ChainState
 from graphdgm.runtime import PlanCache
+from graphdgm.runtime.random import make_generator
 
 # Block conditionals per (model, evidence, dtype, device): the index structure is built once and
 # shared; each run gets its own shallow copy whose parameter values are re-read (``refresh``

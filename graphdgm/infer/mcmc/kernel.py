@@ -11,6 +11,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from graphdgm.runtime.random import make_generator  # kept importable from here: graphdgm.infer.mcmc.kernel.make_generator
+
 
 @runtime_checkable
 class MCMCKernel(Protocol):
@@ -75,16 +77,3 @@ class ChainState:
     extra: dict[str, Any] = field(default_factory=dict)
     accepted: torch.Tensor | None = None  # running count of accepted proposals, where it applies
     proposed: int = 0
-
-
-def make_generator(seed: int | torch.Generator | None = 0, device: torch.device | str | None = None) -> torch.Generator:
-    """A ``torch.Generator`` on ``device`` from a seed (or the generator itself, returned as is).
-
-    >>> make_generator(3).initial_seed()
-    3
-    """
-    if isinstance(seed, torch.Generator):
-        return seed
-    g = torch.Generator(device=device or "cpu")
-    g.manual_seed(0 if seed is None else int(seed))
-    return g

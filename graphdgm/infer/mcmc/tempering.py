@@ -7,7 +7,8 @@ import torch
 
 from graphdgm.errors import SpecError
 from graphdgm.infer.mcmc.gibbs import conditionals_for
-from graphdgm.infer.mcmc.kernel import ChainState, make_generator
+from graphdgm.infer.mcmc.kernel import ChainState
+from graphdgm.runtime.random import make_generator
 
 
 def geometric_ladder(num_temps: int, beta_min: float) -> torch.Tensor:

@@ -13,6 +13,7 @@ from graphdgm.infer.variational import mean_field as _mf
 from graphdgm.infer.variational.bp import BPResult, belief_propagation
 from graphdgm.infer.variational.factors import FactorTables, huge_negative
 from graphdgm.infer.variational.mean_field import MeanFieldResult, mean_field
+from graphdgm.runtime.random import make_generator
 
 RESTARTS = 3  # runs per query: the best fixed point of three perturbed starts
 PERTURBATION = 0.5  # scale of the Gaussian noise on the starting log-messages / logits
@@ -106,7 +107,7 @@ def _start(restart: int, perturbation: float, seed: int, tables: FactorTables) -
     """Noise scale and generator of one restart. Restarts come in antithetic pairs (the same draws,
     negated), so a model with two mirrored fixed points (a zero-field ferromagnet) shows both,
     and :func:`_variational_diagnostics` reports them, instead of one silently broken symmetry."""
-    g = torch.Generator(device=tables.unary.device).manual_seed(seed + restart // 2)
+    g = make_generator(seed + restart // 2, tables.unary.device)
     return (perturbation if restart % 2 == 0 else -perturbation), g
 
 

@@ -121,3 +121,16 @@ def test_malformed_model_files_are_format_errors(tmp_path: Path) -> None:
     torch.save(blob, path)
     with pytest.raises(gd.FormatError, match="do not fit"):
         gd.io.load(path)
+
+
+def test_atomic_write_refuses_read_modes_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    from graphdgm.runtime import atomic_write
+
+    with pytest.raises(gd.SpecError, match="mode 'w'"):
+        with atomic_write(tmp_path / "x.txt", "r"):
+            pass
+    with pytest.raises(RuntimeError, match="boom"):
+        with atomic_write(tmp_path / "y.txt", "w") as f:
+            f.write("half")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []  # neither the target nor a temporary file is left

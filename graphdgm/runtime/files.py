@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import torch
 
-from graphdgm.errors import FormatError
+from graphdgm.errors import FormatError, SpecError
 
 
 @contextlib.contextmanager
@@ -30,7 +30,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
     'hello'
     """
     if mode not in ("w", "wb"):
-        raise ValueError(f"atomic_write opens files for writing ('w' or 'wb'), not {mode!r}")
+        raise SpecError(f"atomic_write opens files for writing: mode 'w' (text) or 'wb' (bytes), not {mode!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

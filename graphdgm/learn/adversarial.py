@@ -125,10 +125,11 @@ class Adversarial:
             raise SpecError(f"adversarial training needs a compiled GAN, got a {type(model).__name__}")
         self.model, self.loss = model, loss
         self.d_steps = positive_int(d_steps if d_steps is not None else (5 if loss == "wgan_gp" else 1), "d_steps")
-        self.gp_weight = float(gp_weight)
-        self.r1 = float(r1)
-        if self.r1 < 0 or self.gp_weight < 0:
-            raise SpecError(f"penalty weights must be >= 0, got gp_weight={gp_weight}, r1={r1}")
+        try:  # the one check of the penalty weights: fit_adversarial and direct callers both pass here
+            self.gp_weight = positive_float(gp_weight, "gp_weight", allow_zero=True)
+            self.r1 = positive_float(r1, "r1", allow_zero=True)
+        except SpecError as e:
+            raise SpecError(f"penalty weights: {e}") from None
         self.opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=float(lr_d), betas=tuple(betas))
         self.noise_rng = make_generator(int(seed), model.device)
         self.step = 0
@@ -288,7 +289,6 @@ def fit_adversarial(
     """
     epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
     sample_every, sample_count = positive_int(sample_every, "sample_every", minimum=0), positive_int(sample_count, "sample_count")
-    gp_weight, r1 = positive_float(gp_weight, "gp_weight", allow_zero=True), positive_float(r1, "r1", allow_zero=True)
     x = as_gan_data(model, data)
     wgan = loss == "wgan_gp"
     lr = (1e-4 if wgan else 2e-4) if lr is None else positive_float(lr, "lr")

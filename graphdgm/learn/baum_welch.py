@@ -8,10 +8,10 @@ from typing import Any
 import torch
 
 from graphdgm.compiler.markov_chain import sum_over_processes
-from graphdgm.errors import CapabilityError, SpecError
+from graphdgm.errors import CapabilityError
 from graphdgm.learn.history import History
 from graphdgm.runtime.progress import progress_bar
-from graphdgm.spec.validate import positive_int
+from graphdgm.spec.validate import positive_float, positive_int
 
 
 @torch.no_grad()
@@ -38,9 +38,9 @@ def baum_welch(model: torch.nn.Module, sequences: Any, lengths: Any = None, *, i
     if "hmm" not in getattr(model, "capabilities", ()):
         raise CapabilityError(f"Baum-Welch fits hidden Markov models; got a {type(model).__name__}")
     iterations = positive_int(iterations, "iterations", minimum=0)
-    if not (tol >= 0) or not (pseudo_count >= 0) or not (variance_floor > 0):
-        raise SpecError(f"need iterations >= 0, tol >= 0, pseudo_count >= 0 and variance_floor > 0; got "
-                        f"{iterations}, {tol}, {pseudo_count}, {variance_floor}")
+    tol = positive_float(tol, "tol", allow_zero=True)
+    pseudo_count = positive_float(pseudo_count, "pseudo_count", allow_zero=True)
+    variance_floor = positive_float(variance_floor, "variance_floor")
     y, n = model.observations(sequences, lengths)
     history = History()
     stats = sum_over_processes(model.expected_statistics(y, n), distributed)

@@ -15,15 +15,15 @@ import numpy as np
 
 from graphdgm.errors import SpecError
 from graphdgm.spec.domains import Binary
-from graphdgm.spec.validate import positive_int
+from graphdgm.spec.validate import positive_int, shape_tuple
 from graphdgm.spec.variables import VariableBlocks
 
 
 def _shape(x: Any) -> tuple[int, ...]:
     """A positive size or shape; never truncates (``(2.7, 3)`` is an error, not ``(2, 3)``)."""
     if isinstance(x, str) or getattr(x, "ndim", None) == 0 or not (isinstance(x, Sequence) or hasattr(x, "__len__")):
-        return (positive_int(x, "shape (a positive size such as 784 or a shape such as (28, 28))"),)
-    shape = tuple(positive_int(s, f"each entry of shape {tuple(x)!r}") for s in x)
+        return shape_tuple(x, "shape (a positive size such as 784 or a shape such as (28, 28))")
+    shape = shape_tuple(tuple(x), f"shape {tuple(x)!r}")  # any sequence (a range, a 1-D tensor) as before
     if not shape:
         raise SpecError(f"shape must be a positive size or shape such as 784 or (28, 28), got {x!r}")
     return shape

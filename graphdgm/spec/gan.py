@@ -15,7 +15,7 @@ import numpy as np
 
 from graphdgm.errors import SpecError
 from graphdgm.spec.domains import Binary, Real
-from graphdgm.spec.validate import positive_int
+from graphdgm.spec.validate import positive_int, shape_tuple
 from graphdgm.spec.variables import VariableBlocks
 
 NETWORKS = ("mlp", "dcgan")
@@ -71,9 +71,9 @@ class GAN(VariableBlocks):
                  name: str = "gan") -> None:
         super().__init__(name)
         if isinstance(data_shape, (Sequence, np.ndarray)) and not isinstance(data_shape, str):
-            shape = tuple(positive_int(s, f"each entry of data_shape {tuple(data_shape)!r}") for s in data_shape)
+            shape = shape_tuple(tuple(data_shape), f"data_shape {tuple(data_shape)!r}")  # any sequence, as before
         else:
-            shape = (positive_int(data_shape, "data_shape"),)
+            shape = shape_tuple(data_shape, "data_shape")
         if not shape:
             raise SpecError(f"data_shape must be a positive size or shape such as 2 or (28, 28), got {data_shape!r}")
         if data not in ("real", "binary"):

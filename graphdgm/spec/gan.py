@@ -70,7 +70,7 @@ class GAN(VariableBlocks):
                  latent_distribution: str = "normal", pack: int = 1, batch_norm: bool = False, seed: int = 0,
                  name: str = "gan") -> None:
         super().__init__(name)
-        if isinstance(data_shape, (Sequence, np.ndarray)) and not isinstance(data_shape, str):
+        if isinstance(data_shape, (Sequence, np.ndarray)) and not isinstance(data_shape, str) and np.ndim(data_shape) != 0:
             shape = shape_tuple(tuple(data_shape), f"data_shape {tuple(data_shape)!r}")  # any sequence, as before
         else:
             shape = shape_tuple(data_shape, "data_shape")

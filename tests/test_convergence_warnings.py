@@ -265,3 +265,32 @@ def test_runs_too_short_to_judge_warn_and_say_so() -> None:
         warnings.simplefilter("error", ConvergenceWarning)
         quiet = sample_chains(model, BlockGibbs(), chains=16, sweeps=2, burn_in=10, seed=0, rhat_threshold=None)
     assert not quiet.diagnostics.converged and not quiet.diagnostics.messages
+
+
+def test_a_backend_shared_between_threads_gives_each_result_its_own_diagnostics() -> None:
+    """One Gibbs instance, two threads: a stuck model and a well-mixed one; each result keeps the
+    diagnostics of its own run."""
+    import threading
+
+    stuck = gd.compile(gd.MarkovNetwork.ising_grid(8, 8, coupling=5.0))
+    mixed = gd.compile(gd.MarkovNetwork.ising_grid(3, 3, coupling=0.3, field=0.2))
+    gibbs = gd.infer.Gibbs(chains=64, sweeps=200, seed=0)
+    out: dict[str, list] = {"stuck": [], "mixed": []}
+    barrier = threading.Barrier(2)
+
+    def worker(name: str, model) -> None:
+        barrier.wait()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for _ in range(3):
+                r = gd.query(model, ["x[1,1]"], backend=gibbs)
+                out[name].append((r.diagnostics, gibbs.diagnostics))
+
+    threads = [threading.Thread(target=worker, args=("stuck", stuck)), threading.Thread(target=worker, args=("mixed", mixed))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(not d.converged and d is own for d, own in out["stuck"])
+    assert all(d.converged and d is own for d, own in out["mixed"])
+    assert gibbs.diagnostics is None  # this thread ran nothing

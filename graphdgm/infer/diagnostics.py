@@ -7,7 +7,9 @@ with a :class:`~graphdgm.errors.ConvergenceWarning` when its answer may be wrong
 from __future__ import annotations
 
 import math
+import threading
 import warnings
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,3 +71,41 @@ def warn_if_unconverged(diagnostics: Diagnostics, stacklevel: int = 3) -> Diagno
     if not diagnostics.converged and diagnostics.messages:
         warnings.warn(" ".join(diagnostics.messages), ConvergenceWarning, stacklevel=stacklevel)
     return diagnostics
+
+
+class PerThread:
+    """A backend attribute (``diagnostics``, ``last_result``) that each thread sees on its own: a
+    thread reads what its own latest run set, so one backend instance shared between threads
+    never hands one thread's diagnostics to another (None before the thread's first run).
+
+    >>> import threading
+    >>> class Backend:
+    ...     diagnostics = PerThread()
+    >>> b = Backend(); b.diagnostics = "main"
+    >>> seen = []
+    >>> t = threading.Thread(target=lambda: seen.append(b.diagnostics)); t.start(); t.join()
+    >>> seen, b.diagnostics
+    ([None], 'main')
+    """
+
+    _store: "weakref.WeakKeyDictionary[Any, threading.local]" = weakref.WeakKeyDictionary()
+    _lock = threading.Lock()
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def _values(self, obj: Any) -> threading.local:
+        """The object's per-thread values, held beside it (so it still copies and pickles)."""
+        with self._lock:
+            values = self._store.get(obj)
+            if values is None:
+                values = self._store[obj] = threading.local()
+            return values
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return getattr(self._values(obj), self.name, None)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        setattr(self._values(obj), self.name, value)

@@ -53,6 +53,7 @@ from typing import Any
 
 import torch
 
+from graphdgm.infer.diagnostics import PerThread
 from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.infer.diagnostics import Diagnostics
 from graphdgm.infer.mcmc.pyro_hmc import _check_int, _device, _float_dtype, _insert_evidence, _packed_evidence, _seeded
@@ -117,6 +118,9 @@ class SVI:
     >>> svi.last_elbo <= float(model.log_partition({"x[1]": 0.0})) + 1e-3  # a lower bound on log Z
     True
     """
+
+    diagnostics = PerThread()  # each thread reads its own latest run's checks
+    last_result = PerThread()
 
     name = "svi"
     requires = frozenset({"energy"})

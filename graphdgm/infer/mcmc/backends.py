@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from graphdgm.infer.diagnostics import PerThread
 from graphdgm.errors import CapabilityError
 from graphdgm.infer.diagnostics import Diagnostics
 from graphdgm.infer.mcmc.ais import AIS_ESS_FRACTION, SCHEDULES, AISResult, annealed_importance_sampling
@@ -25,6 +26,9 @@ class _ChainBackend:
     a largest split R-hat above ``rhat_threshold`` (default 1.05; None turns the warning off) over
     the free variables is a :class:`~graphdgm.errors.ConvergenceWarning` naming the worst ones.
     """
+
+    diagnostics = PerThread()  # each thread reads its own latest run's checks
+    last_result = PerThread()
 
     approximate = True
     requires = frozenset({"conditionals"})
@@ -165,6 +169,9 @@ class AIS:
     True
     """
 
+    diagnostics = PerThread()  # each thread reads its own latest run's checks
+    last_result = PerThread()
+
     name = "ais"
     requires = frozenset({"conditionals"})
     approximate = True
@@ -200,6 +207,9 @@ class AIS:
 
 class SimulatedAnnealing:
     """MAP states by simulated annealing with block Gibbs, then greedy polishing."""
+
+    diagnostics = PerThread()  # each thread reads its own latest run's checks
+    last_result = PerThread()
 
     name = "annealing"
     requires = frozenset({"conditionals"})

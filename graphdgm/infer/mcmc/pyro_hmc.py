@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from graphdgm.infer.diagnostics import PerThread
 from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.infer.diagnostics import Diagnostics, warn_if_unconverged
 from graphdgm.infer.mcmc.diagnostics import RHAT_THRESHOLD
@@ -25,6 +26,10 @@ from graphdgm.infer.results import ContinuousMarginal
 
 class _PyroHMCBackend:
     """The shared part of :class:`NUTS` and :class:`HMC`: running chains, marginals, MAP, diagnostics."""
+
+    diagnostics = PerThread()  # each thread reads its own latest run's checks
+    last_result = PerThread()
+    last_diagnostics = PerThread()
 
     requires = frozenset({"continuous", "energy"})
     approximate = True

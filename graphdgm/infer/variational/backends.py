@@ -5,6 +5,7 @@ from typing import Any
 
 import torch
 
+from graphdgm.infer.diagnostics import PerThread
 from graphdgm.errors import CapabilityError, EvidenceError
 from graphdgm.infer.diagnostics import Diagnostics, warn_if_unconverged
 from graphdgm.infer.options import check_choice, check_count, check_real
@@ -142,6 +143,9 @@ class BeliefPropagation:
     True
     """
 
+    diagnostics = PerThread()  # each thread reads its own latest run's checks
+    last_result = PerThread()
+
     name = "bp"
     requires = frozenset({"factor_tables"})
     approximate = True
@@ -235,6 +239,9 @@ class MeanField:
     >>> bool(gd.log_partition(model, backend="mean_field") <= gd.log_partition(model))
     True
     """
+
+    diagnostics = PerThread()  # each thread reads its own latest run's checks
+    last_result = PerThread()
 
     name = "mean_field"
     requires = frozenset({"factor_tables"})

@@ -140,7 +140,8 @@ def test_variational_backends_do_not_warn_with_a_unique_fixed_point() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConvergenceWarning)
             gd.query(model, ["x[2,2]"], backend=backend)
-        assert backend.diagnostics.converged and backend.diagnostics.restarts == 3
+        # the mirrored pair of starts meets at the one fixed point, so the third restart is spared
+        assert backend.diagnostics.converged and backend.diagnostics.restarts == 2
 
 
 def test_bp_warns_when_it_hits_the_iteration_cap() -> None:

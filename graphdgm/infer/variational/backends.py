@@ -16,7 +16,8 @@ from graphdgm.infer.variational.factors import FactorTables, huge_negative
 from graphdgm.infer.variational.mean_field import MeanFieldResult, mean_field
 from graphdgm.runtime.random import make_generator
 
-RESTARTS = 3  # runs per query: the best fixed point of three perturbed starts
+RESTARTS = 3  # runs per query at most: the best fixed point of three perturbed starts (two when the
+# first mirrored pair meets at one fixed point that is not the symmetric one)
 PERTURBATION = 0.5  # scale of the Gaussian noise on the starting log-messages / logits
 _UNIFORM_TOL = 1e-4  # beliefs this close to uniform count as the symmetric fixed point
 _DISTINCT_TOL = 1e-3  # converged runs whose marginals differ by more found different fixed points
@@ -61,6 +62,14 @@ def _coupled(tables: FactorTables) -> bool:
         if bool(((hi - lo) > 1e-9).any()):
             return True
     return False
+
+
+def _pair_agrees(runs: list[Any], marginals: list[torch.Tensor], tables: FactorTables, evidence: dict[int, int]) -> bool:
+    """After the first mirrored pair of starts: both converged to the same fixed point, and it is not
+    the symmetric one. Then the fixed point is very likely unique and further restarts are spared."""
+    return (len(runs) == 2 and all(r.converged for r in runs)
+            and float((marginals[0] - marginals[1]).abs().max()) <= _DISTINCT_TOL
+            and not (_coupled(tables) and _uniform(marginals[0], tables, evidence)))
 
 
 def _uniform(marginals: torch.Tensor, tables: FactorTables, evidence: dict[int, int]) -> bool:
@@ -181,6 +190,8 @@ class BeliefPropagation:
                 ))
                 if not runs[-1].converged:  # flooding often cycles with period two; damping removes that cycle
                     damping = max(damping, 0.5)
+                if _pair_agrees(runs, [x.marginals for x in runs], tables, evidence):
+                    break  # mirrored starts met at one fixed point: more restarts would find it again
         scores = [float(r.log_z) if r.log_z is not None else 0.0 for r in runs]
         best = _best(scores, [r.converged for r in runs])
         self.last_result = runs[best]
@@ -261,10 +272,15 @@ class MeanField:
         evidence = evidence or {}
         with torch.no_grad():
             tables = FactorTables.from_model(model, evidence)
-            runs = [mean_field(
-                tables, max_iters=self.max_iters, tol=self.tol, damping=self.damping, schedule=self.schedule,
-                blocks=_blocks_if(self.schedule, model), init_noise=noise, generator=g, warn=False,
-            ) for noise, g in (_start(r, self.perturbation, self.seed, tables) for r in range(self.restarts))]  # restarts
+            runs: list[MeanFieldResult] = []
+            for r in range(self.restarts):  # a short loop over restarts
+                noise, g = _start(r, self.perturbation, self.seed, tables)
+                runs.append(mean_field(
+                    tables, max_iters=self.max_iters, tol=self.tol, damping=self.damping, schedule=self.schedule,
+                    blocks=_blocks_if(self.schedule, model), init_noise=noise, generator=g, warn=False,
+                ))
+                if _pair_agrees(runs, [x.q for x in runs], tables, evidence):
+                    break  # mirrored starts met at one fixed point: more restarts would find it again
         scores = [float(r.elbo) for r in runs]
         best = _best(scores, [r.converged for r in runs])
         self.last_result = runs[best]

@@ -3,16 +3,15 @@
 for ``method="cd"`` and ``method="pcd"``."""
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
 from graphdgm.errors import SpecError
 from graphdgm.learn.contrastive_divergence import ContrastiveDivergence
+from graphdgm.learn.examples import example_matrix
 from graphdgm.learn.history import History
 from graphdgm.learn.loop import train
 from graphdgm.learn.metrics import pseudo_log_likelihood, reconstruction_error
@@ -23,26 +22,11 @@ from graphdgm.spec.validate import positive_float, positive_int
 def as_training_data(model: torch.nn.Module, data: Any, what: str = "training data") -> torch.Tensor:
     """Check and convert ``data`` to what ``model`` trains on: (N, V) visible states of an RBM
     (images (N, 28, 28) are flattened) or (N, n) state indices of a Markov network."""
-    try:
-        x = torch.as_tensor(data.detach() if hasattr(data, "detach") else np.asarray(data))
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise SpecError(f"{what} must be a numeric array or tensor (examples, units); got {type(data).__name__} "
-                        f"({e})") from None
-    if x.is_complex():
-        raise SpecError(f"{what} must be real-valued, not {x.dtype}")
     dev = next(model.parameters()).device
     rbm = "rbm" in getattr(model, "capabilities", ())
     n = model.V if rbm else model.num_variables
     units = f"visible units of this RBM ({model.V})" if rbm else f"variables of this network ({n})"
-    if x.dim() >= 1 and x.shape[0] == 0:
-        raise SpecError(f"{what} is empty: give at least one example, shape (examples, {n})")
-    if x.dim() >= 2 and x.shape[0] > 0 and math.prod(x.shape[1:]) == n:
-        x = x.reshape(x.shape[0], n)
-    if x.dim() != 2 or x.shape[1] != n:
-        raise SpecError(f"{what} has shape {tuple(x.shape)}; it needs (examples, {n}), one column per "
-                        f"{units}. Reshape it, e.g. data.reshape(len(data), {n})")
-    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-        raise SpecError(f"{what} holds NaN or inf; clean or drop those rows")
+    x = example_matrix(data, n, what, "(examples, units)", f"it needs (examples, {n}), one column per {units}")
     vtype = getattr(model, "visible_type", None)
     if vtype == "gaussian":
         return x.to(dev, model.dtype)

@@ -8,10 +8,10 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
 from graphdgm.errors import SpecError
+from graphdgm.learn.examples import example_matrix
 from graphdgm.learn.history import History
 from graphdgm.learn.loop import train
 from graphdgm.spec.validate import positive_float, positive_int
@@ -61,20 +61,9 @@ def mean_nll(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, **
 
 def as_binary_data(model: torch.nn.Module, data: Any, what: str = "training data") -> torch.Tensor:
     """(N, D) float tensor of 0/1 values on the model's device, with clear errors."""
-    try:
-        x = torch.as_tensor(data.detach() if hasattr(data, "detach") else np.asarray(data))
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise SpecError(f"{what} must be a numeric array or tensor of 0/1 values; got {type(data).__name__} ({e})") from None
     D = model.D
-    if x.dim() >= 1 and x.shape[0] == 0:
-        raise SpecError(f"{what} is empty: give at least one example, shape (examples, {D})")
-    if x.dim() >= 2 and x.shape[0] > 0 and math.prod(x.shape[1:]) == D:
-        x = x.reshape(x.shape[0], D)
-    if x.dim() != 2 or x.shape[1] != D:
-        raise SpecError(f"{what} has shape {tuple(x.shape)}; this model needs (examples, {D}) or (examples, *{model.shape}) "
-                        f"binary values. Reshape it, e.g. data.reshape(len(data), {D})")
-    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-        raise SpecError(f"{what} holds NaN or inf; clean or drop those rows")
+    x = example_matrix(data, D, what, "of 0/1 values",
+                       f"this model needs (examples, {D}) or (examples, *{model.shape}) binary values")
     if bool(((x != 0) & (x != 1)).any()):
         raise SpecError(f"{what} must be binary (0/1); binarise it first, e.g. (x > 0.5).float()")
     return x.to(model.device, model.dtype)

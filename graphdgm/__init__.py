@@ -7,8 +7,11 @@ from graphdgm.spec import (
 )
 
 __version__ = "0.1.0"
+from graphdgm.graph import Bernoulli, Dense, Gaussian, Graph, Softmax
+from graphdgm import models
+from graphdgm.models import *  # noqa: F401,F403 - every family constructor as gd.<Name>
 from graphdgm.compiler import compile
-from graphdgm import data, infer, io, learn, viz
+from graphdgm import data, graph, infer, io, learn, viz
 from graphdgm.learn import fit
 from graphdgm.viz import draw
 from graphdgm.infer import log_likelihood, log_partition, map_query, query, sample

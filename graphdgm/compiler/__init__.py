@@ -5,6 +5,8 @@ from graphdgm.compiler.compile import compile, register_lowering
 from graphdgm.compiler.factor_groups import FactorGroup
 from graphdgm.compiler.gaussian import CompiledGaussianMarkovNetwork
 from graphdgm.compiler.markov import CompiledMarkovNetwork
+from graphdgm.compiler.graph import CompiledGraph
+from graphdgm.graph.graph import Graph
 from graphdgm.spec.gaussian import GaussianMarkovNetwork
 from graphdgm.spec.markov_network import MarkovNetwork
 from graphdgm.compiler.rbm import CompiledRBM
@@ -25,7 +27,7 @@ from graphdgm.spec.gan import GAN
 
 
 # each spec family compiles to its model class, called as cls(spec, dtype=dtype)
-for _spec, _compiled in ((MarkovNetwork, CompiledMarkovNetwork), (GaussianMarkovNetwork, CompiledGaussianMarkovNetwork),
+for _spec, _compiled in ((Graph, CompiledGraph), (MarkovNetwork, CompiledMarkovNetwork), (GaussianMarkovNetwork, CompiledGaussianMarkovNetwork),
                          (RBM, CompiledRBM), (DBN, CompiledDBN), (BayesianNetwork, CompiledBayesianNetwork),
                          (MarkovChain, CompiledMarkovChain), (HiddenMarkovModel, CompiledHMM)):
     register_lowering(_spec)(_compiled)
@@ -35,4 +37,4 @@ for _spec, _compiled in ((NADE, CompiledNADE), (MADE, CompiledMADE), (PixelCNN, 
     register_lowering(_spec, default_dtype=torch.float32)(_compiled)
 
 
-__all__ = ["CompiledGAN", "CompiledAutoregressive", "CompiledBayesianNetwork", "CompiledDBN", "CompiledMADE", "CompiledNADE", "CompiledPixelCNN", "CompiledPixelRNN", "CompiledGaussianMarkovNetwork", "CompiledRBM", "CompiledMarkovNetwork", "CompiledMarkovChain", "CompiledHMM", "FactorGroup", "compile", "register_lowering"]
+__all__ = ["CompiledGraph", "CompiledGAN", "CompiledAutoregressive", "CompiledBayesianNetwork", "CompiledDBN", "CompiledMADE", "CompiledNADE", "CompiledPixelCNN", "CompiledPixelRNN", "CompiledGaussianMarkovNetwork", "CompiledRBM", "CompiledMarkovNetwork", "CompiledMarkovChain", "CompiledHMM", "FactorGroup", "compile", "register_lowering"]

@@ -78,7 +78,7 @@ class BlockConditionals:
         n, cards = model.num_variables, model.cards.cpu()
         evidence = dict(evidence or {})
         for v, s in evidence.items():
-            if not 0 <= int(s) < int(cards[v]):
+            if int(cards[v]) and not 0 <= int(s) < int(cards[v]):  # cards 0: a real-valued unit
                 raise EvidenceError(f"evidence for {model.variables[v]!r}: state index {s} is outside 0..{int(cards[v]) - 1}")
         clamped = torch.tensor(sorted(evidence), dtype=torch.long)
         is_clamped = torch.zeros(n, dtype=torch.bool)
@@ -95,7 +95,8 @@ class BlockConditionals:
         self.cards = cards[self.perm]  # (n,) in layout order
         self.K = int(model.max_card)
         self.binary = bool((self.cards == 2).all())
-        self.log_num_states = float(torch.log(self.cards[: self.num_free].to(torch.float64)).sum())
+        free_cards = self.cards[: self.num_free].to(torch.float64)
+        self.log_num_states = float(torch.log(free_cards[free_cards > 0]).sum())  # discrete units only
         self._build_structure()
         for t in ("perm", "pos", "clamp_values", "cards"):
             setattr(self, t, getattr(self, t).to(self.device))

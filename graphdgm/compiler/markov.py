@@ -57,7 +57,7 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
         for b, a, e in zip(blocks, offsets[:-1], offsets[1:]):
             vals[a:e, : b.domain.cardinality] = b.domain.values
         self.register_buffer("values", torch.tensor(vals, dtype=dtype))
-        self.groups = nn.ModuleList(_lower_groups(spec, cards, vals, dtype))
+        self.groups = nn.ModuleList(lower_groups(spec, cards, vals, dtype))
 
     @property
     def blocks(self) -> tuple[torch.Tensor, ...]:
@@ -167,7 +167,7 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
         return f"variables={self.num_variables}, blocks={len(self.blocks)}, factors=[{kinds}]"
 
 
-def _lower_groups(spec: MarkovNetwork, cards: np.ndarray, vals: np.ndarray, dtype: torch.dtype) -> list[FactorGroup]:
+def lower_groups(spec: MarkovNetwork, cards: np.ndarray, vals: np.ndarray, dtype: torch.dtype) -> list[FactorGroup]:
     """Stack the spec's factors into groups: tables by shape, couplings and fields by kind.
 
     ``cards`` (n,) and ``vals`` (n, kmax) are every variable's cardinality and state values."""

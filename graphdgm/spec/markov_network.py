@@ -312,7 +312,7 @@ class MarkovNetwork(VariableBlocks):
         mn = cls(name=f"ising_{rows}x{cols}")
         mn.add_block(name, (rows, cols), domain or Spin())
         edges = grid_edges(rows, cols, periodic=periodic)
-        weights = _grid_weights(coupling, rows, cols, len(edges), periodic)
+        weights = grid_weights(coupling, rows, cols, len(edges), periodic)
         if len(edges):  # a 1x1 grid has no edges
             mn.add_coupling(edges, weights, kind="ising", name="J", pattern="grid")
         f = _as_float_array(field, "field")
@@ -340,7 +340,7 @@ class MarkovNetwork(VariableBlocks):
         mn = cls(name=f"potts{k}_{rows}x{cols}")
         mn.add_block(name, (rows, cols), Categorical(k))
         edges = grid_edges(rows, cols, periodic=periodic)
-        weights = _grid_weights(coupling, rows, cols, len(edges), periodic)
+        weights = grid_weights(coupling, rows, cols, len(edges), periodic)
         if len(edges):  # a 1x1 grid has no edges
             mn.add_coupling(edges, weights, kind="potts", name="J", pattern="grid")
         if field is not None:
@@ -474,7 +474,7 @@ def grid_edges(rows: int, cols: int, *, periodic: bool = False) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64)
 
 
-def _grid_weights(coupling: Any, rows: int, cols: int, n_edges: int, periodic: bool) -> np.ndarray:
+def grid_weights(coupling: Any, rows: int, cols: int, n_edges: int, periodic: bool) -> np.ndarray:
     if isinstance(coupling, tuple) and len(coupling) == 2 and not periodic:
         hz = _as_float_array(coupling[0], "horizontal coupling")
         vt = _as_float_array(coupling[1], "vertical coupling")

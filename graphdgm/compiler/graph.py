@@ -1,0 +1,505 @@
+"""The compiled graph: blocks of units packed into one state tensor, one operator per edge.
+
+A :class:`~graphdgm.Graph` lowers to a :class:`CompiledGraph`:
+
+- every block keeps its unit (which owns the conditional, the analytic sum or integral and the
+  input transform) and, unless declared without, a learnable bias ``bias[i]`` (its own term);
+- every dense edge becomes one :class:`DenseOperator` holding W (n_a w_a, n_b w_b): its energy
+  term f_aᵀ W f_b, and its message to either side as one matrix product;
+- pairs, grids and factor tables are the Markov-network factor groups
+  (:mod:`graphdgm.compiler.factor_groups`), lowered as before.
+
+Capabilities come from the structure: ``energy``, ``blocks`` and ``conditionals`` always;
+``discrete`` and ``factor_tables`` when every unit is discrete; ``free_energy`` when the latent
+blocks can all be summed out analytically given the observed and input blocks;
+``marginalisable:<block>`` for each latent block that sums out given the rest; ``bipartite`` when
+the blocks two-colour; ``latent`` / ``inputs`` when there are such blocks.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from graphdgm.compiler.colouring import colour_blocks, two_colouring
+from graphdgm.compiler.markov import CompiledMarkovNetwork, lower_groups
+from graphdgm.errors import CapabilityError, EvidenceError, SpecError
+from graphdgm.graph.graph import Graph
+from graphdgm.graph.units import Unit
+from graphdgm.runtime import PlanCache
+from graphdgm.runtime.random import make_generator
+from graphdgm.spec.domains import Domain
+
+_STRUCTURE: PlanCache = PlanCache(max_per_model=2)  # per model: sampler blocks
+
+
+class DenseOperator(nn.Module):
+    """A dense edge: weight W (rows, cols) between the feature vectors of blocks ``a`` and ``b``.
+
+    A lateral edge (``a == b``) uses the strict upper triangle at the unit level (a symmetric
+    coupling with no self-interaction); its message is (U + Uᵀ) f.
+    """
+
+    def __init__(self, name: str, a: str, b: str, weight: torch.Tensor, width: int = 1) -> None:
+        super().__init__()
+        self.name, self.a, self.b = name, a, b
+        self.lateral = a == b
+        self.weight = nn.Parameter(weight)
+        if self.lateral:
+            unit = torch.arange(weight.shape[0], device=weight.device) // width
+            self.register_buffer("mask", (unit[:, None] < unit[None, :]).to(weight.dtype))
+
+    def matrix(self) -> torch.Tensor:
+        """The effective (rows, cols) matrix: W, or its strict upper triangle for a lateral edge."""
+        return self.weight * self.mask if self.lateral else self.weight
+
+    def log_potential(self, fa: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
+        """f_aᵀ W f_b for feature batches (B, rows), (B, cols) -> (B,)."""
+        return ((fa @ self.matrix()) * fb).sum(-1)
+
+    def message(self, f_other: torch.Tensor, to: str) -> torch.Tensor:
+        """The edge's input to block ``to`` given the other side's features (B, ·)."""
+        if self.lateral:
+            m = self.matrix()
+            return f_other @ (m + m.t())
+        return f_other @ self.weight.t() if to == self.a else f_other @ self.weight
+
+    def extra_repr(self) -> str:
+        return f"{self.a}-{self.b}, {tuple(self.weight.shape)}" + (", lateral" if self.lateral else "")
+
+
+class CompiledGraph(CompiledMarkovNetwork):
+    """A :class:`~graphdgm.Graph` lowered to torch: p(x) ∝ exp(log_potential(x)), packed states
+    (B, n) of state indices (discrete units) or values (Gaussian units) as floats.
+
+    >>> import torch, graphdgm as gd
+    >>> g = gd.Graph("rbm")
+    >>> v = g.block("v", 5, gd.Bernoulli()); h = g.block("h", 3, gd.Bernoulli(), role="latent")
+    >>> _ = g.connect(v, h, gd.Dense(init_std=0.5))
+    >>> model = gd.compile(g)
+    >>> x = torch.bernoulli(torch.full((2, 5), 0.5, dtype=torch.float64))
+    >>> model.free_energy(x).shape, sorted(c for c in model.capabilities if ":" in c)
+    (torch.Size([2]), ['marginalisable:h'])
+    """
+
+    def __init__(self, spec: Graph, dtype: torch.dtype = torch.float64) -> None:
+        nn.Module.__init__(self)
+        if spec.num_variables == 0:
+            raise SpecError("cannot compile an empty graph; declare blocks with Graph.block first")
+        self.spec = copy.deepcopy(spec)
+        self.variables: tuple[str, ...] = tuple(spec.variables)
+        self.index = MappingProxyType({n: i for i, n in enumerate(self.variables)})
+        self.domains: tuple[Domain, ...] = tuple(spec.domains())
+        names = list(spec.blocks)
+        self.block_names: tuple[str, ...] = tuple(names)
+        self.units: dict[str, Unit] = {b: spec.units[b] for b in names}
+        self.roles: dict[str, str] = {b: spec.roles[b] for b in names}
+        sizes = [spec.blocks[b].size for b in names]
+        offsets = np.cumsum([0] + sizes)
+        self.ranges: dict[str, tuple[int, int]] = {b: (int(a), int(e)) for b, a, e in zip(names, offsets[:-1], offsets[1:])}
+        cards = np.repeat([self.units[b].cardinality for b in names], sizes)  # (n,); 0 = real
+        self.register_buffer("cards", torch.from_numpy(cards.astype(np.int64)))
+        self.max_card = max(int(cards.max()), 2 if any(not self.units[b].discrete for b in names) else 1)
+        vals = np.zeros((len(cards), max(self.max_card, 1)))
+        for b in names:
+            a, e = self.ranges[b]
+            if self.units[b].discrete:
+                vals[a:e, : self.units[b].cardinality] = self.units[b].state_values()
+        self.register_buffer("values", torch.tensor(vals, dtype=dtype))
+        self.groups = nn.ModuleList(lower_groups(spec, cards, vals, dtype))
+        # one bias per block that has an own term; indices by block name
+        self.bias = nn.ParameterList()
+        self._bias_index: dict[str, int] = {}
+        for b in names:
+            if b not in spec.biases:
+                continue
+            n, unit = spec.blocks[b].size, self.units[b]
+            init = spec.biases[b]
+            t = torch.zeros(unit.bias_shape(n), dtype=dtype) if init is None else torch.as_tensor(init, dtype=dtype).reshape(unit.bias_shape(n))
+            self._bias_index[b] = len(self.bias)
+            self.bias.append(nn.Parameter(t.clone()))
+        self._scale_names: dict[str, str] = {}
+        for i, b in enumerate(names):
+            s = self.units[b].scale(spec.blocks[b].size)
+            if s is not None:
+                self._scale_names[b] = f"scale_{i}"
+                self.register_buffer(f"scale_{i}", torch.tensor(s, dtype=dtype))
+        self.dense = nn.ModuleList()
+        for j, e in enumerate(spec.dense_edges()):
+            ua, ub = self.units[e.a], self.units[e.b]
+            na, nb = spec.blocks[e.a].size, spec.blocks[e.b].size
+            rows, cols = na * ua.width, nb * ub.width
+            given = e.pattern.matrix(rows, cols, (na, nb), f"edge {e.name!r}")
+            if given is None:
+                g = make_generator(e.pattern.seed + j)
+                w = e.pattern.init_std * torch.randn(rows, cols, generator=g, dtype=torch.float64)
+            else:
+                w = torch.from_numpy(given)
+            if e.lateral:
+                w = torch.triu(w, 1) + torch.triu(w, 1).t() if given is None else w  # symmetric start
+            self.dense.append(DenseOperator(e.name, e.a, e.b, w.to(dtype), width=ua.width))
+        self._internal = self._blocks_with_internal_edges()
+        self.capabilities = frozenset(self._derive_capabilities())
+
+    # ------------------------------------------------------------- structure
+    def _blocks_with_internal_edges(self) -> set[str]:
+        adj = self.spec.block_adjacency()
+        return {b for b, nb in adj.items() if b in nb}
+
+    def neighbours(self, block: str) -> set[str]:
+        """Blocks sharing a dense edge or a factor with ``block`` (itself when it has internal edges)."""
+        return set(self.spec.block_adjacency()[block])
+
+    def _group_blocks(self) -> set[str]:
+        """Blocks touched by a pairs / grid / table / field factor group."""
+        out: set[str] = set()
+        for g in self.groups:
+            out.update(self.spec.blocks_of(g.scope.cpu().numpy().reshape(-1)))
+        return out
+
+    def summable(self, block: str) -> bool:
+        """True when ``block`` sums (or integrates) out analytically given every other block: its
+        units are independent given the rest (no internal edges) and it meets the rest only through
+        dense edges and its own bias."""
+        return block not in self._internal and block not in self._group_blocks()
+
+    def _derive_capabilities(self) -> set[str]:
+        caps = {"energy", "blocks", "conditionals"}
+        discrete = all(u.discrete for u in self.units.values())
+        if discrete:
+            caps |= {"discrete", "factor_tables"}
+        else:
+            caps.add("continuous")
+        latent = [b for b in self.block_names if self.roles[b] == "latent"]
+        for b in latent:
+            if self.summable(b):
+                caps.add(f"marginalisable:{b}")
+        adj = self.spec.block_adjacency()
+        if all(self.summable(b) for b in latent) and not any(adj[a] & set(latent) for a in latent):
+            caps.add("free_energy")
+        if not self._internal:
+            idx = {b: i for i, b in enumerate(self.block_names)}
+            edges = np.array([(idx[a], idx[c]) for a in adj for c in adj[a] if idx[a] < idx[c]], dtype=np.int64).reshape(-1, 2)
+            if two_colouring(len(idx), edges) is not None:
+                caps.add("bipartite")
+        if latent:
+            caps.add("latent")
+        if any(r == "input" for r in self.roles.values()):
+            caps.add("inputs")
+        return caps
+
+    def blocks_with_role(self, role: str) -> list[str]:
+        return [b for b in self.block_names if self.roles[b] == role]
+
+    # ---------------------------------------------------------- parameters
+    def bias_of(self, block: str) -> torch.Tensor | None:
+        i = self._bias_index.get(block)
+        return None if i is None else self.bias[i]
+
+    def scale_of(self, block: str) -> torch.Tensor | None:
+        name = self._scale_names.get(block)
+        return None if name is None else getattr(self, name)
+
+    def edge(self, name: str) -> DenseOperator:
+        """The dense operator of the edge called ``name`` (``W_a_b`` by default)."""
+        for op in self.dense:
+            if op.name == name:
+                return op
+        raise SpecError(f"no dense edge named {name!r}; dense edges are {[op.name for op in self.dense]}")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.values.dtype
+
+    # ---------------------------------------------------------------- states
+    def split(self, state: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Packed states (B, n) -> ``{block: (B, n_b) floats}`` (views)."""
+        state = self._check_state(state)
+        return {b: state[:, a:e] for b, (a, e) in self.ranges.items()}
+
+    def join(self, states: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``{block: (B, n_b)}`` for every block -> packed states (B, n)."""
+        missing = [b for b in self.block_names if b not in states]
+        if missing:
+            raise SpecError(f"join needs a state for every block; missing {missing}")
+        return torch.cat([states[b].to(self.dtype).reshape(states[b].shape[0], -1) for b in self.block_names], 1)
+
+    def _check_state(self, state: torch.Tensor) -> torch.Tensor:
+        if not torch.is_tensor(state):
+            state = torch.as_tensor(state)
+        if state.dim() == 1:
+            state = state[None]
+        if state.dim() != 2 or state.shape[1] != self.num_variables:
+            raise SpecError(f"state must have shape (batch, {self.num_variables}) (blocks {list(self.block_names)} in "
+                            f"order, one column per unit); got {tuple(state.shape)}")
+        return state.to(self.dtype)
+
+    def features(self, block: str, x: torch.Tensor) -> torch.Tensor:
+        """The block's input transform: states (B, n_b) -> features (B, n_b w_b)."""
+        return self.units[block].features(x.to(self.dtype), self.scale_of(block))
+
+    # ---------------------------------------------------------------- energy
+    def own(self, block: str, x: torch.Tensor) -> torch.Tensor:
+        """The block's own (bias) log-potential (B,); zero when it has no bias."""
+        bias = self.bias_of(block)
+        if bias is None:
+            return torch.zeros(x.shape[0], dtype=self.dtype, device=x.device)
+        return self.units[block].own(x.to(self.dtype), bias, self.scale_of(block))
+
+    def log_potential(self, state: torch.Tensor) -> torch.Tensor:
+        """Σ own terms + Σ dense edges + Σ factor groups of packed states (B, n) -> (B,)."""
+        state = self._check_state(state)
+        xs = self.split(state)
+        feats = {b: self.features(b, x) for b, x in xs.items() if any(b in (op.a, op.b) for op in self.dense)}
+        total = torch.zeros(state.shape[0], dtype=self.dtype, device=state.device)
+        for b, x in xs.items():  # loop over blocks, not units
+            if b in self._bias_index:
+                total = total + self.own(b, x)
+        for op in self.dense:  # one product per edge
+            total = total + op.log_potential(feats[op.a], feats[op.b])
+        if len(self.groups):
+            idx = state.long()
+            for g in self.groups:
+                total = total + g.log_potential(idx)
+        return total
+
+    def energy(self, state: torch.Tensor) -> torch.Tensor:
+        """E(x) = -log_potential(x) of packed states (B, n) -> (B,)."""
+        return -self.log_potential(state)
+
+    def field(self, block: str, states: dict[str, torch.Tensor], *, features: dict[str, torch.Tensor] | None = None,
+              batch: int | None = None) -> torch.Tensor:
+        """The input to ``block`` from its dense edges given the neighbours' states (B, n_b w_b),
+        its bias excluded. ``features`` may hold precomputed (or mean-field) feature vectors."""
+        out = None
+        for op in self.dense:
+            if block not in (op.a, op.b):
+                continue
+            other = op.b if op.a == block else op.a
+            f = features[other] if features is not None and other in features else None
+            if f is None:
+                if other not in states:
+                    raise SpecError(f"the field of block {block!r} needs the state of its neighbour {other!r}")
+                f = self.features(other, states[other])
+            m = op.message(f, block)
+            out = m if out is None else out + m
+        if out is None:
+            B = next(iter(states.values())).shape[0] if states else (batch or 1)
+            n = (self.ranges[block][1] - self.ranges[block][0]) * self.units[block].width
+            out = torch.zeros(B, n, dtype=self.dtype, device=self.values.device)
+        return out
+
+    def natural_bias(self, block: str) -> torch.Tensor:
+        """The block's bias, or zeros when it has none (the unit math always takes one)."""
+        bias = self.bias_of(block)
+        if bias is not None:
+            return bias
+        n = self.ranges[block][1] - self.ranges[block][0]
+        return torch.zeros(self.units[block].bias_shape(n), dtype=self.dtype, device=self.values.device)
+
+    def log_normaliser(self, block: str, field: torch.Tensor) -> torch.Tensor:
+        """Σ_i log Σ_x exp(own_i(x) + field_i·f(x)) for ``block`` (B,): the block summed out."""
+        return self.units[block].log_normaliser(field, self.natural_bias(block), self.scale_of(block))
+
+    def mean_features(self, block: str, field: torch.Tensor) -> torch.Tensor:
+        return self.units[block].mean_features(field, self.natural_bias(block), self.scale_of(block))
+
+    def sample_units(self, block: str, field: torch.Tensor, generator: torch.Generator | None = None, beta: Any = None) -> torch.Tensor:
+        """Independent draws of ``block``'s units given ``field`` (B, n_b w_b) -> states (B, n_b)."""
+        return self.units[block].sample(field, self.natural_bias(block), self.scale_of(block), generator, beta)
+
+    def given(self, data: Any, *, what: str = "data") -> dict[str, torch.Tensor]:
+        """Data for the observed (and input) blocks: a tensor when there is one such block, else a
+        dict by block name -> ``{block: (B, n_b)}`` validated against each block's unit."""
+        wanted = [b for b in self.block_names if self.roles[b] in ("observed", "input")]
+        if not isinstance(data, dict):
+            if len(wanted) != 1:
+                raise SpecError(f"{what}: this graph has {len(wanted)} observed/input blocks {wanted}; give a dict "
+                                f"{{block name: tensor}} with one entry for each")
+            data = {wanted[0]: data}
+        out = {}
+        B = None
+        for b, x in data.items():
+            if b not in self.ranges:
+                raise SpecError(f"{what}: {b!r} is not a block of this graph; blocks are {list(self.block_names)}")
+            x = torch.as_tensor(x, device=self.values.device)
+            n = self.ranges[b][1] - self.ranges[b][0]
+            x = x.reshape(x.shape[0], -1) if x.dim() > 1 else x.reshape(1, -1)
+            if x.shape[1] != n:
+                raise SpecError(f"{what} for block {b!r} has {x.shape[1]} columns; the block has {n} units "
+                                f"(shape {self.spec.blocks[b].shape})")
+            x = x.to(self.dtype)
+            self.units[b].check_states(x, f"{what} for block {b!r}")
+            if B is not None and x.shape[0] != B:
+                raise SpecError(f"{what}: block {b!r} has {x.shape[0]} rows, another block {B}; give one row per example in each")
+            B = x.shape[0]
+            out[b] = x
+        return out
+
+    def free_energy(self, data: Any) -> torch.Tensor:
+        """F = -log Σ_latent exp(log_potential) (B,) with every latent block summed out
+        analytically, given data for the observed and input blocks (a tensor for a single one,
+        else a dict by block name). Needs the ``free_energy`` capability; otherwise use
+        :func:`graphdgm.infer.exact_free_energy` (enumeration) or a variational bound."""
+        if "free_energy" not in self.capabilities:
+            raise CapabilityError(
+                f"the latent blocks {self.blocks_with_role('latent')} of this graph do not all sum out analytically given "
+                "the observed ones (two latent blocks share an edge, or one has internal edges); use "
+                "gd.infer.exact_free_energy(model, data) on a small model, or a variational bound")
+        xs = self.given(data, what="free_energy data")
+        missing = [b for b in self.block_names if self.roles[b] != "latent" and b not in xs]
+        if missing:
+            raise SpecError(f"free_energy needs data for every observed and input block; missing {missing}")
+        return -self.clamped_log_marginal(xs)
+
+    def clamped_log_marginal(self, xs: dict[str, torch.Tensor], batch: int | None = None) -> torch.Tensor:
+        """log Σ over the blocks *not* in ``xs`` of exp(log_potential) (B,), when those blocks
+        each sum out analytically given ``xs`` and share no edge with one another (``batch``
+        gives B when ``xs`` is empty)."""
+        free = [b for b in self.block_names if b not in xs]
+        B = next(iter(xs.values())).shape[0] if xs else (batch or 1)
+        feats = {b: self.features(b, x) for b, x in xs.items()}
+        total = torch.zeros(B, dtype=self.dtype, device=self.values.device)
+        for b, x in xs.items():
+            if b in self._bias_index:
+                total = total + self.own(b, x)
+        for op in self.dense:
+            if op.a in xs and op.b in xs:
+                total = total + op.log_potential(feats[op.a], feats[op.b])
+        if len(self.groups):
+            probe = torch.zeros(B, self.num_variables, dtype=torch.long, device=self.values.device)
+            for b, x in xs.items():
+                a, e = self.ranges[b]
+                probe[:, a:e] = x.long()
+            for g in self.groups:
+                total = total + g.log_potential(probe)
+        for b in free:
+            total = total + self.log_normaliser(b, self.field(b, xs, features=feats, batch=B))
+        return total
+
+    # -------------------------------------------------- the factor-table view
+    def factor_tables(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``[(scope (F, a), log_tables (F, k..)), ...]`` for table-based backends (exact
+        elimination, BP, mean field): the factor groups, each block's bias as unary tables, and
+        each dense edge expanded to one pairwise table per unit pair (fine for small graphs; the
+        sampler and learning paths never expand)."""
+        if "factor_tables" not in self.capabilities:
+            raise CapabilityError("factor tables need discrete units; this graph has Gaussian blocks")
+        out = [(g.scope, g.log_tables()) for g in self.groups]
+        dev = self.values.device
+        for b, i in self._bias_index.items():
+            a, e = self.ranges[b]
+            out.append((torch.arange(a, e, device=dev)[:, None], self.units[b].log_table(self.bias[i], e - a)))
+        for op in self.dense:
+            out.append(self._dense_tables(op))
+        return out
+
+    def _state_features(self, block: str) -> torch.Tensor:
+        """Each state's feature vector (k, w) for the block's unit."""
+        u = self.units[block]
+        states = torch.arange(u.cardinality, dtype=self.dtype, device=self.values.device)[:, None]
+        return u.features(states, None).reshape(u.cardinality, u.width)
+
+    def _dense_tables(self, op: DenseOperator) -> tuple[torch.Tensor, torch.Tensor]:
+        ua, ub = self.units[op.a], self.units[op.b]
+        (oa, ea), (ob, eb) = self.ranges[op.a], self.ranges[op.b]
+        na, nb = ea - oa, eb - ob
+        W = op.matrix().reshape(na, ua.width, nb, ub.width)
+        fa, fb = self._state_features(op.a), self._state_features(op.b)  # (ka, wa), (kb, wb)
+        tab = torch.einsum("kw,iwjv,lv->ijkl", fa, W, fb)  # (na, nb, ka, kb)
+        dev = self.values.device
+        ii, jj = torch.meshgrid(torch.arange(na, device=dev), torch.arange(nb, device=dev), indexing="ij")
+        keep = (ii < jj).reshape(-1) if op.lateral else torch.ones(na * nb, dtype=torch.bool, device=dev)
+        scope = torch.stack([ii.reshape(-1) + oa, jj.reshape(-1) + ob], 1)[keep]
+        return scope, tab.reshape(na * nb, ua.cardinality, ub.cardinality)[keep]
+
+    def markov_edges(self) -> np.ndarray:
+        """Pairs of units that interact, (E, 2) packed indices (unique, i < j)."""
+        parts = [super().markov_edges()]
+        for op in self.dense:
+            (oa, ea), (ob, eb) = self.ranges[op.a], self.ranges[op.b]
+            ii, jj = np.meshgrid(np.arange(oa, ea), np.arange(ob, eb), indexing="ij")
+            pairs = np.stack([ii.reshape(-1), jj.reshape(-1)], 1)
+            pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+            parts.append(np.sort(pairs, axis=1))
+        parts = [p for p in parts if len(p)]
+        return np.unique(np.concatenate(parts), axis=0) if parts else np.zeros((0, 2), dtype=np.int64)
+
+    # ----------------------------------------------------- sampler structure
+    @property
+    def blocks(self) -> tuple[torch.Tensor, ...]:
+        """Sampler blocks: sets of units that are independent given the rest, each inside one
+        declared block (a whole block when it has no internal edges, else the colour classes of
+        its internal graph), ordered by a colouring of the block graph."""
+        return _STRUCTURE.get(self, "blocks", self._sampler_blocks)
+
+    def _sampler_blocks(self) -> tuple[torch.Tensor, ...]:
+        dev = self.cards.device
+        adj = self.spec.block_adjacency()
+        idx = {b: i for i, b in enumerate(self.block_names)}
+        edges = np.array([(idx[a], idx[c]) for a in adj for c in adj[a] if idx[a] < idx[c]], dtype=np.int64).reshape(-1, 2)
+        colours = colour_blocks(len(idx), edges)
+        order = [self.block_names[i] for c in colours for i in c]
+        out = []
+        all_edges = None
+        for b in order:
+            a, e = self.ranges[b]
+            if b not in self._internal:
+                out.append(torch.arange(a, e, device=dev))
+                continue
+            if all_edges is None:
+                all_edges = self.markov_edges()
+            inside = all_edges[(all_edges >= a).all(1) & (all_edges < e).all(1)] - a
+            for c in colour_blocks(e - a, inside):
+                out.append(torch.from_numpy(c + a).to(dev))
+        return tuple(out)
+
+    def block_conditionals(self, evidence: dict[int, Any] | None = None, dtype: torch.dtype | None = None):
+        """The generic samplers' view (Gibbs, Metropolis, tempering, AIS, annealing)."""
+        from graphdgm.compiler.graph_conditionals import GraphConditionals
+
+        return GraphConditionals(self, evidence, dtype)
+
+    def encode_evidence(self, evidence: dict[str, Any] | None) -> dict[int, Any]:
+        """Names -> packed index -> state index (a value for Gaussian units). A graph with input
+        blocks is a conditional model: every input unit must be given."""
+        out: dict[int, Any] = {}
+        for i, label in self._evidence_items(evidence or {}, "state label"):
+            label = label.item() if hasattr(label, "item") else label
+            if self.domains[i].is_discrete:
+                try:
+                    out[i] = self.domains[i].index(label)
+                except SpecError as e:
+                    raise EvidenceError(f"evidence for {self.variables[i]!r}: {e}") from None
+            else:
+                if not isinstance(label, (int, float)) or not math.isfinite(float(label)):
+                    raise EvidenceError(f"evidence for {self.variables[i]!r} must be a finite number, got {label!r}")
+                out[i] = float(label)
+        for b in self.blocks_with_role("input"):
+            a, e = self.ranges[b]
+            if any(i not in out for i in range(a, e)):
+                raise EvidenceError(f"block {b!r} is an input of this conditional model: give all its {e - a} values as "
+                                    f"evidence, e.g. evidence={{{b!r}: values}}")
+        return out
+
+    @torch.no_grad()
+    def init_bias_from_data(self, block: str, data: torch.Tensor) -> "CompiledGraph":
+        """Set ``block``'s bias to match the data's marginals (log-odds, log-frequencies or mean)."""
+        bias = self.bias_of(block)
+        if bias is None:
+            raise SpecError(f"block {block!r} has no bias")
+        x = self.given({block: data}, what="init_bias_from_data data")[block] if self.roles[block] != "latent" else torch.as_tensor(data, dtype=self.dtype)
+        bias.copy_(self.units[block].init_bias(x).reshape(bias.shape))
+        return self
+
+    def extra_repr(self) -> str:
+        blocks = ", ".join(f"{b}:{self.ranges[b][1] - self.ranges[b][0]} {self.units[b].kind} {self.roles[b]}" for b in self.block_names)
+        return f"blocks=[{blocks}], dense={len(self.dense)}, groups={len(self.groups)}"
+
+
+__all__ = ["CompiledGraph", "DenseOperator"]

@@ -1,0 +1,214 @@
+"""``Graph``: an energy-based model declared as blocks of units and edges between them.
+
+A block has a name, a shape, a unit type (Bernoulli, Spin, Softmax(k), Gaussian(σ)) and a role:
+
+- ``"observed"``: data is given for it when training and scoring;
+- ``"latent"``: never observed; summed out analytically where the structure allows, else
+  sampled or mean-field-updated;
+- ``"input"``: always given (the conditioning block of a conditional model); never sampled, and
+  the partition function depends on it.
+
+Edges join two blocks (or a block with itself) with a pattern: :class:`~graphdgm.graph.Dense`
+weights, explicit :class:`~graphdgm.graph.Pairs`, a :class:`~graphdgm.graph.Grid`, or factor
+tables of any arity (:meth:`Graph.add_factor`, inherited from :class:`~graphdgm.MarkovNetwork`,
+as are ``add_coupling`` and ``add_field``). A 784x500 RBM is two blocks and one dense edge; the
+compiler lowers each dense edge to one matrix.
+
+>>> import graphdgm as gd
+>>> g = gd.Graph("dbm")
+>>> v = g.block("v", 6, gd.Bernoulli())
+>>> h1 = g.block("h1", 4, gd.Bernoulli(), role="latent")
+>>> h2 = g.block("h2", 3, gd.Bernoulli(), role="latent")
+>>> g.connect(v, h1, gd.Dense()), g.connect(h1, h2, gd.Dense())
+('W_v_h1', 'W_h1_h2')
+>>> g
+Graph('dbm': blocks v (6,) bernoulli observed, h1 (4,) bernoulli latent, h2 (3,) bernoulli latent; edges v-h1 dense, h1-h2 dense)
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from graphdgm.errors import SpecError
+from graphdgm.graph.patterns import Dense, Grid, Pairs, Pattern, as_pattern
+from graphdgm.graph.units import Unit, unit_for_domain
+from graphdgm.spec.domains import Domain
+from graphdgm.spec.markov_network import MarkovNetwork, grid_edges, grid_weights
+from graphdgm.spec.validate import real_array
+
+ROLES = ("observed", "latent", "input")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A declared edge: its name, the two blocks it joins (equal for a lateral edge) and its pattern."""
+
+    name: str
+    a: str
+    b: str
+    pattern: Pattern
+
+    @property
+    def lateral(self) -> bool:
+        return self.a == self.b
+
+
+class Graph(MarkovNetwork):
+    """An energy-based graph of blocks and edges (see the module docstring).
+
+    p(x) ∝ exp(Σ_blocks own(x_b) + Σ_edges log φ_e(x)), with each block's own term its unit's
+    bias term (learnable; set ``bias=False`` for none, or give initial values).
+    """
+
+    def __init__(self, name: str = "graph") -> None:
+        super().__init__(name)
+        self.units: dict[str, Unit] = {}
+        self.roles: dict[str, str] = {}
+        self.biases: dict[str, np.ndarray | None] = {}  # block -> initial bias (None: zeros); absent: no bias
+        self.edges: dict[str, Edge] = {}
+
+    # ---------------------------------------------------------------- blocks
+    def block(self, name: str, shape: Sequence[int] | int, unit: Unit | Domain, *, role: str = "observed",
+              bias: Any = True) -> str:
+        """Declare a block of units; returns its name (pass it to :meth:`connect`).
+
+        ``unit`` is a unit type (``gd.Bernoulli()``, ``gd.Softmax(3)``, ``gd.Gaussian(1.0)``,
+        ``gd.graph.Spin()``) or a domain (``gd.Spin()``, ``gd.Categorical(3)``); ``bias`` True (zeros,
+        learnable), False (no own term) or initial values of shape (n,), (n, k) for softmax units.
+        """
+        if isinstance(unit, Domain):
+            unit = unit_for_domain(unit)
+        if not isinstance(unit, Unit):
+            raise SpecError(f"block {name!r}: unit must be a unit type such as gd.Bernoulli(), gd.Softmax(3) or "
+                            f"gd.Gaussian(1.0), got {unit!r}")
+        if role not in ROLES:
+            raise SpecError(f"block {name!r}: role {role!r} is unknown; use one of {ROLES}")
+        self._declare_block(name, shape, unit.domain)
+        n = self.blocks[name].size
+        unit.scale(n)  # validates a per-unit σ against the block size
+        self.units[name] = unit
+        self.roles[name] = role
+        if bias is True or bias is None:
+            self.biases[name] = None
+        elif bias is not False:
+            arr = real_array(bias, f"block {name!r} bias")
+            want = unit.bias_shape(n)
+            if arr.size != int(np.prod(want)):
+                raise SpecError(f"block {name!r} bias has shape {arr.shape}; {unit!r} units need {want}"
+                                + (f" or ({n}, {unit.width})" if unit.width > 1 else ""))
+            if not np.all(np.isfinite(arr)):
+                raise SpecError(f"block {name!r} bias has non-finite entries (NaN or inf)")
+            self.biases[name] = arr.reshape(want).copy()
+        return name
+
+    def add_block(self, name: str, shape: Sequence[int] | int, domain: Domain) -> str:
+        """A block as a Markov network declares it: units from the domain, observed, no bias."""
+        return self.block(name, shape, domain, bias=False)
+
+    # ----------------------------------------------------------------- edges
+    def connect(self, a: str, b: str, pattern: Pattern | type = Dense, *, name: str | None = None) -> str:
+        """Join blocks ``a`` and ``b`` (the same block for lateral couplings) with ``pattern``;
+        returns the edge's name (``W_a_b`` by default)."""
+        for blk in (a, b):
+            if not isinstance(blk, str) or blk not in self.blocks:
+                raise SpecError(f"connect({a!r}, {b!r}): {blk!r} is not a declared block; blocks are {list(self.blocks)}")
+        pattern = as_pattern(pattern)
+        name = name or f"W_{a}_{b}"
+        if name in self.edges:
+            raise SpecError(f"an edge named {name!r} already exists; pass name= to connect() to name this one")
+        ua, ub = self.units[a], self.units[b]
+        na, nb = self.blocks[a].size, self.blocks[b].size
+        if isinstance(pattern, Dense):
+            pattern.matrix(na * ua.width, nb * ub.width, (na, nb), f"edge {name!r} ({a}-{b})")
+            if a == b and na < 2:
+                raise SpecError(f"lateral edge {name!r} on block {a!r} needs at least two units")
+        elif isinstance(pattern, (Pairs, Grid)):
+            if not (ua.discrete and ub.discrete):
+                raise SpecError(f"edge {name!r}: {pattern.describe()} couple discrete units; {a!r} or {b!r} is real-valued "
+                                "(use gd.Dense() for Gaussian units)")
+            self._lower_pairs(name, a, b, pattern)
+        else:
+            raise SpecError(f"edge {name!r}: pattern {pattern!r} is not supported by Graph.connect")
+        self.edges[name] = Edge(name, a, b, pattern)
+        return name
+
+    def _lower_pairs(self, name: str, a: str, b: str, pattern: Pairs | Grid) -> None:
+        """Pairs and grids are parametric couplings of the Markov-network layer (one factor group)."""
+        oa, ob = self._offsets[a], self._offsets[b]
+        if isinstance(pattern, Grid):
+            if a != b or len(self.blocks[a].shape) != 2:
+                raise SpecError(f"a Grid edge joins a 2-D block with itself; got {a!r}-{b!r} with shape {self.blocks[a].shape}")
+            rows, cols = self.blocks[a].shape
+            local = grid_edges(rows, cols, periodic=pattern.periodic)
+            weight = grid_weights(pattern.coupling, rows, cols, len(local), pattern.periodic)
+            kind = pattern.coupling_kind
+        else:
+            local, weight, kind = pattern.pairs, pattern.weight, pattern.coupling
+            na, nb = self.blocks[a].size, self.blocks[b].size
+            if local[:, 0].min() < 0 or local[:, 0].max() >= na or local[:, 1].min() < 0 or local[:, 1].max() >= nb:
+                raise SpecError(f"edge {name!r}: pair positions must lie in 0..{na - 1} ({a!r}) and 0..{nb - 1} ({b!r})")
+        pairs = np.stack([local[:, 0] + oa, local[:, 1] + ob], 1)
+        self.add_coupling(pairs, weight, kind=kind, name=name, pattern=pattern.kind)
+
+    # ------------------------------------------------------------ structure
+    def blocks_with_role(self, role: str) -> list[str]:
+        return [b for b in self.blocks if self.roles.get(b, "observed") == role]
+
+    @property
+    def observed_blocks(self) -> list[str]:
+        return self.blocks_with_role("observed")
+
+    @property
+    def latent_blocks(self) -> list[str]:
+        return self.blocks_with_role("latent")
+
+    @property
+    def input_blocks(self) -> list[str]:
+        return self.blocks_with_role("input")
+
+    def dense_edges(self) -> list[Edge]:
+        return [e for e in self.edges.values() if isinstance(e.pattern, Dense)]
+
+    def block_adjacency(self) -> dict[str, set[str]]:
+        """Block -> the blocks it shares an edge or factor with (itself when it has internal edges)."""
+        adj: dict[str, set[str]] = {b: set() for b in self.blocks}
+        for e in self.dense_edges():
+            adj[e.a].add(e.b)
+            adj[e.b].add(e.a)
+        for scope in self.factor_scopes():
+            if len(scope) < 2:
+                continue
+            names = self.blocks_of(np.asarray(scope))
+            if len(names) == 1:
+                adj[names[0]].add(names[0])
+            for x in names:
+                adj[x].update(names)
+        return adj
+
+    @property
+    def graph(self) -> nx.MultiGraph:
+        """Block-level graph: block nodes (unit, role) and one node per edge or factor group."""
+        g = super().graph
+        for name in self.blocks:
+            g.nodes[name]["unit"] = repr(self.units[name])
+            g.nodes[name]["role"] = self.roles[name]
+        for e in self.dense_edges():
+            g.add_node(e.name, kind="factor", pattern="dense" if not e.lateral else "dense lateral")
+            g.add_edge(e.name, e.a)
+            if not e.lateral:
+                g.add_edge(e.name, e.b)
+        return g
+
+    def __repr__(self) -> str:
+        blocks = ", ".join(f"{b} {self.blocks[b].shape} {self.units[b].kind} {self.roles[b]}" for b in self.blocks)
+        edges = [f"{e.a}-{e.b} {e.pattern.describe()}" for e in self.edges.values()]
+        if self.factors:
+            edges.append(f"{len(self.factors)} table factors")
+        return f"{type(self).__name__}({self.name!r}: blocks {blocks}; edges {', '.join(edges) or 'none'})"
+
+
+__all__ = ["Edge", "Graph", "ROLES"]

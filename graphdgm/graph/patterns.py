@@ -1,0 +1,125 @@
+"""Connectivity patterns of an edge between two blocks (or within one): declarations, no tensors.
+
+- :class:`Dense`: every unit of one block with every unit of the other, one weight matrix
+  W (n_a w_a, n_b w_b) in the units' feature space: log φ = f(x_a)ᵀ W f(x_b). Within one block
+  (``connect(v, v, Dense())``) it is a lateral coupling: a symmetric matrix with a zero diagonal
+  (a semi-restricted Boltzmann machine's visible layer).
+- :class:`Pairs`: explicit pairs of units (Ising: w·f(x_i)·f(x_j); Potts: w·[x_i = x_j]).
+- :class:`Grid`: pairs at fixed offsets on a 2-D block (the Ising and Potts constructors).
+
+Factor tables of any arity are declared with :meth:`graphdgm.Graph.add_factor`.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from graphdgm.errors import SpecError
+from graphdgm.spec.validate import positive_float, real_array
+
+
+class Pattern:
+    """Base class of connectivity patterns."""
+
+    kind = "pattern"
+
+    def describe(self) -> str:
+        return self.kind
+
+
+class Dense(Pattern):
+    """All-to-all weights between two blocks (or laterals within one).
+
+    ``weights``: None (initialised at compile time as N(0, ``init_std``²), from ``seed``), or an
+    array of shape (n_a w_a, n_b w_b) or (n_a, n_b) for width-1 units, or (n_a, k, n_b) for a
+    softmax block ``a`` (the RBM's layout); ``n`` counts units, ``w`` is 1 or k for softmax.
+
+    >>> Dense(init_std=0.1).describe()
+    'dense'
+    """
+
+    kind = "dense"
+
+    def __init__(self, weights: Any = None, *, init_std: float = 0.01, seed: int = 0) -> None:
+        self.weights = None if weights is None else real_array(weights, "Dense weights")
+        if self.weights is not None and not np.all(np.isfinite(self.weights)):
+            raise SpecError("Dense weights have non-finite entries (NaN or inf); every weight must be a finite number")
+        self.init_std = positive_float(init_std, "Dense init_std", allow_zero=True)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise SpecError(f"Dense seed must be an int, got {seed!r}")
+        self.seed = int(seed)
+
+    def matrix(self, rows: int, cols: int, sizes: tuple[int, int], what: str) -> np.ndarray | None:
+        """The given weights as (rows, cols), or a SpecError naming the shapes accepted."""
+        if self.weights is None:
+            return None
+        w = self.weights
+        if w.size != rows * cols:
+            raise SpecError(f"{what} weights have shape {w.shape} ({w.size} entries); this edge needs ({rows}, {cols}) "
+                            f"(units x feature width on each side: {sizes[0]} and {sizes[1]} units)")
+        return w.reshape(rows, cols)
+
+
+class Pairs(Pattern):
+    """Explicit pairs ``(i, j)`` of units, ``i`` in the first block and ``j`` in the second, given
+    as an int array (E, 2) of flat (row-major) positions or a list of index tuples; ``weight`` a
+    number or one per pair. ``kind``: ``"ising"`` (w·f(x_i)·f(x_j)) or ``"potts"`` (w·[x_i = x_j]).
+
+    >>> Pairs([(0, 1), (1, 2)], 0.5).pairs.tolist()
+    [[0, 1], [1, 2]]
+    """
+
+    kind = "pairs"
+
+    def __init__(self, pairs: Any, weight: Any = 0.0, *, kind: str = "ising") -> None:
+        if kind not in ("ising", "potts"):
+            raise SpecError(f"Pairs kind {kind!r} is unknown; use 'ising' or 'potts'")
+        self.coupling = kind
+        try:
+            arr = np.asarray(pairs)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.ndim != 2 or arr.shape[1] != 2 or arr.dtype.kind not in "iu" or len(arr) == 0:
+            raise SpecError(f"Pairs needs a non-empty int array (E, 2) of flat unit positions, got {pairs!r}")
+        self.pairs = arr.astype(np.int64)
+        self.weight = real_array(weight, "Pairs weight")
+
+    def describe(self) -> str:
+        return f"{self.coupling} pairs"
+
+
+class Grid(Pattern):
+    """Nearest-neighbour pairs on a 2-D block: right and down neighbours (``periodic`` wraps),
+    with one ``coupling`` or one per edge, Ising or Potts.
+
+    >>> Grid(0.4).describe()
+    'ising grid'
+    """
+
+    kind = "grid"
+
+    def __init__(self, coupling: Any = 0.4, *, kind: str = "ising", periodic: bool = False) -> None:
+        if kind not in ("ising", "potts"):
+            raise SpecError(f"Grid kind {kind!r} is unknown; use 'ising' or 'potts'")
+        self.coupling_kind = kind
+        self.coupling = real_array(coupling, "Grid coupling")
+        self.periodic = bool(periodic)
+
+    def describe(self) -> str:
+        return f"{self.coupling_kind} grid"
+
+
+def as_pattern(pattern: Any) -> Pattern:
+    if isinstance(pattern, Pattern):
+        return pattern
+    if isinstance(pattern, type) and issubclass(pattern, Pattern):
+        try:
+            return pattern()
+        except TypeError:
+            pass
+    raise SpecError(f"an edge needs a pattern such as gd.Dense(), gd.graph.Pairs(pairs, w) or gd.graph.Grid(w); got {pattern!r}")
+
+
+__all__ = ["Dense", "Grid", "Pairs", "Pattern", "as_pattern"]

@@ -313,13 +313,14 @@ class CompiledGraph(CompiledMarkovNetwork):
         """Independent draws of ``block``'s units given ``field`` (B, n_b w_b) -> states (B, n_b)."""
         return self.units[block].sample(field, self.natural_bias(block), self.scale_of(block), generator, beta)
 
-    def given(self, data: Any, *, what: str = "data") -> dict[str, torch.Tensor]:
-        """Data for the observed (and input) blocks: a tensor when there is one such block, else a
-        dict by block name -> ``{block: (B, n_b)}`` validated against each block's unit."""
-        wanted = [b for b in self.block_names if self.roles[b] in ("observed", "input")]
+    def given(self, data: Any, *, what: str = "data", roles: tuple[str, ...] = ("observed", "input")) -> dict[str, torch.Tensor]:
+        """Data for the blocks with ``roles`` (observed and input): a tensor when there is one
+        such block, else a dict by block name -> ``{block: (B, n_b)}`` validated against each
+        block's unit."""
+        wanted = [b for b in self.block_names if self.roles[b] in roles]
         if not isinstance(data, dict):
             if len(wanted) != 1:
-                raise SpecError(f"{what}: this graph has {len(wanted)} observed/input blocks {wanted}; give a dict "
+                raise SpecError(f"{what}: this graph has {len(wanted)} {'/'.join(roles)} blocks {wanted}; give a dict "
                                 f"{{block name: tensor}} with one entry for each")
             data = {wanted[0]: data}
         out = {}

@@ -52,13 +52,18 @@ class Dense(Pattern):
         self.seed = int(seed)
 
     def matrix(self, rows: int, cols: int, sizes: tuple[int, int], what: str) -> np.ndarray | None:
-        """The given weights as (rows, cols), or a SpecError naming the shapes accepted."""
+        """The given weights as (rows, cols), or a SpecError naming the shapes accepted: (rows,
+        cols), or (n_a, [k_a,] n_b, [k_b]) with a width axis only for softmax sides."""
         if self.weights is None:
             return None
         w = self.weights
-        if w.size != rows * cols:
-            raise SpecError(f"{what} weights have shape {w.shape} ({w.size} entries); this edge needs ({rows}, {cols}) "
-                            f"(units x feature width on each side: {sizes[0]} and {sizes[1]} units)")
+        na, nb = sizes
+        wa, wb = rows // na, cols // nb
+        split = (na, *((wa,) if wa > 1 else ()), nb, *((wb,) if wb > 1 else ()))
+        if w.shape not in ((rows, cols), split):
+            raise SpecError(f"{what} weights have shape {w.shape}; this edge needs ({rows}, {cols})"
+                            + (f" or {split}" if split != (rows, cols) else "")
+                            + f" ({na} units x {nb} units; a transposed matrix is not accepted, give W of the first block first)")
         return w.reshape(rows, cols)
 
 

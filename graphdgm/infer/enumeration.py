@@ -92,7 +92,7 @@ def log_sum_over_free(model: torch.nn.Module, clamped: dict[str, torch.Tensor], 
 def _clamp(model: torch.nn.Module, data: Any, roles: tuple[str, ...], what: str) -> dict[str, torch.Tensor]:
     if data is None:
         return {}
-    xs = model.given(data, what=what)
+    xs = model.given(data, what=what, roles=roles)
     wanted = [b for b in model.block_names if model.roles[b] in roles]
     missing = [b for b in wanted if b not in xs]
     if missing:

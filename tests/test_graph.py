@@ -259,3 +259,26 @@ def test_gibbs_on_a_dbm_matches_exact_marginals(models) -> None:
     exact = gd.query(model, ["v[0]", "h1[1]", "h2[0]"]).tensor()
     approx = gd.query(model, ["v[0]", "h1[1]", "h2[0]"], backend=gd.infer.Gibbs(chains=512, sweeps=600, seed=0)).tensor()
     assert float((exact - approx).abs().max()) < 0.03
+
+
+def test_graphs_save_load_and_draw_with_nothing_lost(tmp_path) -> None:
+    from graphdgm.io.serialize import spec_from_dict, spec_to_dict
+
+    g = gd.Graph("mixed")
+    g.block("s", (3, 3), gd.Spin())
+    g.connect("s", "s", gd.graph.Grid(0.3))
+    g.block("t", 2, gd.Gaussian([1.0, 2.0]), role="latent", bias=[0.1, 0.2])
+    g.connect("s", "t", gd.Dense(np.ones((9, 2))))
+    g.block("u", 2, gd.Softmax(3), role="input", bias=False)
+    g.connect("u", "s", gd.Dense())
+    back = spec_from_dict(spec_to_dict(g))
+    assert repr(back) == repr(g) and back.units == g.units and back.roles == g.roles
+    assert back.biases.keys() == g.biases.keys() and np.array_equal(back.biases["t"], g.biases["t"])
+    for model in (gd.compile(gd.CRBM(2, 3, 2)), randomise(gd.compile(gd.SRBM(4, 3)), 7)):
+        gd.io.save(model, tmp_path / "m.pt")
+        loaded = gd.io.load(tmp_path / "m.pt")
+        assert type(loaded) is type(model) and loaded.capabilities == model.capabilities
+        for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+            assert k == k2 and torch.equal(a, b)
+    src = gd.draw(gd.compile(gd.CRBM(2, 3, 2))).source
+    assert "input" in src and "dense 3 x 2" in src and "dashed" in src  # inputs bold, latent dashed

@@ -24,6 +24,9 @@ from graphdgm.runtime import atomic_write_text
 from graphdgm.spec.domains import Domain
 from graphdgm.spec.gaussian import GaussianMarkovNetwork
 from graphdgm.spec.markov_network import MarkovNetwork
+from graphdgm.graph.graph import Edge, Graph
+from graphdgm.graph.patterns import Dense, Grid, Pairs
+from graphdgm.graph.units import Unit
 from graphdgm.spec.rbm import DBN, RBM
 from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelCNN, PixelRNN
 from graphdgm.spec.bayesian_network import BayesianNetwork
@@ -33,7 +36,7 @@ from graphdgm.spec.gan import GAN
 
 FORMAT = "graphdgm.spec"
 VERSION = 1
-Spec = Union[MarkovNetwork, GaussianMarkovNetwork, RBM, DBN]
+Spec = Union[Graph, MarkovNetwork, GaussianMarkovNetwork, RBM, DBN]
 
 
 def _encode_array(a: np.ndarray) -> dict[str, Any]:
@@ -153,6 +156,11 @@ def _build(d: dict[str, Any]) -> MarkovNetwork:
     mn = MarkovNetwork(name=d.get("name", "markov_network"))
     for b in d["blocks"]:
         mn.add_block(b["name"], tuple(b["shape"]), Domain.from_dict(b["domain"]))
+    return _add_markov_layer(mn, d)
+
+
+def _add_markov_layer(mn: MarkovNetwork, d: dict[str, Any]) -> MarkovNetwork:
+    """The saved tables, couplings and fields, added to ``mn`` through its own validation."""
     for f in d["factors"]:
         mn.add_factor(f["scope"], log_table=_decode_array(f["log_table"], f"factor {f['name']!r}"), name=f["name"])
     for c in d["couplings"]:
@@ -306,6 +314,59 @@ def _build_gan(d: dict[str, Any]) -> GAN:
     return GAN(tuple(d["data_shape"]), **{a: d[a] for a in _GAN_ARGS if a in d})
 
 
+def _graph_to_dict(spec: Graph) -> dict[str, Any]:
+    """A graph: its Markov-network layer (blocks, tables, pairs, fields) plus units, roles,
+    initial biases and edges (dense weights, or None when initialised at compile time)."""
+    d = _markov_to_dict(spec)
+    d["units"] = {b: spec.units[b].to_dict() for b in spec.blocks}
+    d["roles"] = dict(spec.roles)
+    d["biases"] = {b: (None if v is None else _encode_array(v)) for b, v in spec.biases.items()}
+    edges = []
+    for e in spec.edges.values():
+        entry: dict[str, Any] = {"name": e.name, "a": e.a, "b": e.b, "pattern": e.pattern.kind}
+        if isinstance(e.pattern, Dense):
+            entry.update(weights=None if e.pattern.weights is None else _encode_array(e.pattern.weights),
+                         init_std=e.pattern.init_std, seed=e.pattern.seed)
+        elif isinstance(e.pattern, Grid):
+            entry["periodic"] = e.pattern.periodic
+        edges.append(entry)
+    d["edges"] = edges
+    return d
+
+
+def _build_graph(d: dict[str, Any]) -> Graph:
+    g = Graph(name=d.get("name", "graph"))
+    units, roles, biases = d["units"], d["roles"], d["biases"]
+    for b in d["blocks"]:
+        name = b["name"]
+        bias: Any = False
+        if name in biases:
+            bias = True if biases[name] is None else _decode_array(biases[name], f"block {name!r} bias")
+        g.block(name, tuple(b["shape"]), Unit.from_dict(units[name]), role=roles[name], bias=bias)
+        if g.units[name].domain != Domain.from_dict(b["domain"]):
+            raise FormatError(f"block {name!r}: its unit {units[name]!r} does not match its saved domain {b['domain']!r}")
+    coupling_edges = {e["name"] for e in d["edges"] if e["pattern"] != "dense"}
+    rest = dict(d, couplings=[c for c in d["couplings"] if c["name"] not in coupling_edges], blocks=[])
+    _add_markov_layer(g, rest)
+    for c in d["couplings"]:
+        if c["name"] in coupling_edges:  # pairs and grids come back as the edges that made them
+            pairs = _decode_array(c["pairs"], f"coupling {c['name']!r} pairs", np.int64).reshape(-1, 2)
+            g.add_coupling(pairs, _decode_array(c["weights"], f"coupling {c['name']!r} weights"), kind=c["kind"],
+                           name=c["name"], pattern=c["pattern"])
+    for e in d["edges"]:
+        if e["pattern"] == "dense":
+            w = None if e["weights"] is None else _decode_array(e["weights"], f"edge {e['name']!r} weights")
+            g.connect(e["a"], e["b"], Dense(w, init_std=e["init_std"], seed=e["seed"]), name=e["name"])
+        else:
+            c = next(c for c in g.couplings if c.name == e["name"])
+            oa, ob = g.offset(e["a"]), g.offset(e["b"])
+            local = np.stack([c.pairs[:, 0] - oa, c.pairs[:, 1] - ob], 1)
+            pattern = (Grid(c.weights, kind=c.kind, periodic=bool(e.get("periodic", False))) if e["pattern"] == "grid"
+                       else Pairs(local, c.weights, kind=c.kind))
+            g.edges[e["name"]] = Edge(e["name"], e["a"], e["b"], pattern)
+    return g
+
+
 _WRITERS: dict[type, tuple[str, Any]] = {
     GAN: ("gan", _gan_to_dict),
     BayesianNetwork: ("bayesian_network", _bn_to_dict),
@@ -316,13 +377,15 @@ _WRITERS: dict[type, tuple[str, Any]] = {
     PixelCNN: ("pixelcnn", _ar_to_dict),
     PixelRNN: ("pixelrnn", _ar_to_dict),
     RBM: ("rbm", _rbm_to_dict),
+    Graph: ("graph", _graph_to_dict),
     DBN: ("dbn", _dbn_to_dict),
     MarkovNetwork: ("markov_network", _markov_to_dict),
     GaussianMarkovNetwork: ("gaussian_markov_network", _gaussian_to_dict),
 }
 _READERS: dict[str, Any] = {"markov_network": _build, "gaussian_markov_network": _build_gaussian, "rbm": _build_rbm, "dbn": _build_dbn,
                             "bayesian_network": _build_bn, "markov_chain": _build_chain, "hidden_markov_model": _build_hmm, "nade": _ar_builder(NADE), "made": _ar_builder(MADE),
-                            "pixelcnn": _ar_builder(PixelCNN), "pixelrnn": _ar_builder(PixelRNN), "gan": _build_gan}
+                            "pixelcnn": _ar_builder(PixelCNN), "pixelrnn": _ar_builder(PixelRNN), "gan": _build_gan,
+                            "graph": _build_graph}
 
 
 def save_spec(spec: Spec, path: Union[str, os.PathLike]) -> None:

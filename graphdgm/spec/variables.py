@@ -74,6 +74,12 @@ class VariableBlocks:
     def num_variables(self) -> int:
         return self._num_vars
 
+    def offset(self, block: str) -> int:
+        """Packed index of the first variable of ``block``."""
+        if block not in self._offsets:
+            raise SpecError(f"{block!r} is not a block; blocks are {list(self.blocks)}")
+        return self._offsets[block]
+
     @property
     def variables(self) -> list[str]:
         """All variable names, in packed order (blocks in declaration order, row-major inside)."""

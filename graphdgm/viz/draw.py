@@ -14,17 +14,20 @@ from typing import Any
 import graphviz
 
 from graphdgm.errors import SpecError
+from graphdgm.graph.graph import Graph
 from graphdgm.spec import Domain, MarkovNetwork
 from graphdgm.spec.names import parse_name
 from graphdgm.viz.labels import dot_text, html_text
 
 VIEWS = ("auto", "variables", "factors", "blocks")
 COLOURS = {"spin": "#a6cee3", "binary": "#fdbf6f", "categorical": "#b2df8a", "real": "#fb9a99"}
-_FONT = "Helvetica"  # graphviz-pure has built-in metrics for it
+FONT = "Helvetica"  # graphviz-pure has built-in metrics for it
+_FONT = FONT
 
 
 def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: float = 0.0) -> graphviz.Graph:
-    """Draw ``spec``; ``view`` is ``"auto"``, ``"variables"``, ``"factors"`` or ``"blocks"``
+    """Draw ``spec``; ``view`` is ``"auto"``, ``"variables"``, ``"factors"`` or ``"blocks"`` (a
+    :class:`~graphdgm.Graph` with edges or latent blocks: ``"graph"``, its blocks and edges, by default)
     (a Bayesian network: ``"dag"`` by default; NADE/MADE/PixelCNN/PixelRNN: ``"layers"``,
     ``"dag"`` or, for MADE, ``"masks"``; see :mod:`graphdgm.viz.dag`; a Markov chain or HMM: its
     state diagram, arrows labelled with probabilities above ``threshold``, see
@@ -69,6 +72,10 @@ def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: 
         return draw_autoregressive(spec, view)
     if hasattr(spec, "spec") and not isinstance(spec, MarkovNetwork):  # a compiled model: draw its spec
         return draw(spec.spec, view, max_variables=max_variables, threshold=threshold)
+    if isinstance(spec, Graph) and (view == "graph" or (view == "auto" and (spec.edges or len(set(spec.roles.values())) > 1))):
+        from graphdgm.viz.graph_view import draw_graph  # blocks and their edges
+
+        return draw_graph(spec)
     if isinstance(spec, (RBM, DBN)):  # layered specs: plates with their sizes
         from graphdgm.viz.layers import draw_layers
 

@@ -31,7 +31,9 @@ class CompiledDBN(NamedVariables, nn.Module):
     (torch.Size([5, 6]), torch.Size([5, 4]))
     """
 
-    capabilities = frozenset({"dbn"})
+    # a stack of trainable layers (``rbms``: greedy layer-wise training applies), and a variational
+    # bound on log p(v) through the recognition pass (what gd.log_likelihood gives)
+    capabilities = frozenset({"layerwise", "recognition_bound"})
 
     def __init__(self, spec: DBN, dtype: torch.dtype = torch.float64) -> None:
         super().__init__()

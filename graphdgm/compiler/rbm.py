@@ -22,10 +22,13 @@ from graphdgm.spec.domains import Domain
 from graphdgm.spec.rbm import RBM
 from graphdgm.spec.validate import positive_int
 
+# Structure, never the family: two layers joined only across ("bipartite"), the hidden one summed
+# out analytically in the free energy ("marginalisable:h").
+_STRUCTURE = frozenset({"energy", "free_energy", "bipartite", "marginalisable:h"})
 _CAPABILITIES = {
-    "bernoulli": frozenset({"discrete", "energy", "free_energy", "blocks", "conditionals", "rbm"}),
-    "categorical": frozenset({"discrete", "energy", "free_energy", "rbm"}),
-    "gaussian": frozenset({"energy", "free_energy", "rbm"}),
+    "bernoulli": _STRUCTURE | {"discrete", "blocks", "conditionals"},
+    "categorical": _STRUCTURE | {"discrete"},
+    "gaussian": _STRUCTURE,
 }
 
 

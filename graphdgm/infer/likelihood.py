@@ -11,10 +11,12 @@ from graphdgm.errors import CapabilityError, SpecError
 def log_likelihood(model: torch.nn.Module, data: Any, *, backend: str = "exact", **options: Any) -> float:
     """Mean log p(x) over the rows of ``data`` (nats per example; negate for the usual test NLL).
 
-    RBMs: ``backend="exact"`` enumerates the smaller layer; ``backend="ais"`` estimates log Z by
-    annealed importance sampling (Salakhutdinov and Murray 2008; ``options`` go to
-    :func:`graphdgm.infer.rbm_ais.rbm_log_likelihood`). DBNs: ``backend="ais"`` gives the
-    variational lower bound with the top RBM's log Z by AIS.
+    Chosen by the model's capabilities: a model with a free energy (latent units summed out, an
+    RBM) gives -F(x) - log Z, with ``backend="exact"`` for log Z by enumeration or ``backend="ais"``
+    for annealed importance sampling (Salakhutdinov and Murray 2008; ``options`` go to
+    :func:`graphdgm.infer.rbm_ais.rbm_log_likelihood`). A model whose likelihood is intractable but
+    bounded through a recognition pass (``"recognition_bound"``, a DBN) gives, with
+    ``backend="ais"``, the variational lower bound with the top layer's log Z by AIS.
 
     >>> import torch, graphdgm as gd
     >>> rbm = gd.compile(gd.RBM(6, 3))
@@ -28,14 +30,15 @@ def log_likelihood(model: torch.nn.Module, data: Any, *, backend: str = "exact",
         raise SpecError("data is empty: give at least one example (a row, or a sequence) to average log p over")
 
     caps = getattr(model, "capabilities", frozenset())
-    if "dbn" in caps:
+    if "recognition_bound" in caps:
         if backend != "ais":
-            raise CapabilityError("a DBN's likelihood is intractable; use backend='ais' for its variational lower bound")
+            raise CapabilityError(f"a {type(model).__name__}'s likelihood is intractable; use backend='ais' for its "
+                                  "variational lower bound")
         from graphdgm.infer.rbm_ais import dbn_log_likelihood_bound
 
         x = as_training_data(model.rbms[0], data)
         return dbn_log_likelihood_bound(model, x, **options).bound
-    if "rbm" in caps:
+    if "free_energy" in caps:  # latent units summed out: log p(x) = -F(x) - log Z
         x = as_training_data(model, data)
         if backend == "ais":
             from graphdgm.infer.rbm_ais import rbm_log_likelihood
@@ -46,7 +49,8 @@ def log_likelihood(model: torch.nn.Module, data: Any, *, backend: str = "exact",
 
             with torch.no_grad():
                 return float(-model.free_energy(x).mean() - log_partition(model, backend="exact"))
-        raise SpecError(f"unknown backend {backend!r} for an RBM's likelihood; use 'exact' or 'ais'")
+        raise SpecError(f"unknown backend {backend!r} for the likelihood of a {type(model).__name__} (free energy "
+                        "and log Z); use 'exact' or 'ais'")
     if "sequence" in caps:  # Markov chains and HMMs: label sequences or padded index tensors, variable lengths
         with torch.no_grad():
             return _mean(model.log_prob(data, options.get("lengths")))

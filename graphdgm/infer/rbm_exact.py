@@ -27,7 +27,7 @@ class RBMEnumeration:
     """
 
     name = "rbm_exact"
-    requires = frozenset({"rbm"})
+    requires = frozenset({"bipartite", "marginalisable:h"})  # two layers, the hidden one summed out
     approximate = False
 
     def __init__(self, max_states_log2: int = 24, chunk_log2: int = 12) -> None:

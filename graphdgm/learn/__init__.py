@@ -1,4 +1,5 @@
-"""Learning: objectives (contrastive divergence, persistent CD, greedy layer-wise) apart from one
+"""Learning: objectives (contrastive divergence, persistent CD, maximum likelihood, counting, EM,
+adversarial, greedy layer-wise) in a registry that ``fit`` looks methods up in, apart from one
 training loop (progress bar, history, callbacks, checkpoints, torch.distributed)."""
 from graphdgm.learn.contrastive_divergence import ContrastiveDivergence, negative_phase
 from graphdgm.learn.history import History
@@ -6,7 +7,8 @@ from graphdgm.learn.baum_welch import baum_welch
 from graphdgm.learn.loop import train
 from graphdgm.learn.metrics import pseudo_log_likelihood, reconstruction_error
 from graphdgm.learn.api import as_training_data, fit
-from graphdgm.learn.methods import methods_for
+from graphdgm.learn.registry import (Objective, available_objectives, methods_for, register_objective,
+                                     unregister_objective)
 from graphdgm.learn.contrastive_training import fit_contrastive
 from graphdgm.learn.counting import fit_chain_by_counting, fit_tables_by_counting
 from graphdgm.learn.layerwise import fit_layerwise
@@ -15,5 +17,5 @@ from graphdgm.learn.adversarial import Adversarial, fit_adversarial
 __all__ = [
     "Adversarial", "fit_adversarial", "ContrastiveDivergence", "History", "baum_welch", "as_training_data", "fit", "fit_layerwise", "negative_phase", "pseudo_log_likelihood",
     "fit_chain_by_counting", "fit_contrastive", "fit_tables_by_counting", "methods_for",
-    "reconstruction_error", "train",
+    "reconstruction_error", "train", "Objective", "available_objectives", "register_objective", "unregister_objective",
 ]

@@ -23,7 +23,7 @@ def as_training_data(model: torch.nn.Module, data: Any, what: str = "training da
     """Check and convert ``data`` to what ``model`` trains on: (N, V) visible states of an RBM
     (images (N, 28, 28) are flattened) or (N, n) state indices of a Markov network."""
     dev = next(model.parameters()).device
-    rbm = "rbm" in getattr(model, "capabilities", ())
+    rbm = _has_latent_layer(model)
     n = model.V if rbm else model.num_variables
     units = f"visible units of this RBM ({model.V})" if rbm else f"variables of this network ({n})"
     x = example_matrix(data, n, what, "(examples, units)", f"it needs (examples, {n}), one column per {units}")
@@ -42,13 +42,19 @@ def as_training_data(model: torch.nn.Module, data: Any, what: str = "training da
     return x.to(dev, model.dtype) if rbm else x.to(dev, torch.long)
 
 
+def _has_latent_layer(model: torch.nn.Module) -> bool:
+    """Whether ``model`` has latent units summed out analytically (``"marginalisable:<block>"``, an
+    RBM's hidden layer): the data then covers its visible units only."""
+    return any(c.startswith("marginalisable:") for c in getattr(model, "capabilities", ()))
+
+
 def _monitor(model: torch.nn.Module, train_x: torch.Tensor, valid: torch.Tensor | None, size: int,
              ais_every: int, ais_options: dict[str, Any], seed: int) -> Callable[[int], dict[str, float]] | None:
     if size <= 0 and not ais_every:
         return None  # monitoring off (for timing runs)
     mon = (valid if valid is not None else train_x)[:max(size, 1)]
     g = make_generator(seed + 7, mon.device)
-    rbm = "rbm" in getattr(model, "capabilities", ())
+    rbm = "bipartite" in getattr(model, "capabilities", ())  # reconstruct v through the other layer
 
     def monitor(epoch: int) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -119,7 +125,7 @@ def fit_contrastive(
     ais_every = positive_int(ais_every, "ais_every", minimum=0)
     x = as_training_data(model, data)
     valid = as_training_data(model, validation, "validation data") if validation is not None else None
-    if init_visible_bias and not resume and "rbm" in model.capabilities and model.spec.visible_bias is None:
+    if init_visible_bias and not resume and _has_latent_layer(model) and model.spec.visible_bias is None:
         model.init_visible_bias(x)
     rank = torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
     objective = ContrastiveDivergence(model, k, persistent=persistent, chains=chains, seed=seed + 1000 * rank)

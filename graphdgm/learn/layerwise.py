@@ -26,7 +26,7 @@ def fit_layerwise(dbn: torch.nn.Module, data: Any, method: str = "pcd", *, epoch
     >>> [len(h) for h in hs]
     [2, 2]
     """
-    if "dbn" not in getattr(dbn, "capabilities", ()):
+    if "layerwise" not in getattr(dbn, "capabilities", ()):  # a stack of trainable layers, ``rbms``
         raise CapabilityError(f"fit_layerwise trains a compiled deep belief network (gd.compile(gd.DBN([...]))); got a "
                               f"{type(dbn).__name__}: train it with gd.fit(model, data)")
     if isinstance(epochs, (list, tuple)):

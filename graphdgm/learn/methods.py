@@ -1,172 +1,168 @@
-"""The table of training methods ``gd.fit`` chooses from: for each method, the models it applies
-to (by capability), the function that runs it, and so the options it accepts (that function's
-keyword arguments). ``fit`` looks a method up here, checks it applies, and rejects every option
-the method does not use, instead of ignoring it.
+"""The built-in training methods, registered in :mod:`graphdgm.learn.registry`: for each, the
+capabilities it requires, its runner, and its options as a frozen dataclass whose fields and
+defaults are the runner's keyword arguments.
 
-The first method in :data:`METHODS` that applies to a model is its default: counting for a
-Bayesian network or a Markov chain, Baum-Welch for an HMM, gradient maximum likelihood for an
-autoregressive model, adversarial training for a GAN, PCD for an RBM or a Markov network.
+Registration order sets each model's default (the first that applies): counting for a Bayesian
+network or a Markov chain, Baum-Welch for an HMM, gradient maximum likelihood for an
+autoregressive model, adversarial training for a GAN, PCD for an energy model with a sampler for
+its negative phase (an RBM, a Markov network). A model with a stack of layers (``"layerwise"``,
+a DBN) has no single method: :data:`ADVICE` points it to ``fit_layerwise``.
 """
 from __future__ import annotations
 
-import difflib
-import inspect
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from graphdgm.errors import CapabilityError, SpecError
-
-
-def _energy_model(caps: frozenset[str]) -> bool:
-    """CD/PCD applies to an undirected energy model with a sampler for its negative phase; not to
-    a Bayesian network, whose factors are normalised CPTs that energy training would break."""
-    return ("free_energy" in caps or {"energy", "conditionals"} <= caps) and "bayesian_network" not in caps
+from graphdgm.learn.adversarial import fit_adversarial
+from graphdgm.learn.baum_welch import baum_welch
+from graphdgm.learn.contrastive_training import fit_contrastive
+from graphdgm.learn.counting import fit_chain_by_counting, fit_tables_by_counting
+from graphdgm.learn.maximum_likelihood import fit_mle
+from graphdgm.learn.registry import (ADVICE, Objective, check_options, methods_for, register_objective,
+                                     registered_objectives, resolve)
 
 
 @dataclass(frozen=True)
-class TrainingMethod:
-    """One row of the table: ``name`` (and ``aliases``), which models it applies to (``applies``
-    on a model's capabilities, ``models`` in words), and ``runner(model, data, **options)``; the
-    keyword arguments in ``fixed`` are the method's own, not the user's."""
+class CountingOptions:
+    """CPTs from counts (:func:`~graphdgm.learn.fit_tables_by_counting`): Dirichlet ``pseudo_count``."""
 
-    name: str
-    models: str
-    applies: Callable[[frozenset[str]], bool]
-    runner: Callable[[], Callable[..., Any]]  # imported lazily: learn/ modules import each other
-    fixed: Mapping[str, Any] = field(default_factory=dict)
-    aliases: tuple[str, ...] = ()
-
-    @property
-    def options(self) -> tuple[str, ...]:
-        """The option names this method accepts, in the runner's order."""
-        params = list(inspect.signature(self.runner()).parameters.values())[2:]  # after (model, data)
-        return tuple(p.name for p in params if p.name not in self.fixed and p.kind is not p.VAR_KEYWORD)
+    pseudo_count: float = 0.0
+    progress: bool | None = None
 
 
-def _run_cd():
-    from graphdgm.learn.contrastive_training import fit_contrastive
-    return fit_contrastive
+@dataclass(frozen=True)
+class ChainCountingOptions:
+    """Transitions from counts (:func:`~graphdgm.learn.fit_chain_by_counting`)."""
+
+    lengths: Any = None
+    pseudo_count: float = 0.0
+    distributed: bool | None = None
+    progress: bool | None = None
 
 
-def _run_mle():
-    from graphdgm.learn.maximum_likelihood import fit_mle
-    return fit_mle
+@dataclass(frozen=True)
+class BaumWelchOptions:
+    """EM for an HMM (:func:`~graphdgm.learn.baum_welch`)."""
+
+    lengths: Any = None
+    iterations: int = 100
+    tol: float = 1e-8
+    pseudo_count: float = 0.0
+    variance_floor: float = 1e-6
+    progress: bool | None = None
+    distributed: bool | None = None
 
 
-def _run_tables():
-    from graphdgm.learn.counting import fit_tables_by_counting
-    return fit_tables_by_counting
+@dataclass(frozen=True)
+class MLEOptions:
+    """Gradient ascent on log p (:func:`~graphdgm.learn.maximum_likelihood.fit_mle`)."""
+
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str | Callable[[float], float] = "constant"
+    validation: Any = None
+    patience: int | None = None
+    seed: int = 0
+    progress: bool | None = None
+    checkpoint: str | os.PathLike | None = None
+    resume: bool = False
+    callbacks: Sequence[Callable[[int, dict[str, float]], Any]] = ()
+    distributed: bool | None = None
 
 
-def _run_chain():
-    from graphdgm.learn.counting import fit_chain_by_counting
-    return fit_chain_by_counting
+@dataclass(frozen=True)
+class AdversarialOptions:
+    """GAN training (:func:`~graphdgm.learn.fit_adversarial`)."""
+
+    loss: str = "non_saturating"
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float | None = None
+    lr_d: float | None = None
+    betas: tuple[float, float] | None = None
+    d_steps: int | None = None
+    gp_weight: float = 10.0
+    r1: float = 0.0
+    schedule: str | Callable[[float], float] = "constant"
+    seed: int = 0
+    progress: bool | None = None
+    metrics: Callable[[Any], dict[str, float]] | None = None
+    sample_every: int = 0
+    sample_dir: str | os.PathLike | None = None
+    sample_count: int = 64
+    sample_extent: float | None = None
+    checkpoint: str | os.PathLike | None = None
+    resume: bool = False
+    callbacks: Sequence[Callable[[int, dict[str, float]], Any]] = ()
+    distributed: bool | None = None
 
 
-def _run_baum_welch():
-    from graphdgm.learn.baum_welch import baum_welch
-    return baum_welch
+@dataclass(frozen=True)
+class ContrastiveOptions:
+    """CD-k (:func:`~graphdgm.learn.fit_contrastive` with ``persistent=False``): the negative
+    chains restart at the data, so there is no ``chains`` option."""
+
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 0.05
+    k: int = 1
+    momentum: float = 0.9
+    momentum_warmup: int = 5
+    weight_decay: float = 2e-4
+    schedule: str | Callable[[float], float] = "constant"
+    optimizer: str = "sgd"
+    seed: int = 0
+    progress: bool | None = None
+    validation: Any = None
+    monitor_size: int = 1000
+    ais_every: int = 0
+    ais_options: dict[str, Any] | None = None
+    init_visible_bias: bool = True
+    checkpoint: str | os.PathLike | None = None
+    resume: bool = False
+    callbacks: Sequence[Callable[[int, dict[str, float]], Any]] = ()
+    distributed: bool | None = None
 
 
-def _run_adversarial():
-    from graphdgm.learn.adversarial import fit_adversarial
-    return fit_adversarial
+@dataclass(frozen=True)
+class PersistentContrastiveOptions(ContrastiveOptions):
+    """PCD-k: CD's options and ``chains``, the number of persistent fantasy particles (None: one
+    per batch row)."""
+
+    chains: int | None = None
 
 
-METHODS: tuple[TrainingMethod, ...] = (
-    TrainingMethod("mle", "a Bayesian network (CPTs from counts)", lambda c: "bayesian_network" in c, _run_tables),
-    TrainingMethod("mle", "a Markov chain (transitions from counts)", lambda c: "markov_chain" in c, _run_chain),
-    TrainingMethod("baum_welch", "a hidden Markov model (EM)", lambda c: "hmm" in c, _run_baum_welch, aliases=("em",)),
-    TrainingMethod("mle", "an autoregressive model (NADE, MADE, PixelCNN, PixelRNN; gradient ascent on log p)",
-                   lambda c: "autoregressive" in c, _run_mle),
-    TrainingMethod("adversarial", "a GAN", lambda c: "gan" in c, _run_adversarial, aliases=("gan",)),
-    TrainingMethod("pcd", "an RBM or an undirected Markov network (persistent contrastive divergence)", _energy_model,
-                   _run_cd, fixed={"persistent": True}),
-    TrainingMethod("cd", "an RBM or an undirected Markov network (contrastive divergence)", _energy_model, _run_cd,
-                   fixed={"persistent": False, "chains": None}),
-)
-
-# Universal: display only, never changes a result, so scripts may pass it to every method.
-UNIVERSAL_OPTIONS = ("progress",)
-
-# Models no single method trains, and what to do instead (keyed by capability).
-ADVICE = {"dbn": "a deep belief network trains layer by layer: gd.learn.fit_layerwise(dbn, data, method='pcd')"}
+def energy_model(caps: frozenset[str]) -> bool:
+    """CD/PCD applies to an undirected energy model with a sampler for its negative phase (a free
+    energy, or energy and block conditionals); not to a Bayesian network, whose factors are
+    normalised CPTs that energy training would break."""
+    return ("free_energy" in caps or {"energy", "conditionals"} <= caps) and "bayesian_network" not in caps
 
 
-def _capabilities(model: Any) -> frozenset[str]:
-    caps = getattr(model, "capabilities", None)
-    if caps is None or not hasattr(model, "parameters"):
-        raise CapabilityError(f"fit trains a compiled model; got a {type(model).__name__}. Compile it first: "
-                              f"model = gd.compile(spec)")
-    return frozenset(caps)
+register_objective("mle", Objective(fit_tables_by_counting, CountingOptions, frozenset({"bayesian_network"}),
+                                    "a Bayesian network (CPTs from counts)"))
+register_objective("mle", Objective(fit_chain_by_counting, ChainCountingOptions, frozenset({"markov_chain"}),
+                                    "a Markov chain (transitions from counts)"))
+register_objective("baum_welch", Objective(baum_welch, BaumWelchOptions, frozenset({"hmm"}),
+                                           "a hidden Markov model (EM)"), aliases=("em",))
+register_objective("mle", Objective(fit_mle, MLEOptions, frozenset({"autoregressive"}),
+                                    "an autoregressive model (NADE, MADE, PixelCNN, PixelRNN; gradient ascent on log p)"))
+register_objective("adversarial", Objective(fit_adversarial, AdversarialOptions, frozenset({"gan"}), "a GAN"),
+                   aliases=("gan",))
+register_objective("pcd", Objective(partial(fit_contrastive, persistent=True), PersistentContrastiveOptions, energy_model,
+                                    "an RBM or an undirected Markov network (persistent contrastive divergence)"))
+register_objective("cd", Objective(partial(fit_contrastive, persistent=False), ContrastiveOptions, energy_model,
+                                   "an RBM or an undirected Markov network (contrastive divergence)"))
 
+ADVICE["layerwise"] = ("a stack of layers (a deep belief network) trains layer by layer: "
+                       "gd.learn.fit_layerwise(dbn, data, method='pcd')")
 
-def methods_for(model: Any) -> list[str]:
-    """The training methods that apply to ``model``, its default first.
-
-    >>> import graphdgm as gd
-    >>> methods_for(gd.compile(gd.RBM(4, 2)))
-    ['pcd', 'cd']
-    """
-    caps = _capabilities(model)
-    return [m.name for m in METHODS if m.applies(caps)]
-
-
-def resolve(model: Any, method: str | None) -> TrainingMethod:
-    """The table row for ``method`` on ``model`` (its default when None), or a
-    :class:`CapabilityError` that names the methods this model has."""
-    caps = _capabilities(model)
-    mine = [m for m in METHODS if m.applies(caps)]
-    kind = type(model).__name__
-    advice = "; ".join(text for cap, text in ADVICE.items() if cap in caps)
-    if method is None:
-        if not mine:
-            raise CapabilityError(f"gd.fit has no training method for a {kind}" + (f": {advice}" if advice else ""))
-        return mine[0]
-    if not isinstance(method, str):
-        raise SpecError(f"method must be a method name such as {mine[0].name if mine else 'pcd'!r}, got {method!r}")
-    names = sorted({n for m in METHODS for n in (m.name, *m.aliases)})
-    if method not in names:
-        close = difflib.get_close_matches(method, names, n=2)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise SpecError(f"unknown training method {method!r}.{hint} Methods: {', '.join(names)}")
-    for m in mine:
-        if method in (m.name, *m.aliases):
-            return m
-    where = "; ".join(f"{m.name!r} trains {m.models}" for m in METHODS if method in (m.name, *m.aliases))
-    has = ", ".join(repr(m.name) for m in mine)
-    raise CapabilityError(f"method {method!r} does not apply to a {kind} ({where}). "
-                          + (f"A {kind} trains by {has}: gd.fit(model, data, method={mine[0].name!r})" if mine else advice))
-
-
-def check_options(model: Any, method: TrainingMethod, options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` if ``method`` uses every one of them, else a :class:`SpecError` naming each
-    unused option (with a close spelling, or the methods that do use it) and listing the method's
-    options. An option of some other method given as None means "not given" (wrappers pass
-    ``chains=None``); a name no method knows is an error whatever its value. Returns the options
-    to pass to the runner (None: the runner's default)."""
-    accepted = method.options
-    known_somewhere = {o for m in METHODS for o in m.options}
-    unknown = [k for k, v in options.items() if k not in accepted and k not in UNIVERSAL_OPTIONS
-               and not (v is None and k in known_somewhere)]  # None for another method's option: "not given"
-    if unknown:
-        every = {o: [m.name for m in METHODS if o in m.options] for o in unknown}
-        notes = []
-        for k in unknown:
-            close = difflib.get_close_matches(k, accepted, n=1)
-            if close:
-                notes.append(f"{k!r} (did you mean {close[0]!r}?)")
-            elif every[k]:
-                notes.append(f"{k!r} (an option of {', '.join(repr(n) for n in dict.fromkeys(every[k]))}, not of this method)")
-            else:
-                elsewhere = difflib.get_close_matches(k, sorted({o for m in METHODS for o in m.options}), n=1)
-                notes.append(f"{k!r}" + (f" (did you mean {elsewhere[0]!r}? that is not an option of this method "
-                                         f"either)" if elsewhere else ""))
-        raise SpecError(f"unknown option(s) for fit(method={method.name!r}) on a {type(model).__name__}: "
-                        f"{', '.join(notes)}. Its options are: {', '.join(accepted)}")
-    defaults = {p.name: p.default for p in inspect.signature(method.runner()).parameters.values()}
-    return {k: v for k, v in options.items() if k in accepted and not (v is None and defaults.get(k) is not None)}
-
-
-__all__ = ["ADVICE", "METHODS", "TrainingMethod", "check_options", "methods_for", "resolve"]
+__all__ = ["ADVICE", "AdversarialOptions", "BaumWelchOptions", "ChainCountingOptions", "ContrastiveOptions",
+           "CountingOptions", "MLEOptions", "PersistentContrastiveOptions", "check_options", "energy_model",
+           "methods_for", "registered_objectives", "resolve"]

@@ -19,7 +19,7 @@ from torch import nn
 from graphdgm.compiler.names import NamedVariables
 from graphdgm.errors import EvidenceError, SpecError
 from graphdgm.runtime.progress import progress_bar
-from graphdgm.runtime.random import make_generator
+from graphdgm.runtime.random import make_generator, seeded_global_rng
 from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelCNN, PixelRNN
 from graphdgm.spec.validate import positive_int
 
@@ -463,12 +463,8 @@ class _ImageModel(CompiledAutoregressive):
     """Shared by PixelCNN and PixelRNN: layers built under the spec's seed, one output bias."""
 
     def _build(self, spec: Any, make: Any) -> None:
-        state = torch.random.get_rng_state()
-        torch.manual_seed(spec.seed)  # torch.nn layers draw from the global generator: seed it, then restore it
-        try:
+        with seeded_global_rng(spec.seed):  # torch.nn layers draw from the global generator
             make()
-        finally:
-            torch.random.set_rng_state(state)
 
     def _image(self, x: torch.Tensor) -> torch.Tensor:
         return (x.reshape(-1, 1, *self.shape) * 2 - 1).to(self.dtype)  # centred input

@@ -10,7 +10,7 @@ from torch import nn
 
 from graphdgm.compiler.gan_networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from graphdgm.errors import CapabilityError, SpecError
-from graphdgm.runtime.random import make_generator
+from graphdgm.runtime.random import make_generator, seeded_global_rng
 from graphdgm.spec.gan import GAN
 from graphdgm.spec.validate import positive_int
 
@@ -47,13 +47,9 @@ class CompiledGAN(nn.Module):
         self.pack = spec.pack
         self.binary = spec.data == "binary"
         self.dtype = dtype
-        state = torch.random.get_rng_state()
-        torch.manual_seed(spec.seed)  # torch.nn layers draw from the global generator: seed it, then restore it
-        try:
+        with seeded_global_rng(spec.seed):  # torch.nn layers draw from the global generator
             self.generator = self._build_generator(spec)
             self.discriminator = self._build_discriminator(spec)
-        finally:
-            torch.random.set_rng_state(state)
         self.ready_generator = isinstance(spec.generator, str)
         self.register_buffer("_anchor", torch.zeros((), dtype=dtype))  # device and dtype of the model
         self.to(dtype)

@@ -16,27 +16,11 @@ import torch
 from torch import nn
 
 from graphdgm.compiler import chain_structure as cs
-from graphdgm.errors import EvidenceError, GraphdgmError, InferenceError, SpecError
+from graphdgm.errors import EvidenceError, InferenceError, SpecError
+from graphdgm.runtime.distributed import all_reduce_sum_
 from graphdgm.runtime.random import make_generator
 from graphdgm.spec.markov_chain import MarkovChain
 from graphdgm.spec.validate import positive_int
-
-
-def sum_over_processes(t: torch.Tensor, distributed: bool | None) -> torch.Tensor:
-    """Sum ``t`` in place over the processes of ``torch.distributed`` when it is initialised (and
-    ``distributed`` is not False); ``distributed=True`` without a process group is an error.
-
-    >>> sum_over_processes(torch.ones(2), None).tolist()  # no process group: unchanged
-    [1.0, 1.0]
-    """
-    import torch.distributed as dist
-
-    on = dist.is_available() and dist.is_initialized()
-    if distributed and not on:
-        raise GraphdgmError("distributed=True needs torch.distributed initialised first (dist.init_process_group)")
-    if on and distributed is not False and dist.get_world_size() > 1:
-        dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return t
 
 
 def padded_indices(x: Any, lengths: Any, card: int, what: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -468,7 +452,7 @@ class CompiledMarkovChain(nn.Module):
         if x.shape[1] >= k:
             first = self.contexts_of(x[:, :k])[:, 0][n >= k]  # (B',)
             counts[C * S:] += torch.bincount(first, minlength=C).to(self.dtype)
-        sum_over_processes(counts, distributed)
+        all_reduce_sum_(counts, distributed)
         trans = counts[: C * S].view(C, S) + a
         init = counts[C * S:] + a
         tot = trans.sum(1, keepdim=True)
@@ -490,4 +474,4 @@ class CompiledMarkovChain(nn.Module):
         return f"{self.num_states} states, order {self.order}, {self.num_contexts} contexts"
 
 
-__all__ = ["CompiledMarkovChain", "gumbel_max", "padded_indices", "sum_over_processes"]
+__all__ = ["CompiledMarkovChain", "gumbel_max", "padded_indices"]

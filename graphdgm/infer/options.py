@@ -29,6 +29,18 @@ def check_count(owner: str, name: str, value: Any, minimum: int = 1) -> int:
         raise SpecError(f"{owner}({name}={value!r}): {name} must be a whole number >= {minimum}") from None
 
 
+def check_integer(what: str, value: Any, low: int) -> None:
+    """A SpecError unless ``value`` is a Python int (not a bool) >= ``low``, naming ``what``.
+
+    >>> check_integer("samples", 0, 1)
+    Traceback (most recent call last):
+    ...
+    graphdgm.errors.SpecError: samples=0 must be an integer >= 1
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise SpecError(f"{what}={value!r} must be an integer >= {low}")
+
+
 def check_real(owner: str, name: str, value: Any, low: float = -math.inf, high: float = math.inf, *,
                low_open: bool = False, high_open: bool = False) -> float:
     """``value`` as a float in the interval from ``low`` to ``high`` (ends open where asked).

@@ -56,9 +56,11 @@ import torch
 from graphdgm.infer.diagnostics import PerThread
 from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.infer.diagnostics import Diagnostics
-from graphdgm.infer.mcmc.pyro_hmc import _check_int, _device, _float_dtype, _insert_evidence, _packed_evidence, _seeded
+from graphdgm.infer.options import check_integer
+from graphdgm.infer.packed_state import insert_evidence, model_device, model_float_dtype, packed_evidence
 from graphdgm.infer.results import ContinuousMarginal
 from graphdgm.runtime.progress import progress_bar
+from graphdgm.runtime.random import seeded_global_rng
 
 GUIDES = ("auto", "normal", "mvn")
 AUTO_MVN_LIMIT = 200  # guide="auto": a full-covariance guide up to this many free variables
@@ -137,7 +139,7 @@ class SVI:
     ) -> None:
         _check_count("steps", steps, "the number of optimiser steps; 2000 is the default, 500 suits a small model")
         _check_count("num_particles", num_particles, "Monte-Carlo particles per step; 1 for continuous, 8-64 for discrete models")
-        _check_int("seed", seed, 0)
+        check_integer("seed", seed, 0)
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (0.0 < float(lr) < math.inf):
             raise SpecError(f"SVI lr={lr!r} must be a positive finite number (0.02 is a fair start; 0.05 for small models)")
         if guide not in GUIDES:
@@ -166,14 +168,14 @@ class SVI:
                 f"SVI guide={self.guide!r} is a Gaussian guide for real-valued models; a discrete model gets the "
                 "mean-field categorical guide: use SVI(guide='auto')"
             )
-        ev = _packed_evidence(model, evidence)
+        ev = packed_evidence(model, evidence)
         if not continuous:
             ev = {i: int(s) for i, s in ev.items()}
         free = tuple(i for i in range(model.num_variables) if i not in ev)
         if not free:
             return self._nothing_to_fit(model, ev, continuous)
-        device = _device(model)
-        with _seeded(self.seed, device), _fresh_param_store():
+        device = model_device(model)
+        with seeded_global_rng(self.seed, device), _fresh_param_store():
             lower = _continuous_program if continuous else _discrete_program
             program = lower(model, list(free), ev, self._guide_kind(len(free)))
             with _frozen(model):
@@ -224,12 +226,12 @@ class SVI:
 
     def _nothing_to_fit(self, model: torch.nn.Module, ev: dict[int, Any], continuous: bool) -> SVIFit:
         """Every variable clamped: log Z is the log-potential of the one state, exactly."""
-        dtype = _float_dtype(model) if continuous else torch.long
-        state = _insert_evidence(torch.empty(1, 0, dtype=dtype, device=_device(model)), ev, model.num_variables)  # (1, n)
+        dtype = model_float_dtype(model) if continuous else torch.long
+        state = insert_evidence(torch.empty(1, 0, dtype=dtype, device=model_device(model)), ev, model.num_variables)  # (1, n)
         elbo = model.log_potential(state)[0]  # ()
         self.last_losses, self.last_elbo, self.last_elbo_stderr = [], float(elbo.detach()), 0.0
         self.diagnostics = Diagnostics("svi", True, iterations=0, details={"note": "every variable clamped: exact"})
-        empty = torch.empty(0, dtype=_float_dtype(model), device=_device(model))
+        empty = torch.empty(0, dtype=model_float_dtype(model), device=model_device(model))
         if continuous:
             return SVIFit((), ev, elbo, 0.0, mean=empty, std=empty)
         return SVIFit((), ev, elbo, 0.0, probs=empty.reshape(0, int(model.max_card)))
@@ -273,7 +275,7 @@ class SVI:
             )
         fit = self.fit(model, evidence)
         best = fit.mean if _is_continuous(model) else fit.probs.argmax(-1)  # (m,)
-        state = _insert_evidence(best.detach()[None], fit.evidence, model.num_variables)[0]  # (n,)
+        state = insert_evidence(best.detach()[None], fit.evidence, model.num_variables)[0]  # (n,)
         with torch.no_grad():
             return state, model.log_potential(state[None])[0]
 
@@ -292,11 +294,11 @@ def _continuous_program(model: torch.nn.Module, free: list[int], ev: dict[int, f
     from pyro.infer.autoguide import AutoMultivariateNormal, AutoNormal, init_to_value
 
     n, m = model.num_variables, len(free)
-    dtype, device = _float_dtype(model), _device(model)
+    dtype, device = model_float_dtype(model), model_device(model)
 
     def pyro_model() -> None:
         x = pyro.sample("x", dist.ImproperUniform(dist.constraints.real, (), (m,)))  # (m,) or (P, m)
-        full = _insert_evidence(x.reshape(-1, m), ev, n)  # (B, n)
+        full = insert_evidence(x.reshape(-1, m), ev, n)  # (B, n)
         pyro.factor("log_potential", -model.energy(full).reshape(x.shape[:-1]))  # () or (P,)
 
     init = init_to_value(values={"x": torch.zeros(m, dtype=dtype, device=device)})
@@ -323,7 +325,7 @@ def _discrete_program(model: torch.nn.Module, free: list[int], ev: dict[int, int
     import pyro.distributions as dist
 
     n, m, kmax = model.num_variables, len(free), int(model.max_card)
-    dtype, device = _float_dtype(model), _device(model)
+    dtype, device = model_float_dtype(model), model_device(model)
     cards = model.cards[free].to(device)  # (m,)
     valid = torch.arange(kmax, device=device)[None, :] < cards[:, None]  # (m, kmax)
     uniform = torch.zeros(m, kmax, dtype=dtype, device=device).masked_fill(~valid, -math.inf)  # (m, kmax)
@@ -332,7 +334,7 @@ def _discrete_program(model: torch.nn.Module, free: list[int], ev: dict[int, int
 
     def pyro_model() -> None:
         x = pyro.sample("x", dist.Categorical(logits=uniform).to_event(1))  # (m,) or (P, m) state indices
-        full = _insert_evidence(x.reshape(-1, m), ev, n)  # (B, n)
+        full = insert_evidence(x.reshape(-1, m), ev, n)  # (B, n)
         log_p = model.log_potential(full).clamp(min=hard_zero)  # (B,)
         pyro.factor("log_potential", log_p.reshape(x.shape[:-1]))  # () or (P,)
 

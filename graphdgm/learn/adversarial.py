@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 
 from graphdgm.errors import SpecError
 from graphdgm.learn.history import History
-from graphdgm.learn.loop import _lr_factor, train
+from graphdgm.learn.loop import lr_factor, train
+from graphdgm.runtime.distributed import all_reduce_grads_, rank_and_world, rank_seed
 from graphdgm.runtime.random import make_generator
 from graphdgm.spec.validate import positive_float, positive_int
 
@@ -93,12 +93,6 @@ def r1_penalty(model: torch.nn.Module, real: torch.Tensor) -> torch.Tensor:
     return grad.reshape(out.shape[0], -1).pow(2).sum(1).mean()
 
 
-def _world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 class Adversarial:
     """The adversarial objective for :func:`graphdgm.learn.train`.
 
@@ -144,12 +138,7 @@ class Adversarial:
         return self.model.generate(self.model.noise(n, self.noise_rng))  # (n, *data_shape)
 
     def _allreduce_discriminator_grads(self) -> None:
-        _, world = _world()
-        if world > 1:
-            for p in self.model.discriminator.parameters():
-                if p.grad is not None:
-                    dist.all_reduce(p.grad)
-                    p.grad /= world
+        all_reduce_grads_(self.model.discriminator.parameters())
 
     def backward(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         model, pack = self.model, self.model.pack
@@ -294,10 +283,11 @@ def fit_adversarial(
     lr = (1e-4 if wgan else 2e-4) if lr is None else positive_float(lr, "lr")
     lr_d = lr if lr_d is None else positive_float(lr_d, "lr_d")
     betas = ((0.5, 0.9) if wgan else (0.5, 0.999)) if betas is None else tuple(betas)
-    rank, _ = _world() if distributed is not False else (0, 1)
-    objective = Adversarial(model, loss, d_steps=d_steps, lr_d=lr_d, betas=betas, gp_weight=gp_weight, r1=r1, seed=seed + 1 + 1000 * rank)
-    steps = max(1, math.ceil(x.shape[0] / (int(batch_size) * objective.d_steps * _world()[1]))) * int(epochs)
-    objective.lr_factor = _lr_factor(schedule, steps)  # the discriminator's rate decays with the generator's
+    rank, _ = rank_and_world(distributed)
+    objective = Adversarial(model, loss, d_steps=d_steps, lr_d=lr_d, betas=betas, gp_weight=gp_weight, r1=r1,
+                            seed=rank_seed(seed + 1, stride=1000, distributed=distributed))
+    steps = max(1, math.ceil(x.shape[0] / (int(batch_size) * objective.d_steps * rank_and_world()[1]))) * int(epochs)
+    objective.lr_factor = lr_factor(schedule, steps)  # the discriminator's rate decays with the generator's
     if sample_every and sample_dir is None:
         raise SpecError("sample_every needs sample_dir=... (the folder for the sample PNGs)")
     hooks = list(callbacks)

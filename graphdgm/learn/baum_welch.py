@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from graphdgm.compiler.markov_chain import sum_over_processes
 from graphdgm.errors import CapabilityError
 from graphdgm.learn.history import History
+from graphdgm.runtime.distributed import all_reduce_sum_
 from graphdgm.runtime.progress import progress_bar
 from graphdgm.spec.validate import positive_float, positive_int
 
@@ -43,13 +43,13 @@ def baum_welch(model: torch.nn.Module, sequences: Any, lengths: Any = None, *, i
     variance_floor = positive_float(variance_floor, "variance_floor")
     y, n = model.observations(sequences, lengths)
     history = History()
-    stats = sum_over_processes(model.expected_statistics(y, n), distributed)
+    stats = all_reduce_sum_(model.expected_statistics(y, n), distributed)
     ll = float(stats[0])
     history.append({"iteration": 0, "log_likelihood": ll, "improvement": math.nan})
     bar = progress_bar(range(1, int(iterations) + 1), progress, desc="baum-welch", total=int(iterations))
     for it in bar:
         model.maximise(stats, pseudo_count=pseudo_count, variance_floor=variance_floor)
-        stats = sum_over_processes(model.expected_statistics(y, n), distributed)
+        stats = all_reduce_sum_(model.expected_statistics(y, n), distributed)
         prev, ll = ll, float(stats[0])
         history.append({"iteration": it, "log_likelihood": ll, "improvement": ll - prev})
         if hasattr(bar, "set_postfix"):

@@ -15,6 +15,7 @@ from graphdgm.learn.examples import example_matrix
 from graphdgm.learn.history import History
 from graphdgm.learn.loop import train
 from graphdgm.learn.metrics import pseudo_log_likelihood, reconstruction_error
+from graphdgm.runtime.distributed import rank_seed
 from graphdgm.runtime.random import make_generator
 from graphdgm.spec.validate import positive_float, positive_int
 
@@ -127,8 +128,7 @@ def fit_contrastive(
     valid = as_training_data(model, validation, "validation data") if validation is not None else None
     if init_visible_bias and not resume and _has_latent_layer(model) and model.spec.visible_bias is None:
         model.init_visible_bias(x)
-    rank = torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
-    objective = ContrastiveDivergence(model, k, persistent=persistent, chains=chains, seed=seed + 1000 * rank)
+    objective = ContrastiveDivergence(model, k, persistent=persistent, chains=chains, seed=rank_seed(seed, stride=1000))
     monitor = _monitor(model, x, valid, monitor_size, ais_every, dict(ais_options or {}), seed)
     return train(model, objective, x, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
                  momentum_warmup=momentum_warmup, weight_decay=weight_decay, schedule=schedule, seed=seed,

@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from graphdgm.compiler.markov_chain import sum_over_processes
 from graphdgm.learn.history import History
+from graphdgm.runtime.distributed import all_reduce_sum_
 
 
 @torch.no_grad()
@@ -48,7 +48,7 @@ def fit_chain_by_counting(model: torch.nn.Module, sequences: Any, lengths: Any =
     ([[0.5, 0.5], [1.0, 0.0]], -1.3863)
     """
     model.fit(sequences, lengths, pseudo_count=pseudo_count, distributed=distributed)
-    ll = sum_over_processes(model.log_prob(sequences, lengths).sum()[None], distributed)
+    ll = all_reduce_sum_(model.log_prob(sequences, lengths).sum()[None], distributed)
     return History([{"iteration": 1, "log_likelihood": float(ll[0])}])
 
 

@@ -12,17 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 
-from graphdgm.errors import ConvergenceWarning, GraphdgmError, SpecError
+from graphdgm.errors import ConvergenceWarning, SpecError
 from graphdgm.learn.history import History, plain_data
 from graphdgm.runtime import make_generator, progress_bar, safe_torch_load, torch_save_atomic
+from graphdgm.runtime.distributed import all_reduce_grads_, broadcast_, rank_and_world
 from graphdgm.spec.validate import positive_float, positive_int
 
 
-def _lr_factor(schedule: str | Callable[[float], float], total_steps: int) -> Callable[[int], float]:
+def lr_factor(schedule: str | Callable[[float], float], total_steps: int) -> Callable[[int], float]:
     """Step -> learning-rate multiplier: ``"constant"``, ``"linear"`` (to zero at the end),
-    ``"cosine"``, or a callable of the training fraction done (0..1)."""
+    ``"cosine"``, or a callable of the training fraction done (0..1).
+
+    >>> [lr_factor("linear", 4)(step) for step in range(5)]
+    [1.0, 0.75, 0.5, 0.25, 0.0]
+    """
     if callable(schedule):
         return lambda step: float(schedule(step / max(total_steps, 1)))
     if schedule == "constant":
@@ -65,12 +69,6 @@ class _LastFinite:
     def restore(self) -> None:
         for c, (_, p) in zip(self.copies, self.params):
             p.copy_(c)
-
-
-def _world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 def train(
@@ -125,9 +123,7 @@ def train(
     (2, ['epoch', 'lr', 'seconds'])
     """
 
-    rank, world = _world() if distributed is not False else (0, 1)
-    if distributed and world == 1 and not (dist.is_available() and dist.is_initialized()):
-        raise GraphdgmError("distributed=True needs torch.distributed initialised first (dist.init_process_group)")
+    rank, world = rank_and_world(distributed)
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
     checkpoint_every = positive_int(checkpoint_every, "checkpoint_every")
@@ -152,7 +148,7 @@ def train(
         opt = torch.optim.Adam(groups, lr=lr, betas=tuple(betas))
     else:
         raise SpecError(f"unknown optimizer {optimizer!r}; use 'sgd' or 'adam'")
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(schedule, total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(schedule, total))
     constant_lr = isinstance(schedule, str) and schedule == "constant"
     objective_reports_loss = False
     history = history if history is not None else History()
@@ -169,8 +165,8 @@ def train(
         history.records = list(state["history"])
         start = int(state["epoch"])
     if world > 1:
-        for p in model.parameters():
-            dist.broadcast(p.data, 0)
+        for p in model.parameters():  # every rank starts from rank 0's parameters
+            broadcast_(p.data, 0, distributed)
     history.diverged = None
     last_finite = _LastFinite([(n, p) for n, p in model.named_parameters()])
     last_finite.epoch = start
@@ -187,10 +183,7 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss = objective.backward(data[idx])  # fills .grad; the loss when the objective computed one
             if world > 1:
-                for p in model.parameters():
-                    if p.grad is not None:
-                        dist.all_reduce(p.grad)
-                        p.grad /= world
+                all_reduce_grads_(model.parameters(), distributed)
             opt.step()
             objective_reports_loss = loss is not None
             for key, value in (loss.items() if isinstance(loss, dict) else [("loss", loss)] if loss is not None else []):

@@ -1,5 +1,10 @@
-"""Seed to generator: every sampler in graphdgm takes a seed or a ``torch.Generator``, and turns it into one here."""
+"""Seed to generator: every sampler in graphdgm takes a seed or a ``torch.Generator``, and turns it
+into one here; code that only draws from torch's global generator (Pyro, ``torch.nn`` layer
+initialisers) runs inside :func:`seeded_global_rng`, which seeds a fork of it and restores the caller's."""
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 
@@ -20,3 +25,32 @@ def make_generator(seed: int | torch.Generator | None = 0, device: torch.device 
     g = torch.Generator(device=device or "cpu")
     g.manual_seed(0 if seed is None else int(seed))
     return g
+
+
+@contextlib.contextmanager
+def seeded_global_rng(seed: int, device: torch.device | str | None = None) -> Iterator[None]:
+    """Run the block with torch's global generator (and, for a CUDA ``device``, that device's)
+    seeded with ``seed``; the caller's global random state is restored on exit.
+
+    >>> with seeded_global_rng(3):
+    ...     a = torch.rand(2)
+    >>> with seeded_global_rng(3):
+    ...     b = torch.rand(2)
+    >>> torch.equal(a, b)
+    True
+    """
+    device = torch.device(device or "cpu")
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        with torch.random.fork_rng(devices=[index]):
+            torch.random.default_generator.manual_seed(int(seed))
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(int(seed))
+            yield
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.random.default_generator.manual_seed(int(seed))
+            yield
+
+
+__all__ = ["make_generator", "seeded_global_rng"]

@@ -14,8 +14,9 @@ import networkx as nx
 import numpy as np
 
 from graphdgm.errors import SpecError
-from graphdgm.spec.markov_network import MarkovNetwork, _as_float_array
+from graphdgm.spec.markov_network import MarkovNetwork
 from graphdgm.spec.names import canonical
+from graphdgm.spec.validate import real_array
 
 
 class BayesianNetwork(MarkovNetwork):
@@ -70,7 +71,7 @@ class BayesianNetwork(MarkovNetwork):
         cards = [self.domain_of(v).cardinality for v in (*parents, child)]
         if None in cards:
             raise SpecError(f"P({child}|...) : CPTs need discrete variables")
-        arr = _as_float_array(table, f"CPT of {child!r}")
+        arr = real_array(table, f"CPT of {child!r}")
         if arr.shape != tuple(cards):
             raise SpecError(f"CPT of {child!r} given {list(parents)} needs shape {tuple(cards)} (parents' states, then "
                             f"the child's), got {arr.shape}; transpose so the child's states are the last axis")

@@ -10,8 +10,7 @@ import numpy as np
 
 from graphdgm.errors import SpecError
 from graphdgm.spec.markov_chain import MarkovChain, add_chain_cpds, check_stochastic, encode_labels, state_labels
-from graphdgm.spec.markov_network import _as_float_array
-from graphdgm.spec.validate import positive_int
+from graphdgm.spec.validate import positive_int, real_array
 
 
 class CategoricalEmission:
@@ -26,7 +25,7 @@ class CategoricalEmission:
     kind = "categorical"
 
     def __init__(self, table: Any, symbols: Sequence[Any] | None = None) -> None:
-        arr = _as_float_array(table, "emission table")
+        arr = real_array(table, "emission table")
         if arr.ndim != 2:
             raise SpecError(f"emission table needs shape (hidden states, symbols), got {arr.shape}")
         self.symbols = state_labels(arr.shape[1] if symbols is None else symbols, "emission symbols")
@@ -68,8 +67,8 @@ class GaussianEmission:
     kind = "gaussian"
 
     def __init__(self, means: Any, stds: Any) -> None:
-        m = _as_float_array(means, "emission means")
-        s = _as_float_array(stds, "emission stds")
+        m = real_array(means, "emission means")
+        s = real_array(stds, "emission stds")
         m = m[:, None] if m.ndim == 1 else m
         s = s[:, None] if s.ndim == 1 else s
         if m.ndim != 2:

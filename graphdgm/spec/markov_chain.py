@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 
 from graphdgm.errors import SpecError
-from graphdgm.spec.markov_network import _as_float_array
-from graphdgm.spec.validate import positive_int
+from graphdgm.spec.validate import positive_int, real_array
 
 
 def state_labels(states: Any, what: str = "states") -> tuple[Any, ...]:
@@ -56,7 +55,7 @@ def check_stochastic(table: Any, shape: tuple[int, ...], what: str, axes: str, t
     >>> check_stochastic([[0.5, 0.5], [0.25, 0.75]], (2, 2), "transition", "previous state").tolist()
     [[0.5, 0.5], [0.25, 0.75]]
     """
-    arr = _as_float_array(table, what)
+    arr = real_array(table, what)
     if arr.shape != shape:
         raise SpecError(f"{what} needs shape {shape} ({axes}, then the next state's probabilities), got {arr.shape}")
     if np.isnan(arr).any():
@@ -105,7 +104,7 @@ class MarkovChain:
         if initial is None or (isinstance(initial, str) and initial == "uniform"):
             self.initial = np.full((S,) * k, 1.0 / S**k)
         else:
-            arr = _as_float_array(initial, f"initial distribution of {self.name!r}")
+            arr = real_array(initial, f"initial distribution of {self.name!r}")
             if arr.shape != (S,) * k:
                 raise SpecError(f"initial distribution of {self.name!r} needs shape {(S,) * k} (one probability per "
                                 f"{'tuple of the first ' + str(k) + ' states' if k > 1 else 'state'}), got {arr.shape}")

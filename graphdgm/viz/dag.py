@@ -8,16 +8,17 @@ import graphviz
 import numpy as np
 
 from graphdgm.errors import SpecError
-from graphdgm.viz.draw import COLOURS, _FONT, _describe
+from graphdgm.viz.draw import COLOURS, FONT, describe_domain
 from graphdgm.viz.labels import dot_text, html_text, node_id
 
 AR_VIEWS = ("auto", "layers", "dag", "masks")
 
 
-def _digraph(name: str, title: str, rankdir: str = "TB") -> graphviz.Digraph:
-    return graphviz.Digraph(dot_text(name), engine="dot", graph_attr=dict(rankdir=rankdir, fontname=_FONT, fontsize="12", label=f"<<b>{html_text(title)}</b>>",
+def titled_digraph(name: str, title: str, rankdir: str = "TB") -> graphviz.Digraph:
+    """An empty directed graphviz graph in the house style, with ``title`` below it."""
+    return graphviz.Digraph(dot_text(name), engine="dot", graph_attr=dict(rankdir=rankdir, fontname=FONT, fontsize="12", label=f"<<b>{html_text(title)}</b>>",
                                                                 labelloc="b", nodesep="0.3", ranksep="0.5"),
-                            node_attr=dict(fontname=_FONT, fontsize="10", style="filled"), edge_attr=dict(color="#555555", arrowsize="0.7"))
+                            node_attr=dict(fontname=FONT, fontsize="10", style="filled"), edge_attr=dict(color="#555555", arrowsize="0.7"))
 
 
 def draw_bayesian_network(spec: Any) -> graphviz.Digraph:
@@ -29,11 +30,11 @@ def draw_bayesian_network(spec: Any) -> graphviz.Digraph:
     >>> "a -> b" in draw_bayesian_network(bn).source
     True
     """
-    g = _digraph(spec.name, f"{spec.name}: {spec.num_variables} variables, {len(spec.cpds)} CPDs")
+    g = titled_digraph(spec.name, f"{spec.name}: {spec.num_variables} variables, {len(spec.cpds)} CPDs")
     ids = {v: node_id(v, i) for i, v in enumerate(spec.variables)}  # escaped names, never ports or markup
     for v in spec.variables:
         d = spec.domain_of(v)
-        g.node(ids[v], label=dot_text(v), shape="ellipse", fillcolor=COLOURS.get(d.kind, "#dddddd"), tooltip=dot_text(f"{v}: {_describe(d)}"))
+        g.node(ids[v], label=dot_text(v), shape="ellipse", fillcolor=COLOURS.get(d.kind, "#dddddd"), tooltip=dot_text(f"{v}: {describe_domain(d)}"))
     for c, ps in spec.parents.items():
         for p in ps:
             g.edge(ids[p], ids[c])
@@ -66,7 +67,7 @@ def draw_autoregressive(spec: Any, view: str = "auto", *, mask: int = 0, max_uni
         return _masks_view(spec, mask, max_units)
     if view == "dag":
         return _dag_view(spec)
-    g = _digraph(spec.name, repr(spec), rankdir="BT")
+    g = titled_digraph(spec.name, repr(spec), rankdir="BT")
     prev = None
     for i, (name, size) in enumerate(spec.layers):
         colour = COLOURS["binary"] if i in (0, len(spec.layers) - 1) else "#dddddd"
@@ -81,7 +82,7 @@ def draw_autoregressive(spec: Any, view: str = "auto", *, mask: int = 0, max_uni
 
 def _dag_view(spec: Any) -> graphviz.Digraph:
     dag = spec.variable_dag()
-    g = _digraph(spec.name, f"{spec.name}: p(x) = Π_d p(x_d | x_<d), ordering {[spec.variables[int(i)] for i in spec.ordering]}", rankdir="LR")
+    g = titled_digraph(spec.name, f"{spec.name}: p(x) = Π_d p(x_d | x_<d), ordering {[spec.variables[int(i)] for i in spec.ordering]}", rankdir="LR")
     for v in dag.nodes:  # the library names these x[i] itself (never ':' or markup), so they can be the ids
         g.node(v, label=dot_text(v), shape="circle", fillcolor=COLOURS["binary"])
     for u, v in dag.edges:
@@ -98,7 +99,7 @@ def _masks_view(spec: Any, k: int, max_units: int) -> graphviz.Digraph:
     D = spec.num_variables
     pos = np.empty(D, dtype=np.int64)
     pos[order] = np.arange(1, D + 1)
-    g = _digraph(spec.name, f"MADE mask {k}: ordering {order.tolist()}; unit labels give their degree", rankdir="BT")
+    g = titled_digraph(spec.name, f"MADE mask {k}: ordering {order.tolist()}; unit labels give their degree", rankdir="BT")
     layers = [[f"x[{i}]" for i in range(D)]] + [[f"h{l + 1}[{j}]" for j in range(h)] for l, h in enumerate(spec.hidden)] + \
         [[f"out[{i}]" for i in range(D)]]
     degrees: list[np.ndarray] = [pos]

@@ -22,7 +22,6 @@ from graphdgm.viz.labels import dot_text, html_text
 VIEWS = ("auto", "variables", "factors", "blocks")
 COLOURS = {"spin": "#a6cee3", "binary": "#fdbf6f", "categorical": "#b2df8a", "real": "#fb9a99"}
 FONT = "Helvetica"  # graphviz-pure has built-in metrics for it
-_FONT = FONT
 
 
 def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: float = 0.0) -> graphviz.Graph:
@@ -99,7 +98,8 @@ def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: 
 
 
 # ---------------------------------------------------------------- helpers
-def _describe(d: Domain) -> str:
+def describe_domain(d: Domain) -> str:
+    """A domain in words, with its state labels: the tooltip text of a variable or block."""
     return d.describe() + (" {" + ", ".join(str(s) for s in d.labels) + "}" if d.labels else "")
 
 
@@ -115,8 +115,8 @@ def _new_graph(spec: MarkovNetwork, engine: str, title: str) -> graphviz.Graph:
     )
     return graphviz.Graph(
         dot_text(spec.name), engine=engine,
-        graph_attr=dict(layout=engine, label=label, labelloc="b", fontname=_FONT, fontsize="12", outputorder="edgesfirst"),
-        node_attr=dict(fontname=_FONT, fontsize="10", style="filled"),
+        graph_attr=dict(layout=engine, label=label, labelloc="b", fontname=FONT, fontsize="12", outputorder="edgesfirst"),
+        node_attr=dict(fontname=FONT, fontsize="10", style="filled"),
         edge_attr=dict(color="#555555"),
     )
 
@@ -152,7 +152,7 @@ def _variable_nodes(g: graphviz.Graph, spec: MarkovNetwork, spacing: float) -> d
     if not pinned:
         g.attr(overlap="false")
     for i, (name, d) in enumerate(zip(spec.variables, spec.domains())):
-        attrs = dict(label=dot_text(name), tooltip=dot_text(f"{name}: {_describe(d)}"), fillcolor=COLOURS.get(d.kind, "#dddddd"))
+        attrs = dict(label=dot_text(name), tooltip=dot_text(f"{name}: {describe_domain(d)}"), fillcolor=COLOURS.get(d.kind, "#dddddd"))
         if i in cells:
             _, r, c, xoff = cells[i]
             xy = ((xoff + c) * spacing, -r * spacing)
@@ -247,7 +247,7 @@ def _blocks_view(spec: MarkovNetwork) -> graphviz.Graph:
         shape = "x".join(str(s) for s in b.shape)
         g.node(bid[name], label=dot_text(f"{name}: {shape + ' ' if shape else ''}{b.domain.describe()}"), shape="box",
                style="filled,rounded", peripheries="2" if b.shape else "1",
-               fillcolor=COLOURS.get(b.domain.kind, "#dddddd"), tooltip=dot_text(f"{name}: {b.size} x {_describe(b.domain)}"))
+               fillcolor=COLOURS.get(b.domain.kind, "#dddddd"), tooltip=dot_text(f"{name}: {b.size} x {describe_domain(b.domain)}"))
     for k, (label, touched) in enumerate(groups):
         g.node(f"g{k}", label=dot_text(label), shape="box", fillcolor="#333333", fontcolor="white", fontsize="9")
         for b in touched:

@@ -6,7 +6,7 @@ from typing import Any
 
 import graphviz
 
-from graphdgm.viz.draw import COLOURS, _FONT
+from graphdgm.viz.draw import COLOURS, FONT
 from graphdgm.viz.labels import dot_text, html_text
 
 
@@ -20,8 +20,8 @@ def draw_gan(spec: Any) -> graphviz.Digraph:
     True
     """
     g = graphviz.Digraph(dot_text(spec.name), engine="dot", graph_attr=dict(
-        rankdir="LR", fontname=_FONT, fontsize="12", label=f"<<b>{html_text(repr(spec))}</b>>", labelloc="b",
-        nodesep="0.35", ranksep="0.45"), node_attr=dict(fontname=_FONT, fontsize="10", style="filled"),
+        rankdir="LR", fontname=FONT, fontsize="12", label=f"<<b>{html_text(repr(spec))}</b>>", labelloc="b",
+        nodesep="0.35", ranksep="0.45"), node_attr=dict(fontname=FONT, fontsize="10", style="filled"),
         edge_attr=dict(color="#555555", arrowsize="0.7"))
     nodes = spec.graph.nodes(data=True)
 

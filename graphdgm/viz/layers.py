@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import graphviz
 
-from graphdgm.viz.draw import COLOURS, _FONT
+from graphdgm.viz.draw import COLOURS, FONT
 from graphdgm.viz.labels import dot_text, html_text
 
 
@@ -22,9 +22,9 @@ def draw_layers(spec) -> graphviz.Digraph:
     >>> "h2" in src and "500 x 2000" in src and "dir=back" in src
     True
     """
-    g = graphviz.Digraph(dot_text(spec.name), engine="dot", graph_attr=dict(rankdir="BT", fontname=_FONT, fontsize="12", nodesep="0.4",
+    g = graphviz.Digraph(dot_text(spec.name), engine="dot", graph_attr=dict(rankdir="BT", fontname=FONT, fontsize="12", nodesep="0.4",
                                                                   ranksep="0.5", label=f"<<b>{html_text(repr(spec))}</b>>", labelloc="b"),
-                         node_attr=dict(fontname=_FONT, fontsize="10"), edge_attr=dict(fontname=_FONT, fontsize="9", color="#555555"))
+                         node_attr=dict(fontname=FONT, fontsize="10"), edge_attr=dict(fontname=FONT, fontsize="9", color="#555555"))
     ids = {name: f"b{i}" for i, name in enumerate(spec.blocks)}  # generated ids: a name is only ever a label
     for name, b in spec.blocks.items():
         shape = " x ".join(str(s) for s in b.shape)

@@ -9,7 +9,7 @@ import graphviz
 import numpy as np
 
 from graphdgm.errors import SpecError
-from graphdgm.viz.dag import _digraph
+from graphdgm.viz.dag import titled_digraph
 from graphdgm.viz.draw import COLOURS
 from graphdgm.viz.labels import dot_text, html_text
 
@@ -55,7 +55,7 @@ def draw_markov_chain(spec: Any, *, threshold: float = 0.0, max_states: int = 64
     names = [str(s) for s in spec.states] if k == 1 else \
         ["(" + ", ".join(str(s) for s in c) + ")" for c in itertools.product(spec.states, repeat=k)]
     title = f"{spec.name}: {S} states" + (f", order {k} (lifted to {C} contexts)" if k > 1 else "")
-    g = _digraph(spec.name, title, rankdir="LR")
+    g = titled_digraph(spec.name, title, rankdir="LR")
     hidden = _chain_edges(g, names, P, threshold)
     if hidden:
         g.attr(label=f"<<b>{html_text(title)}</b><br/>{hidden} edges with p &lt;= {threshold:g} hidden>")
@@ -77,7 +77,7 @@ def draw_hmm(spec: Any, *, threshold: float = 0.0) -> graphviz.Digraph:
 
     S = spec.num_states
     title = f"{spec.name}: {S} hidden states, {spec.emission!r}"
-    g = _digraph(spec.name, title, rankdir="LR")
+    g = titled_digraph(spec.name, title, rankdir="LR")
     _chain_edges(g, [str(s) for s in spec.states], spec.transition, threshold)
     e = spec.emission
     if isinstance(e, CategoricalEmission):

@@ -41,7 +41,12 @@ def _bits(x: int):
         x ^= low
 
 
-def _adjacency(n: int, edges: np.ndarray) -> list[int]:
+def adjacency(n: int, edges: np.ndarray) -> list[int]:
+    """The interaction graph as bitsets: bit ``b`` of entry ``a`` is set when ``(a, b)`` is an edge.
+
+    >>> adjacency(3, np.array([[0, 1], [1, 2]]))
+    [2, 5, 2]
+    """
     adj = [0] * n
     for a, b in edges.tolist():
         adj[a] |= 1 << b
@@ -176,7 +181,7 @@ def find_order(
     eliminate = list(range(n)) if eliminate is None else list(eliminate)
     if not eliminate:
         return EliminationOrder((), 0, 0.0, 0.0, "empty")
-    adj = _adjacency(n, edges)
+    adj = adjacency(n, edges)
     log2_card = [math.log2(max(int(c), 1)) for c in cards]
     candidates = [evaluate_order(o, adj, log2_card, name) for name, o in frontier_orders(n, edges, eliminate).items()]
     uniform = len(set(log2_card)) <= 1

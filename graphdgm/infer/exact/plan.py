@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphdgm.infer.exact.order import (
-    EliminationOrder, _adjacency, evaluate_order, find_order, greedy_order, residual_adjacency,
+    EliminationOrder, adjacency, evaluate_order, find_order, greedy_order, residual_adjacency,
 )
 
 import numpy as np
@@ -139,7 +139,7 @@ def build_plan(
     order = list(order_sum.order)
     if max_vars:
         log2_card = [math.log2(max(c, 1)) for c in cards]
-        adj = _adjacency(n, sub_edges)
+        adj = adjacency(n, sub_edges)
         residual = residual_adjacency(adj, order)
         order += greedy_order(residual, log2_card, [v for v in max_vars if v not in evidence], "min_fill")
         full = evaluate_order(order, adj, log2_card, order_sum.heuristic + "+max")

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from graphdgm.errors import CapabilityError, ConvergenceWarning
-from graphdgm.infer.mcmc.backends import _ChainBackend
+from graphdgm.infer.mcmc.backends import ChainBackend
 from graphdgm.infer.mcmc.kernel import ChainState
 from graphdgm.runtime.random import make_generator
 
@@ -120,7 +120,7 @@ class AutoregressiveIndependence:
         return float(torch.stack(late).sum()) / (len(late) * state.x.shape[0])
 
 
-class AutoregressiveMH(_ChainBackend):
+class AutoregressiveMH(ChainBackend):
     """``gd.query(model, evidence, backend=gd.infer.AutoregressiveMH(chains=256, sweeps=200))``:
     marginals of an autoregressive model under any evidence, by the independence kernel."""
 

@@ -19,7 +19,7 @@ from graphdgm.infer.mcmc.tempering import ParallelTempering
 from graphdgm.infer.options import check_choice, check_count, check_real, check_threshold
 
 
-class _ChainBackend:
+class ChainBackend:
     """Marginals and joints from running chains; MAP by simulated annealing; log Z by AIS.
 
     After each run ``diagnostics`` holds its :class:`~graphdgm.infer.diagnostics.Diagnostics`;
@@ -96,7 +96,7 @@ class _ChainBackend:
         return result.log_z
 
 
-class Gibbs(_ChainBackend):
+class Gibbs(ChainBackend):
     """Chromatic block Gibbs: ``gd.query(model, backend=gd.infer.Gibbs(chains=512, sweeps=2000))``.
 
     >>> import graphdgm as gd
@@ -115,7 +115,7 @@ class Gibbs(_ChainBackend):
         return BlockGibbs()
 
 
-class Metropolis(_ChainBackend):
+class Metropolis(ChainBackend):
     """Metropolis-Hastings with ``proposal`` ``"flip"``, ``"block"`` or ``"random_walk"`` (real models)."""
 
     name = "metropolis"
@@ -137,7 +137,7 @@ class Metropolis(_ChainBackend):
         return super().map(model, evidence, variables)
 
 
-class Tempering(_ChainBackend):
+class Tempering(ChainBackend):
     """Parallel tempering over ``num_temps`` inverse temperatures from 1 down to ``beta_min``."""
 
     name = "tempering"

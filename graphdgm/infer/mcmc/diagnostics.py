@@ -130,10 +130,10 @@ def exact_fits(model: torch.nn.Module, max_table_log2: float = 27.0, max_variabl
     try:
         import math
 
-        from graphdgm.infer.exact.order import _adjacency, evaluate_order, greedy_order
+        from graphdgm.infer.exact.order import adjacency, evaluate_order, greedy_order
 
         n = model.num_variables
-        adj = _adjacency(n, model.markov_edges())
+        adj = adjacency(n, model.markov_edges())
         log2 = [math.log2(max(int(k), 1)) for k in model.cards.tolist()]
         order = greedy_order(adj, log2, range(n), criterion="min_degree")
         return evaluate_order(order, adj, log2).log2_max_table <= max_table_log2

@@ -13,6 +13,7 @@ from graphdgm.infer.mcmc.diagnostics import (
 )
 from graphdgm.infer.diagnostics import warn_if_unconverged
 from graphdgm.infer.options import check_count, check_threshold
+from graphdgm.runtime.distributed import all_gather_cat, rank_and_world, rank_seed
 from graphdgm.runtime.progress import progress_bar
 from graphdgm.runtime.random import make_generator
 
@@ -101,12 +102,8 @@ def sample_chains(
     rhat_threshold = check_threshold("sample_chains", "rhat_threshold", rhat_threshold, 1.0)
     n = model.num_variables
     kept = tuple(range(n)) if keep == "all" else tuple(int(v) for v in (keep or ()))
-    rank, world = _process_group(distributed)
-    if world > 1:
-        if isinstance(seed, torch.Generator):
-            raise SpecError("distributed sampling needs an int seed (each rank uses seed + rank), not a Generator")
-        seed = int(seed) + rank
-    g = make_generator(seed, _device(model))
+    world = rank_and_world(bool(distributed))[1]  # distributed=False (the default): this process's chains only
+    g = make_generator(rank_seed(seed, distributed=bool(distributed)), _device(model))  # each rank: seed + rank
     state = kernel.init(model, chains, evidence, g)
     draws = sweeps // thin
     if draws < 2:
@@ -139,10 +136,10 @@ def sample_chains(
         d += 1
     samples = torch.stack(samples) if samples else None
     if world > 1:  # all chains of all ranks, concatenated along the chain dimension
-        counts = _gather(counts, -1) if discrete else None
-        moments = None if discrete else _gather(moments, -1)
-        trace = _gather(trace, 0)
-        samples = None if samples is None else _gather(samples, 1)
+        counts = all_gather_cat(counts, -1) if discrete else None
+        moments = None if discrete else all_gather_cat(moments, -1)
+        trace = all_gather_cat(trace, 0)
+        samples = None if samples is None else all_gather_cat(samples, 1)
         chains = chains * world
     if discrete:
         rhat = split_rhat_from_counts(counts, (half, draws - half))
@@ -180,26 +177,6 @@ def sample_chains(
 def _sampler_name(kernel: Any) -> str:
     names = {"BlockGibbs": "Gibbs", "MetropolisHastings": "Metropolis", "ParallelTempering": "Tempering"}
     return names.get(type(kernel).__name__, type(kernel).__name__)
-
-
-def _process_group(distributed: bool) -> tuple[int, int]:
-    """(rank, world size), or (0, 1) when not distributed."""
-    if not distributed:
-        return 0, 1
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
-        raise SpecError("distributed=True needs torch.distributed.init_process_group(...) to have been called")
-    return dist.get_rank(), dist.get_world_size()
-
-
-def _gather(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """All-gather ``t`` from every rank and concatenate along ``dim`` (same shape on every rank)."""
-    import torch.distributed as dist
-
-    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, t.contiguous())
-    return torch.cat(parts, dim)
 
 
 def _device(model: torch.nn.Module) -> torch.device:

@@ -11,8 +11,7 @@ so a run is reproducible from ``seed`` alone and leaves the caller's global rand
 """
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -21,7 +20,10 @@ from graphdgm.infer.diagnostics import PerThread
 from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.infer.diagnostics import Diagnostics, warn_if_unconverged
 from graphdgm.infer.mcmc.diagnostics import RHAT_THRESHOLD
+from graphdgm.infer.options import check_integer
+from graphdgm.infer.packed_state import insert_evidence, model_device, model_float_dtype, packed_evidence
 from graphdgm.infer.results import ContinuousMarginal
+from graphdgm.runtime.random import seeded_global_rng
 
 
 class _PyroHMCBackend:
@@ -36,10 +38,10 @@ class _PyroHMCBackend:
     name = ""
 
     def __init__(self, samples: int, warmup: int, chains: int, seed: int, progress: bool) -> None:
-        _check_int("samples", samples, 1)
-        _check_int("warmup", warmup, 0)
-        _check_int("chains", chains, 1)
-        _check_int("seed", seed, 0)
+        check_integer("samples", samples, 1)
+        check_integer("warmup", warmup, 0)
+        check_integer("chains", chains, 1)
+        check_integer("seed", seed, 0)
         self.samples, self.warmup, self.chains, self.seed = int(samples), int(warmup), int(chains), int(seed)
         self.progress = bool(progress)
         self.last_diagnostics: dict[str, Any] | None = None  # filled by every run
@@ -64,16 +66,16 @@ class _PyroHMCBackend:
         from pyro.infer.mcmc import MCMC
         from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 
-        ev = _packed_evidence(model, evidence)
+        ev = packed_evidence(model, evidence)
         free = [i for i in range(model.num_variables) if i not in ev]
-        dtype, device = _float_dtype(model), _device(model)
+        dtype, device = model_float_dtype(model), model_device(model)
         if not free:
             self.last_diagnostics = {"variables": (), "chains": []}
             self.diagnostics = Diagnostics(self.name, True, details={"note": "every variable is clamped"})
             return torch.empty(self.chains * self.samples, 0, dtype=dtype, device=device)
         potential_fn = _clamped_potential(model, free, ev, dtype, device)
         draws, reports = [], []
-        with _seeded(self.seed, device):
+        with seeded_global_rng(self.seed, device):
             for _ in range(self.chains):  # sequential chains, each from its own random start
                 init = torch.randn(len(free), dtype=dtype, device=device)  # (m,)
                 kernel = self._kernel(potential_fn)
@@ -125,7 +127,7 @@ class _PyroHMCBackend:
     def marginals(self, model: torch.nn.Module, variables: Sequence[int], evidence: dict[int, float]) -> list[ContinuousMarginal]:
         """Sample mean, std and the samples of each variable; a clamped variable gets its value, std 0."""
         draws = self.run(model, evidence)  # (N, m)
-        ev = _packed_evidence(model, evidence)
+        ev = packed_evidence(model, evidence)
         col = {v: k for k, v in enumerate(i for i in range(model.num_variables) if i not in ev)}
         out = []
         for v in variables:
@@ -150,9 +152,9 @@ class _PyroHMCBackend:
                 f"backend {self.name!r} does not estimate a marginal MAP over a subset of variables; "
                 "omit variables= for the joint MAP, or use backend='gaussian' for a Gaussian model"
             )
-        ev = _packed_evidence(model, evidence)
+        ev = packed_evidence(model, evidence)
         draws = self.run(model, ev)  # (N, m)
-        states = _insert_evidence(draws, ev, model.num_variables)  # (N, n)
+        states = insert_evidence(draws, ev, model.num_variables)  # (N, n)
         with torch.no_grad():
             energies = model.energy(states)  # (N,)
         best = int(torch.argmin(energies))
@@ -196,7 +198,7 @@ class NUTS(_PyroHMCBackend):
         super().__init__(samples, warmup, chains, seed, progress)
         if not 0.0 < float(target_accept) < 1.0:
             raise SpecError(f"NUTS target_accept={target_accept!r} must lie strictly between 0 and 1 (0.8 is usual)")
-        _check_int("max_tree_depth", max_tree_depth, 1)
+        check_integer("max_tree_depth", max_tree_depth, 1)
         self.target_accept, self.max_tree_depth = float(target_accept), int(max_tree_depth)
 
     def _kernel(self, potential_fn: Callable[[dict[str, torch.Tensor]], torch.Tensor]) -> Any:
@@ -241,7 +243,7 @@ class HMC(_PyroHMCBackend):
         super().__init__(samples, warmup, chains, seed, progress)
         if not float(step_size) > 0.0:
             raise SpecError(f"HMC step_size={step_size!r} must be positive (0.1 is a fair start; it adapts in warm-up)")
-        _check_int("num_steps", num_steps, 1)
+        check_integer("num_steps", num_steps, 1)
         if not 0.0 <= float(jitter) < 1.0:
             raise SpecError(f"HMC jitter={jitter!r} must lie in [0, 1): the trajectory length varies by ±jitter·L")
         self.step_size, self.num_steps, self.jitter = float(step_size), int(num_steps), float(jitter)
@@ -264,40 +266,6 @@ class HMC(_PyroHMCBackend):
 
 
 # ----------------------------------------------------------------- helpers
-def _check_int(what: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise SpecError(f"{what}={value!r} must be an integer >= {low}")
-
-
-def _float_dtype(model: torch.nn.Module) -> torch.dtype:
-    p = next(iter(model.parameters()), None)
-    return p.dtype if p is not None and p.is_floating_point() else torch.float64
-
-
-def _device(model: torch.nn.Module) -> torch.device:
-    p = next(iter(model.parameters()), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
-def _packed_evidence(model: torch.nn.Module, evidence: dict[Any, Any] | None) -> dict[int, float]:
-    """Evidence keyed by packed index passes through; names go through ``model.encode_evidence``."""
-    if not evidence:
-        return {}
-    if all(isinstance(k, int) and not isinstance(k, bool) for k in evidence):
-        return {int(k): float(v) for k, v in evidence.items()}
-    return model.encode_evidence(evidence)
-
-
-def _insert_evidence(free_values: torch.Tensor, ev: dict[int, float], n: int) -> torch.Tensor:
-    """Free-variable draws (N, m) -> full states (N, n) with the clamped values filled in."""
-    free = [i for i in range(n) if i not in ev]
-    states = free_values.new_empty(free_values.shape[0], n)  # (N, n)
-    states[:, free] = free_values
-    if ev:
-        states[:, list(ev)] = torch.tensor(list(ev.values()), dtype=states.dtype, device=states.device)
-    return states
-
-
 def _clamped_potential(
     model: torch.nn.Module, free: list[int], ev: dict[int, float], dtype: torch.dtype, device: torch.device
 ) -> Callable[[dict[str, torch.Tensor]], torch.Tensor]:
@@ -312,22 +280,6 @@ def _clamped_potential(
         return model.energy(x[None])[0]  # ()
 
     return potential_fn
-
-
-@contextlib.contextmanager
-def _seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Fork torch's global generator(s) for ``device``, seed the fork, restore the caller's on exit."""
-    if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        with torch.random.fork_rng(devices=[index]):
-            torch.random.default_generator.manual_seed(seed)
-            with torch.cuda.device(index):
-                torch.cuda.manual_seed(seed)
-            yield
-    else:
-        with torch.random.fork_rng(devices=[]):
-            torch.random.default_generator.manual_seed(seed)
-            yield
 
 
 def register() -> None:

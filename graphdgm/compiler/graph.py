@@ -45,29 +45,36 @@ class DenseOperator(nn.Module):
     coupling with no self-interaction); its message is (U + Uᵀ) f.
     """
 
-    def __init__(self, name: str, a: str, b: str, weight: torch.Tensor, width: int = 1) -> None:
+    def __init__(self, name: str, a: str, b: str, weight: torch.Tensor, width: int = 1,
+                 shape: tuple[int, ...] | None = None) -> None:
         super().__init__()
         self.name, self.a, self.b = name, a, b
         self.lateral = a == b
-        self.weight = nn.Parameter(weight)
+        self.rows, self.cols = int(weight.shape[0]), int(weight.shape[1])
+        # the parameter keeps the declared layout (an RBM's (V, K, H) for softmax units); matrix() is (rows, cols)
+        self.weight = nn.Parameter(weight.reshape(shape) if shape is not None else weight)
         if self.lateral:
-            unit = torch.arange(weight.shape[0], device=weight.device) // width
+            unit = torch.arange(self.rows, device=weight.device) // width
             self.register_buffer("mask", (unit[:, None] < unit[None, :]).to(weight.dtype))
 
     def matrix(self) -> torch.Tensor:
         """The effective (rows, cols) matrix: W, or its strict upper triangle for a lateral edge."""
-        return self.weight * self.mask if self.lateral else self.weight
+        w = self.weight if self.weight.dim() == 2 else self.weight.reshape(self.rows, self.cols)
+        return w * self.mask if self.lateral else w
 
     def log_potential(self, fa: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
         """f_aᵀ W f_b for feature batches (B, rows), (B, cols) -> (B,)."""
         return ((fa @ self.matrix()) * fb).sum(-1)
 
-    def message(self, f_other: torch.Tensor, to: str) -> torch.Tensor:
-        """The edge's input to block ``to`` given the other side's features (B, ·)."""
+    def message(self, f_other: torch.Tensor, to: str, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """The edge's input to block ``to`` given the other side's features (B, ·), plus ``bias``
+        when given (one fused ``addmm``)."""
+        m = self.matrix()
         if self.lateral:
-            m = self.matrix()
-            return f_other @ (m + m.t())
-        return f_other @ self.weight.t() if to == self.a else f_other @ self.weight
+            m = m + m.t()
+        elif to == self.a:
+            m = m.t()
+        return f_other @ m if bias is None else torch.addmm(bias, f_other, m)
 
     def extra_repr(self) -> str:
         return f"{self.a}-{self.b}, {tuple(self.weight.shape)}" + (", lateral" if self.lateral else "")
@@ -142,7 +149,7 @@ class CompiledGraph(CompiledMarkovNetwork):
                 w = torch.from_numpy(given)
             if e.lateral:
                 w = torch.triu(w, 1) + torch.triu(w, 1).t() if given is None else w  # symmetric start
-            self.dense.append(DenseOperator(e.name, e.a, e.b, w.to(dtype), width=ua.width))
+            self.dense.append(DenseOperator(e.name, e.a, e.b, w.to(dtype), width=ua.width, shape=e.pattern.layout(rows, cols)))
         self._internal = self._blocks_with_internal_edges()
         self.capabilities = frozenset(self._derive_capabilities())
 
@@ -187,6 +194,8 @@ class CompiledGraph(CompiledMarkovNetwork):
             edges = np.array([(idx[a], idx[c]) for a in adj for c in adj[a] if idx[a] < idx[c]], dtype=np.int64).reshape(-1, 2)
             if two_colouring(len(idx), edges) is not None:
                 caps.add("bipartite")
+        if any(self.summable(b) for b in self.block_names):
+            caps.add("block_sums")  # some block sums out in closed form given the rest: exact enumeration applies
         if latent:
             caps.add("latent")
         if any(r == "input" for r in self.roles.values()):
@@ -215,6 +224,14 @@ class CompiledGraph(CompiledMarkovNetwork):
     @property
     def dtype(self) -> torch.dtype:
         return self.values.dtype
+
+    @property
+    def parameter_labels(self) -> dict[str, str]:
+        """Parameter name -> what a person calls it, for messages: ``dense.0.weight`` -> the edge's
+        name, ``bias.1`` -> ``bias of h``."""
+        out = {f"dense.{i}.weight": op.name for i, op in enumerate(self.dense)}
+        out.update({f"bias.{i}": f"bias of {b}" for b, i in self._bias_index.items()})
+        return out
 
     # ---------------------------------------------------------------- states
     def split(self, state: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -249,7 +266,7 @@ class CompiledGraph(CompiledMarkovNetwork):
         bias = self.bias_of(block)
         if bias is None:
             return torch.zeros(x.shape[0], dtype=self.dtype, device=x.device)
-        return self.units[block].own(x.to(self.dtype), bias, self.scale_of(block))
+        return self.units[block].own(x.to(self.dtype), bias.reshape(-1), self.scale_of(block))
 
     def log_potential(self, state: torch.Tensor) -> torch.Tensor:
         """Σ own terms + Σ dense edges + Σ factor groups of packed states (B, n) -> (B,)."""
@@ -298,9 +315,9 @@ class CompiledGraph(CompiledMarkovNetwork):
         """The block's bias, or zeros when it has none (the unit math always takes one)."""
         bias = self.bias_of(block)
         if bias is not None:
-            return bias
+            return bias.reshape(-1)
         n = self.ranges[block][1] - self.ranges[block][0]
-        return torch.zeros(self.units[block].bias_shape(n), dtype=self.dtype, device=self.values.device)
+        return torch.zeros(math.prod(self.units[block].bias_shape(n)), dtype=self.dtype, device=self.values.device)
 
     def log_normaliser(self, block: str, field: torch.Tensor) -> torch.Tensor:
         """Σ_i log Σ_x exp(own_i(x) + field_i·f(x)) for ``block`` (B,): the block summed out."""
@@ -358,10 +375,12 @@ class CompiledGraph(CompiledMarkovNetwork):
             raise SpecError(f"free_energy needs data for every observed and input block; missing {missing}")
         return -self.clamped_log_marginal(xs)
 
-    def clamped_log_marginal(self, xs: dict[str, torch.Tensor], batch: int | None = None) -> torch.Tensor:
+    def clamped_log_marginal(self, xs: dict[str, torch.Tensor], batch: int | None = None,
+                             clamps: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
         """log Σ over the blocks *not* in ``xs`` of exp(log_potential) (B,), when those blocks
         each sum out analytically given ``xs`` and share no edge with one another (``batch``
-        gives B when ``xs`` is empty)."""
+        gives B when ``xs`` is empty). ``clamps`` fixes some units of a summed block:
+        ``{block: (mask (n_b,), values (n_b,))}`` (their term is the value's, not the sum)."""
         free = [b for b in self.block_names if b not in xs]
         B = next(iter(xs.values())).shape[0] if xs else (batch or 1)
         feats = {b: self.features(b, x) for b, x in xs.items()}
@@ -380,8 +399,87 @@ class CompiledGraph(CompiledMarkovNetwork):
             for g in self.groups:
                 total = total + g.log_potential(probe)
         for b in free:
-            total = total + self.log_normaliser(b, self.field(b, xs, features=feats, batch=B))
+            field = self.field(b, xs, features=feats, batch=B)
+            unit, bias, scale = self.units[b], self.natural_bias(b), self.scale_of(b)
+            if clamps and b in clamps:
+                mask, vals = clamps[b]
+                terms = unit.log_normaliser_terms(field, bias, scale)  # (B, n_b)
+                fixed = unit.clamped_terms(vals.to(self.dtype).expand(B, -1), field, bias, scale)
+                total = total + torch.where(mask, fixed, terms).sum(-1)
+            else:
+                total = total + unit.log_normaliser(field, bias, scale)
         return total
+
+    def state_logits(self, block: str, field: torch.Tensor) -> torch.Tensor:
+        """log p(x_i = s | field) up to a constant, for every unit and state: (B, n_b, k)."""
+        unit = self.units[block]
+        if not unit.discrete:
+            raise CapabilityError(f"block {block!r} has real-valued units: its conditionals are densities, not state tables")
+        n = self.ranges[block][1] - self.ranges[block][0]
+        theta = (field + self.natural_bias(block)).reshape(field.shape[0], n, unit.width)
+        return theta @ self._state_features(block).t()  # (B, n, k)
+
+    def blocks_of_data(self, data: Any) -> dict[str, torch.Tensor]:
+        """``data`` as ``{block: (B, n_b)}`` without validation (hot paths; ``given`` validates):
+        a tensor stands for the single observed (or observed + input) block."""
+        if isinstance(data, dict):
+            return {b: x.to(self.dtype) for b, x in data.items()}
+        wanted = [b for b in self.block_names if self.roles[b] in ("observed", "input")]
+        return {wanted[0]: data.to(self.dtype)}
+
+    @torch.no_grad()
+    def accumulate_free_energy_grad(self, parts: list[tuple[Any, dict[str, torch.Tensor] | None, float]]) -> None:
+        """Add ∂/∂θ Σ_parts weight · Σ_rows F(data) to the parameters' ``.grad``, for parts
+        ``(data, E[f] of the summed blocks when already known, or None, weight)``, F the free energy with the blocks
+        not in ``data`` summed out: the closed form of autograd on :meth:`clamped_log_marginal`
+        (-f_aᵀ f_b for an edge between given blocks, -f_aᵀ E[f_b] towards a summed block, the own
+        terms' gradients for biases), which contrastive divergence uses to skip the autograd graph.
+        Only for graphs whose edges are all dense (``closed_form_gradient``)."""
+        if not self.closed_form_gradient:
+            raise CapabilityError("the closed-form free-energy gradient covers graphs whose edges are all dense; use autograd")
+        grads: dict[int, torch.Tensor] = {}
+
+        def add(p: torch.Tensor, g: torch.Tensor, w: float) -> None:
+            key = id(p)
+            if key in grads:
+                grads[key][1].add_(g.reshape(p.shape), alpha=w)
+            else:
+                grads[key] = (p, g.reshape(p.shape).mul(w))
+
+        for data, fields, w in parts:  # a loop over the (two) parts: data and negatives
+            xs = self.blocks_of_data(data)
+            feats = {b: self.features(b, x) for b, x in xs.items()}
+            free = [b for b in self.block_names if b not in xs]
+            for b in free:  # E[f_b | given]
+                feats[b] = fields[b] if fields is not None and b in fields else self.mean_features(b, self.field(b, xs, features=feats))
+            for op in self.dense:
+                fa, fb = feats[op.a], feats[op.b]
+                g = fa.t() @ fb
+                add(op.weight, g * op.mask if op.lateral else g, -w)
+            for b in self.block_names:
+                bias = self.bias_of(b)
+                if bias is None or not bias.requires_grad:
+                    continue
+                if b in xs:
+                    add(bias, self.units[b].own_bias_grad(xs[b], self.natural_bias(b), self.scale_of(b)), -w)
+                else:
+                    add(bias, self._summed_bias_grad(b, feats[b]), -w)
+        for p, g in grads.values():
+            if p.requires_grad:
+                p.grad = g if p.grad is None else p.grad.add_(g)
+
+    def _summed_bias_grad(self, block: str, mean_features: torch.Tensor) -> torch.Tensor:
+        """∂/∂bias of Σ_rows log_normaliser: Σ E[f] for discrete units, Σ E[(x-b)/σ²] for Gaussian ones."""
+        unit = self.units[block]
+        if unit.discrete:
+            return mean_features.sum(0)
+        s = self.scale_of(block)
+        return ((mean_features - self.natural_bias(block) / s) / s).sum(0)  # E[(x - b)/σ²] = (E[x/σ] - b/σ)/σ
+
+    @property
+    def closed_form_gradient(self) -> bool:
+        """True when every edge is dense (no factor groups), so the free-energy gradient has a closed form."""
+        return len(self.groups) == 0
 
     # -------------------------------------------------- the factor-table view
     def factor_tables(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -395,7 +493,7 @@ class CompiledGraph(CompiledMarkovNetwork):
         dev = self.values.device
         for b, i in self._bias_index.items():
             a, e = self.ranges[b]
-            out.append((torch.arange(a, e, device=dev)[:, None], self.units[b].log_table(self.bias[i], e - a)))
+            out.append((torch.arange(a, e, device=dev)[:, None], self.units[b].log_table(self.bias[i].reshape(-1), e - a)))
         for op in self.dense:
             out.append(self._dense_tables(op))
         return out
@@ -418,6 +516,25 @@ class CompiledGraph(CompiledMarkovNetwork):
         keep = (ii < jj).reshape(-1) if op.lateral else torch.ones(na * nb, dtype=torch.bool, device=dev)
         scope = torch.stack([ii.reshape(-1) + oa, jj.reshape(-1) + ob], 1)[keep]
         return scope, tab.reshape(na * nb, ua.cardinality, ub.cardinality)[keep]
+
+    @torch.no_grad()
+    def to_markov_network(self):
+        """This graph with its current parameters as a :class:`~graphdgm.MarkovNetwork` of explicit
+        table factors (discrete graphs; one factor per unit pair of a dense edge, so keep it small),
+        for pgmpy export, UAI files or cross-checks."""
+        from graphdgm.spec.markov_network import MarkovNetwork
+
+        if "factor_tables" not in self.capabilities:
+            raise CapabilityError("to_markov_network needs discrete units; this graph has real-valued blocks")
+        mn = MarkovNetwork(self.spec.name)
+        for b in self.block_names:
+            mn.add_block(b, self.spec.blocks[b].shape, self.spec.blocks[b].domain)
+        k = 0
+        for scope, tables in self.factor_tables():  # a loop over factor kinds; factors one by one (small graphs)
+            for row, tab in zip(scope.tolist(), tables.detach().cpu().double().numpy()):
+                mn.add_factor([self.variables[i] for i in row], log_table=tab, name=f"f{k}")
+                k += 1
+        return mn
 
     def markov_edges(self) -> np.ndarray:
         """Pairs of units that interact, (E, 2) packed indices (unique, i < j)."""
@@ -459,6 +576,13 @@ class CompiledGraph(CompiledMarkovNetwork):
             for c in colour_blocks(e - a, inside):
                 out.append(torch.from_numpy(c + a).to(dev))
         return tuple(out)
+
+    @property
+    def exact_backend(self) -> str:
+        """What ``backend="exact"`` means here: enumeration with blocks summed out when the graph
+        has dense edges (expanding them into tables would be correct but useless), else variable
+        elimination on the factor tables."""
+        return "enumerate" if len(self.dense) and "block_sums" in self.capabilities else "exact"
 
     def block_conditionals(self, evidence: dict[int, Any] | None = None, dtype: torch.dtype | None = None):
         """The generic samplers' view (Gibbs, Metropolis, tempering, AIS, annealing)."""

@@ -59,9 +59,9 @@ class GraphConditionals(BlockConditionals):
                         m = op.matrix().detach().to(self.dtype)
                         ops.append(((m + m.t())[feat_rows].contiguous(), name))
                     elif op.a == name:
-                        ops.append((op.weight.detach().to(self.dtype)[feat_rows].contiguous(), op.b))
+                        ops.append((op.matrix().detach().to(self.dtype)[feat_rows].contiguous(), op.b))
                     else:
-                        ops.append((op.weight.detach().to(self.dtype).t()[feat_rows].contiguous(), op.a))
+                        ops.append((op.matrix().detach().to(self.dtype).t()[feat_rows].contiguous(), op.a))
                 self._dense.append(ops)
                 self._own_bias.append(model.natural_bias(name).detach().to(self.dtype)[feat_rows if unit.kind != "gaussian" else rows_d])
                 s = model.scale_of(name)

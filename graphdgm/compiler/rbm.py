@@ -1,45 +1,31 @@
-"""The compiled RBM: two blocks, conditionals as batched matrix products, the free energy with the
-hidden layer summed out analytically.
+"""The compiled RBM: the compiled graph of two blocks and one dense edge, with the conveniences
+of a two-layer model (layer conditionals, Gibbs sampling, inpainting, reconstruction).
 
 States here are batch-first: visible ``v`` (B, V) (0/1 floats, real values, or category indices
-for softmax units) and hidden ``h`` (B, H) 0/1 floats. Packed states (B, V + H) hold both.
+for softmax units) and hidden ``h`` (B, H) 0/1 floats. Packed states (B, V + H) hold both. Every
+formula goes through the visible block's unit and the dense operator, so Bernoulli, Gaussian and
+softmax visible units share one code path.
 """
 from __future__ import annotations
 
-import copy
-import math
-from types import MappingProxyType
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from graphdgm.compiler.names import NamedVariables
+from graphdgm.compiler.graph import CompiledGraph
 from graphdgm.errors import EvidenceError, SpecError
 from graphdgm.runtime.random import make_generator
-from graphdgm.spec.domains import Domain
 from graphdgm.spec.rbm import RBM
 from graphdgm.spec.validate import positive_int
 
-# Structure, never the family: two layers joined only across ("bipartite"), the hidden one summed
-# out analytically in the free energy ("marginalisable:h").
-_STRUCTURE = frozenset({"energy", "free_energy", "bipartite", "marginalisable:h"})
-_CAPABILITIES = {
-    "bernoulli": _STRUCTURE | {"discrete", "blocks", "conditionals"},
-    "categorical": _STRUCTURE | {"discrete"},
-    "gaussian": _STRUCTURE,
-}
 
-
-def _param(x: Any, shape: tuple[int, ...], dtype: torch.dtype, init: torch.Tensor | None = None) -> nn.Parameter:
-    t = torch.as_tensor(x, dtype=dtype) if x is not None else (init if init is not None else torch.zeros(shape, dtype=dtype))
-    return nn.Parameter(t.reshape(shape).to(dtype).clone())
-
-
-class CompiledRBM(NamedVariables, nn.Module):
-    """An :class:`~graphdgm.RBM` lowered to torch: parameters ``weight`` (V, H) (or (V, K, H) for
-    softmax visible units), ``visible_bias`` (V,) or (V, K), ``hidden_bias`` (H,).
+class CompiledRBM(CompiledGraph):
+    """An :class:`~graphdgm.RBM` lowered to torch: the compiled graph of its two blocks and one
+    dense edge, with the layer-wise conveniences of an RBM. ``weight`` (V, H) (or (V, K, H) for
+    softmax visible units) is the dense edge's parameter, ``visible_bias`` (V,) or (V, K) and
+    ``hidden_bias`` (H,) the blocks' biases; all the math is the graph's (units and the dense
+    operator), so there is no branch on the visible type here.
 
     >>> import torch, graphdgm as gd
     >>> rbm = gd.compile(gd.RBM(6, 4))
@@ -48,77 +34,83 @@ class CompiledRBM(NamedVariables, nn.Module):
     (torch.Size([3]), torch.Size([3, 4]))
     """
 
-    exact_backend = "rbm_exact"  # what ``backend="exact"`` means for this model
-
     def __init__(self, spec: RBM, dtype: torch.dtype = torch.float64) -> None:
-        super().__init__()
-        self.spec = copy.deepcopy(spec)
-        self.variables: tuple[str, ...] = tuple(spec.variables)
-        self.index = MappingProxyType({n: i for i, n in enumerate(self.variables)})
-        self.domains: tuple[Domain, ...] = tuple(spec.domains())
+        super().__init__(spec, dtype=dtype)
         self.visible_type = spec.visible_type
-        self.capabilities = _CAPABILITIES[self.visible_type]
         self.V, self.H, self.K = spec.num_visible, spec.num_hidden, spec.categories or 1
-        self.max_card = max(self.K, 2)
-        V, H, K = self.V, self.H, self.K
-        kshape = (K,) if spec.categories else ()
-        cards = [d.cardinality or 0 for d in self.domains]
-        self.register_buffer("cards", torch.tensor(cards, dtype=torch.long))  # (V + H,); 0 = real
-        g = make_generator(spec.seed)
-        w0 = spec.init_std * torch.randn((V, *kshape, H), generator=g, dtype=torch.float64)
-        self.weight = _param(spec.weights, (V, *kshape, H), dtype, w0.to(dtype))
-        self.visible_bias = _param(spec.visible_bias, (V, *kshape), dtype)
-        self.hidden_bias = _param(spec.hidden_bias, (H,), dtype)
-        sigma = spec.sigma if spec.sigma is not None else torch.ones(V, dtype=torch.float64)
-        self.register_buffer("sigma", torch.as_tensor(sigma, dtype=dtype).reshape(V))  # (V,) Gaussian units only
+        self._v, self._h = spec.visible_name, spec.hidden_name
 
-    # --------------------------------------------------------------- names
+    # the parameters under their RBM names (the graph's own parameters, not copies)
+    @property
+    def weight(self) -> nn.Parameter:
+        return self.dense[0].weight
+
+    @property
+    def visible_bias(self) -> nn.Parameter:
+        return self.bias[self._bias_index[self._v]]
+
+    @property
+    def hidden_bias(self) -> nn.Parameter:
+        return self.bias[self._bias_index[self._h]]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("weight", "visible_bias", "hidden_bias"):  # the properties, before nn.Module registers a parameter
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def _assign(self, param: nn.Parameter, value: Any) -> None:
+        """``rbm.weight = ...`` (or ``+=``) writes into the graph's parameter, which stays the same object."""
+        if value is not param:
+            with torch.no_grad():
+                param.copy_(torch.as_tensor(value, dtype=param.dtype, device=param.device).reshape(param.shape))
+
+    @weight.setter
+    def weight(self, value: Any) -> None:
+        self._assign(self.dense[0].weight, value)
+
+    @visible_bias.setter
+    def visible_bias(self, value: Any) -> None:
+        self._assign(self.bias[self._bias_index[self._v]], value)
+
+    @hidden_bias.setter
+    def hidden_bias(self, value: Any) -> None:
+        self._assign(self.bias[self._bias_index[self._h]], value)
+
+    @property
+    def sigma(self) -> torch.Tensor:
+        """σ of Gaussian visible units (ones for other types, which have none)."""
+        s = self.scale_of(self._v)
+        return s if s is not None else torch.ones(self.V, dtype=self.dtype, device=self.values.device)
+
+    @property
+    def parameter_labels(self) -> dict[str, str]:
+        return {"dense.0.weight": "weight", f"bias.{self._bias_index[self._v]}": "visible_bias",
+                f"bias.{self._bias_index[self._h]}": "hidden_bias"}
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # files saved before RBMs were graphs
+        for old, new in (("weight", "dense.0.weight"), ("visible_bias", "bias.0"), ("hidden_bias", "bias.1"), ("sigma", "scale_0")):
+            if prefix + old in state_dict and prefix + new not in state_dict:
+                state_dict[prefix + new] = state_dict.pop(prefix + old)
+        if self.scale_of(self._v) is None:
+            state_dict.pop(prefix + "sigma", None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    # ------------------------------------------------------------ the layers
     @property
     def visible_indices(self) -> range:
         return range(self.V)
 
-    @property
-    def blocks(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The two blocks: visible (0..V-1) and hidden (V..V+H-1)."""
-        return (torch.arange(self.V), torch.arange(self.V, self.V + self.H))
-
-    def encode_evidence(self, evidence: dict[str, Any] | None) -> dict[int, Any]:
-        """``{"v[3]": 1, "h[0]": 0}`` -> packed index -> state index (real value for Gaussian units)."""
-        out: dict[int, Any] = {}
-        for i, label in self._evidence_items(evidence or {}, "state label"):
-            label = label.item() if hasattr(label, "item") else label
-            if self.domains[i].is_discrete:
-                try:
-                    out[i] = self.domains[i].index(label)
-                except SpecError as e:
-                    raise EvidenceError(f"evidence for {self.variables[i]!r}: {e}") from None
-            else:
-                if not isinstance(label, (int, float)) or not math.isfinite(float(label)):
-                    raise EvidenceError(f"evidence for {self.variables[i]!r} must be a finite number, got {label!r}")
-                out[i] = float(label)
-        return out
-
-    def state_labels(self, i: int) -> tuple[Any, ...]:
-        return self.domains[i].labels
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.weight.dtype
-
-    # ------------------------------------------------------------ the layers
     def _flat_weight(self) -> torch.Tensor:
-        return self.weight.reshape(self.V * self.K, self.H)  # (V K, H)
+        return self.dense[0].matrix()  # (V K, H)
 
     def visible_input(self, v: torch.Tensor) -> torch.Tensor:
-        """What the hidden layer sees of ``v``: v, v/σ (Gaussian) or one-hot(v) (B, V K)."""
-        if self.visible_type == "categorical":
-            return F.one_hot(v.long(), self.K).to(self.dtype).reshape(v.shape[0], self.V * self.K)
-        v = v.to(self.dtype)
-        return v / self.sigma if self.visible_type == "gaussian" else v
+        """What the hidden layer sees of ``v``: its unit's features (v, v/σ or one-hot(v)) (B, V K)."""
+        return self.features(self._v, v)
 
     def hidden_logits(self, v: torch.Tensor) -> torch.Tensor:
         """c + (input of v) W: the hidden units' conditional logits (B, H)."""
-        return torch.addmm(self.hidden_bias, self.visible_input(v), self._flat_weight())
+        return self.dense[0].message(self.visible_input(v), self._h, bias=self.hidden_bias)
 
     def hidden_probs(self, v: torch.Tensor) -> torch.Tensor:
         """p(h_j = 1 | v) (B, H): the RBM's features of ``v`` (see also :meth:`transform`)."""
@@ -126,25 +118,17 @@ class CompiledRBM(NamedVariables, nn.Module):
 
     transform = hidden_probs
 
+    def _visible_field(self, h: torch.Tensor) -> torch.Tensor:
+        return self.dense[0].message(h.to(self.dtype), self._v)  # (B, V K)
+
     def visible_params(self, h: torch.Tensor) -> torch.Tensor:
-        """Conditional of v given h: logits (B, V) (Bernoulli), means (B, V) (Gaussian) or
-        logits (B, V, K) (softmax)."""
-        h = h.to(self.dtype)
-        if self.visible_type == "bernoulli":
-            return torch.addmm(self.visible_bias, h, self.weight.t())  # (B, V)
-        a = h @ self._flat_weight().t()  # (B, V K)
-        if self.visible_type == "categorical":
-            return a.view(-1, self.V, self.K) + self.visible_bias
-        return self.visible_bias + self.sigma * a
+        """Conditional of v given h, in the unit's own terms: logits (B, V) (Bernoulli), means
+        (B, V) (Gaussian) or logits (B, V, K) (softmax)."""
+        return self.units[self._v].conditional_params(self._visible_field(h), self.natural_bias(self._v), self.scale_of(self._v))
 
     def visible_mean(self, h: torch.Tensor) -> torch.Tensor:
         """E[v | h] (B, V); for softmax units the expected category index."""
-        p = self.visible_params(h)
-        if self.visible_type == "bernoulli":
-            return torch.sigmoid(p)
-        if self.visible_type == "categorical":
-            return (torch.softmax(p, -1) * torch.arange(self.K, dtype=p.dtype, device=p.device)).sum(-1)
-        return p
+        return self.units[self._v].mean_state(self._visible_field(h), self.natural_bias(self._v), self.scale_of(self._v))
 
     def reconstruct(self, v: torch.Tensor) -> torch.Tensor:
         """Mean-field reconstruction E[v | h = p(h | v)] (B, V)."""
@@ -155,28 +139,22 @@ class CompiledRBM(NamedVariables, nn.Module):
                       logits: torch.Tensor | None = None, beta: float | torch.Tensor = 1.0) -> torch.Tensor:
         """h ~ p(h | v) (B, H) as 0/1 floats (``logits`` if already computed; ``beta`` tempers)."""
         z = self.hidden_logits(v) if logits is None else logits
-        z = z if isinstance(beta, (int, float)) and beta == 1.0 else z * beta
-        u = torch.rand(z.shape, generator=generator, dtype=z.dtype, device=z.device)
-        return (u < torch.sigmoid(z)).to(z.dtype)
+        return self.units[self._h].sample(z, 0.0, None, generator, beta)
 
     def sample_visible(self, h: torch.Tensor, generator: torch.Generator | None = None,
                        beta: float | torch.Tensor = 1.0, base: torch.Tensor | None = None) -> torch.Tensor:
-        """v ~ p(v | h) (B, V); ``base`` (V,) mixes in a base-rate bias as (1-β)·base (for AIS)."""
-        p = self.visible_params(h)
-        if self.visible_type == "gaussian":
-            if not (isinstance(beta, (int, float)) and beta == 1.0):
-                raise SpecError("tempered sampling of Gaussian visible units is not supported")
-            noise = torch.randn(p.shape, generator=generator, dtype=p.dtype, device=p.device)
-            return p + self.sigma * noise
+        """v ~ p(v | h) (B, V); ``base`` (the bias's shape) mixes in a base-rate bias as
+        (1-β)·base (for AIS): the natural parameter is β(field + b) + (1-β)·base."""
+        unit, bias = self.units[self._v], self.natural_bias(self._v)
+        if not unit.discrete:
+            if base is not None:
+                raise SpecError("a base-rate mixture is defined for discrete visible units")
+            return unit.sample(self._visible_field(h), bias, self.scale_of(self._v), generator, beta)
+        z = self.dense[0].message(h.to(self.dtype), self._v, bias=bias)  # natural parameters, one fused product
         if base is not None:
-            z = p * beta + (1 - beta) * base
-        else:
-            z = p if isinstance(beta, (int, float)) and beta == 1.0 else p * beta
-        if self.visible_type == "categorical":
-            u = torch.rand((*z.shape[:2], 1), generator=generator, dtype=z.dtype, device=z.device)
-            return (torch.softmax(z, -1).cumsum(-1) < u).sum(-1).clamp_max(self.K - 1).to(self.dtype)
-        u = torch.rand(z.shape, generator=generator, dtype=z.dtype, device=z.device)
-        return (u < torch.sigmoid(z)).to(z.dtype)
+            z = z * beta + (1 - beta) * base.reshape(-1)
+            beta = 1.0
+        return unit.sample(z, 0.0, None, generator, beta)
 
     def gibbs(self, v: torch.Tensor, steps: int = 1, generator: torch.Generator | None = None,
               clamp: tuple[torch.Tensor, torch.Tensor] | None = None, hidden_logits: torch.Tensor | None = None) -> torch.Tensor:
@@ -248,105 +226,50 @@ class CompiledRBM(NamedVariables, nn.Module):
     # ---------------------------------------------------------------- energy
     def _visible_term(self, v: torch.Tensor) -> torch.Tensor:
         """The visible layer's own log-potential (B,)."""
-        if self.visible_type == "categorical":
-            return self.visible_input(v) @ self.visible_bias.reshape(-1)  # one-hot(v) · b
-        if self.visible_type == "gaussian":
-            return -(((v.to(self.dtype) - self.visible_bias) / self.sigma) ** 2).sum(1) / 2
-        return v.to(self.dtype) @ self.visible_bias
+        return self.own(self._v, v)
 
-    def free_energy(self, v: torch.Tensor) -> torch.Tensor:
+    def free_energy(self, v: Any) -> torch.Tensor:
         """F(v) = -log Σ_h exp(-E(v, h)) (B,): the hidden layer summed out analytically."""
-        return self.free_energy_and_logits(v)[0]
+        if isinstance(v, dict):
+            v = v[self._v]
+        return self.free_energy_and_logits(torch.as_tensor(v))[0]
 
     def free_energy_and_logits(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """F(v) (B,) and the hidden logits (B, H) from one product (CD reuses the logits)."""
         z = self.hidden_logits(v)  # (B, H)
-        return -self._visible_term(v) - F.softplus(z).sum(1), z
+        return -self._visible_term(v) - self.units[self._h].log_normaliser_terms(z, 0.0).sum(1), z
 
     @torch.no_grad()
-    def accumulate_free_energy_grad(self, parts: list[tuple[torch.Tensor, torch.Tensor | None, float]]) -> None:
-        """Add ∂/∂θ Σ_parts weight · Σ_rows F(v) to the parameters' ``.grad``, for parts
-        ``(v (B, V), hidden logits of v or None, weight)``: the closed form of autograd on
-        :meth:`free_energy` (∂F/∂W = -input(v)ᵀσ(z), ∂F/∂c = -Σσ(z), ∂F/∂b = -Σv or -Σ(v-b)/σ²),
-        which contrastive divergence uses to skip the autograd graph (tests check the two agree)."""
-        gW = None
-        gb = torch.zeros_like(self.visible_bias)
-        gc = torch.zeros_like(self.hidden_bias)
-        for v, z, w in parts:  # a loop over the (two) parts: data and negatives
-            vin = self.visible_input(v)  # (B, V K)
-            s = torch.sigmoid(self.hidden_logits(v) if z is None else z)  # (B, H)
-            if gW is None:
-                gW = torch.mm(vin.t(), s).mul_(-w)  # (V K, H)
-            else:
-                gW.addmm_(vin.t(), s, alpha=-w)
-            gc.add_(s.sum(0), alpha=-w)
-            if self.visible_type == "gaussian":
-                gb.add_(((v.to(self.dtype) - self.visible_bias) / self.sigma**2).sum(0), alpha=-w)
-            else:
-                gb.add_(vin.sum(0).view_as(gb), alpha=-w)
-        for p, g in ((self.weight, gW.view_as(self.weight)), (self.visible_bias, gb), (self.hidden_bias, gc)):
-            if p.requires_grad:
-                p.grad = g if p.grad is None else p.grad.add_(g)
-
-    def energy(self, state: torch.Tensor) -> torch.Tensor:
-        """E(v, h) of packed states (B, V + H) -> (B,)."""
-        state = self._check_state(state)
-        v, h = state[:, : self.V], state[:, self.V:].to(self.dtype)
-        return -self._visible_term(v) - h @ self.hidden_bias - (self.visible_input(v) @ self._flat_weight() * h).sum(1)
-
-    def log_potential(self, state: torch.Tensor) -> torch.Tensor:
-        return -self.energy(state)
-
-    def _check_state(self, state: torch.Tensor) -> torch.Tensor:
-        if state.dim() != 2 or state.shape[1] != self.V + self.H:
-            raise SpecError(f"states must have shape (batch, {self.V + self.H}) (visible then hidden units), got {tuple(state.shape)}")
-        return state
+    def accumulate_free_energy_grad(self, parts: list[tuple[Any, Any, float]]) -> None:
+        """Add ∂/∂θ Σ_parts weight · Σ_rows F(v) to the parameters' ``.grad`` for parts
+        ``(v (B, V), hidden logits of v or None, weight)``: the graph's closed form (see
+        :meth:`CompiledGraph.accumulate_free_energy_grad`), given the logits CD already has."""
+        super().accumulate_free_energy_grad([(v, None if z is None else {self._h: torch.sigmoid(z)}, w) for v, z, w in parts])
 
     def hidden_log_marginal(self, h: torch.Tensor, clamp: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """log Σ_v exp(-E(v, h)) (B,): the visible layer summed (integrated) out; with ``clamp =
         (mask (V,), values (V,))`` the masked visible units are fixed to their values instead."""
         h = h.to(self.dtype)
-        a = h @ self._flat_weight().t()  # (B, V K)
-        b = self.visible_bias
-        if self.visible_type == "categorical":
-            z = a.view(-1, self.V, self.K) + b  # (B, V, K)
-            free = torch.logsumexp(z, -1)  # (B, V)
-            fixed = z.gather(2, clamp[1].long().view(1, -1, 1).expand(z.shape[0], -1, 1))[..., 0] if clamp is not None else None
-        elif self.visible_type == "gaussian":
-            s = self.sigma
-            free = a * b / s + a**2 / 2 + 0.5 * math.log(2 * math.pi) + torch.log(s)  # ∫ dv_i, (B, V)
-            fixed = -((clamp[1] - b) / s) ** 2 / 2 + clamp[1] / s * a if clamp is not None else None
-        else:
-            free = F.softplus(a + b)  # (B, V)
-            fixed = clamp[1] * (a + b) if clamp is not None else None
-        terms = free if clamp is None else torch.where(clamp[0], fixed, free)
-        return terms.sum(1) + h @ self.hidden_bias
+        unit, field, bias, s = self.units[self._v], self._visible_field(h), self.natural_bias(self._v), self.scale_of(self._v)
+        terms = unit.log_normaliser_terms(field, bias, s)  # (B, V)
+        if clamp is not None:
+            fixed = unit.clamped_terms(clamp[1].to(self.dtype).expand(h.shape[0], -1), field, bias, s)
+            terms = torch.where(clamp[0], fixed, terms)
+        return terms.sum(1) + self.own(self._h, h)
 
     # ------------------------------------------------------------- utilities
     @torch.no_grad()
     def init_visible_bias(self, data: torch.Tensor, eps: float = 1e-3) -> "CompiledRBM":
-        """Set the visible biases to the data's log-odds (Hinton's practical guide, section 8)."""
-        data = torch.as_tensor(data, device=self.weight.device)
-        if self.visible_type == "bernoulli":
-            p = data.to(self.dtype).mean(0).clamp(eps, 1 - eps)
-            self.visible_bias.copy_(torch.log(p) - torch.log1p(-p))
-        elif self.visible_type == "categorical":
-            p = F.one_hot(data.long(), self.K).to(self.dtype).mean(0).clamp_min(eps)
-            self.visible_bias.copy_(torch.log(p / p.sum(-1, keepdim=True)))
-        else:
-            self.visible_bias.copy_(data.to(self.dtype).mean(0))
+        """Set the visible biases to the data's log-odds, log-frequencies or mean (Hinton's
+        practical guide, section 8)."""
+        data = torch.as_tensor(data, device=self.values.device).to(self.dtype).reshape(-1, self.V)
+        self.visible_bias.copy_(self.units[self._v].init_bias(data, eps).reshape(self.visible_bias.shape))
         return self
 
     def to_markov_network(self):
         """The Bernoulli RBM with its current parameters as a pairwise :class:`~graphdgm.MarkovNetwork`."""
         return self.spec.to_markov_network(self.weight.detach().cpu().numpy(), self.visible_bias.detach().cpu().numpy(),
                                            self.hidden_bias.detach().cpu().numpy())
-
-    def block_conditionals(self, evidence: dict[int, int] | None = None, dtype: torch.dtype | None = None):
-        """The generic samplers' view (Gibbs, Metropolis, tempering, AIS): see :class:`RBMConditionals`."""
-        from graphdgm.compiler.rbm_conditionals import RBMConditionals
-
-        return RBMConditionals(self, evidence, dtype)
 
     def extra_repr(self) -> str:
         return f"visible={self.V} ({self.visible_type}), hidden={self.H}"

@@ -189,6 +189,14 @@ class Graph(MarkovNetwork):
                 adj[x].update(names)
         return adj
 
+    def table_factors(self) -> list:
+        """Every factor as an explicit log-table, as for a Markov network; a graph with dense edges
+        or block biases (parameters set at compile time) refuses, naming the conversion to use."""
+        if self.dense_edges() or self.biases:
+            raise SpecError(f"graph {self.name!r} has dense edges or block biases, which are not table factors of the "
+                            "declaration; compile it and use model.to_markov_network() (small discrete graphs)")
+        return super().table_factors()
+
     @property
     def graph(self) -> nx.MultiGraph:
         """Block-level graph: block nodes (unit, role) and one node per edge or factor group."""

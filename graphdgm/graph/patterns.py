@@ -42,14 +42,25 @@ class Dense(Pattern):
 
     kind = "dense"
 
-    def __init__(self, weights: Any = None, *, init_std: float = 0.01, seed: int = 0) -> None:
+    def __init__(self, weights: Any = None, *, init_std: float = 0.01, seed: int = 0,
+                 layout: tuple[int, ...] | None = None) -> None:
         self.weights = None if weights is None else real_array(weights, "Dense weights")
+        # the shape of the compiled parameter (default: the given weights' shape, else (rows, cols))
+        self.param_shape = tuple(int(s) for s in layout) if layout is not None else (
+            None if self.weights is None else tuple(self.weights.shape))
         if self.weights is not None and not np.all(np.isfinite(self.weights)):
             raise SpecError("Dense weights have non-finite entries (NaN or inf); every weight must be a finite number")
         self.init_std = positive_float(init_std, "Dense init_std", allow_zero=True)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise SpecError(f"Dense seed must be an int, got {seed!r}")
         self.seed = int(seed)
+
+    def layout(self, rows: int, cols: int) -> tuple[int, ...]:
+        """The compiled parameter's shape: (rows, cols) unless declared otherwise."""
+        shape = self.param_shape or (rows, cols)
+        if int(np.prod(shape)) != rows * cols:
+            raise SpecError(f"Dense layout {shape} does not hold ({rows}, {cols}) weights")
+        return shape
 
     def matrix(self, rows: int, cols: int, sizes: tuple[int, int], what: str) -> np.ndarray | None:
         """The given weights as (rows, cols), or a SpecError naming the shapes accepted: (rows,

@@ -73,15 +73,38 @@ class Unit:
     def own(self, x: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
         return self.features(x, scale) @ bias
 
-    def natural(self, field: torch.Tensor, bias: torch.Tensor, beta: Any = None) -> torch.Tensor:
-        z = field + bias
+    def natural(self, field: torch.Tensor, bias: torch.Tensor | float, beta: Any = None) -> torch.Tensor:
+        z = field if isinstance(bias, float) and bias == 0.0 else field + bias  # 0.0: field is already natural
         return z if _is_one(beta) else z * beta
 
     def log_normaliser(self, field: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+        return self.log_normaliser_terms(field, bias, scale).sum(-1)
+
+    def log_normaliser_terms(self, field: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+        """Per unit: log Σ_x exp(own_i(x) + field_i·f(x)) (B, n)."""
         raise NotImplementedError
+
+    def clamped_terms(self, x: torch.Tensor, field: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+        """Per unit at the given states: own_i(x_i) + field_i·f(x_i) (B, n) (the sum replaced by the value)."""
+        f = self.features(x, scale)
+        z = (f * (field + bias)).reshape(*x.shape, self.width).sum(-1)
+        return z
+
+    def own_bias_grad(self, x: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+        """∂/∂bias of Σ_rows own(x) (the bias's shape, flat)."""
+        return self.features(x, scale).sum(0)
 
     def mean_features(self, field: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
+
+    def conditional_params(self, field: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+        """The conditional in the unit's own terms: logits (B, n) for two-state units, logits (B, n, k)
+        for softmax units, means (B, n) for Gaussian ones."""
+        return field + bias
+
+    def mean_state(self, field: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+        """E[x] (B, n): the expected value (for softmax units the expected state index)."""
+        return self.mean_features(field, bias, scale)
 
     def sample(self, field: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor | None = None,
                generator: torch.Generator | None = None, beta: Any = None) -> torch.Tensor:
@@ -156,8 +179,11 @@ class Bernoulli(Unit):
     def log_normaliser(self, field, bias, scale=None):
         return F.softplus(field + bias).sum(-1)
 
+    def log_normaliser_terms(self, field, bias, scale=None):
+        return F.softplus(self.natural(field, bias))
+
     def mean_features(self, field, bias, scale=None):
-        return torch.sigmoid(field + bias)
+        return torch.sigmoid(self.natural(field, bias))
 
     def sample(self, field, bias, scale=None, generator=None, beta=None):
         p = torch.sigmoid(self.natural(field, bias, beta))
@@ -192,9 +218,9 @@ class Spin(Unit):
     def features(self, x, scale=None):
         return 2 * x - 1
 
-    def log_normaliser(self, field, bias, scale=None):
+    def log_normaliser_terms(self, field, bias, scale=None):
         z = field + bias
-        return (z.abs() + F.softplus(-2 * z.abs())).sum(-1)  # log(e^z + e^-z), stable
+        return z.abs() + F.softplus(-2 * z.abs())  # log(e^z + e^-z), stable
 
     def mean_features(self, field, bias, scale=None):
         return torch.tanh(field + bias)
@@ -235,11 +261,21 @@ class Softmax(Unit):
     def _view(self, t: torch.Tensor) -> torch.Tensor:
         return t.reshape(*t.shape[:-1], -1, self.k)
 
-    def log_normaliser(self, field, bias, scale=None):
-        return torch.logsumexp(self._view(field + bias), -1).sum(-1)
+    def bias_shape(self, n: int) -> tuple[int, ...]:
+        return (n, self.k)
+
+    def log_normaliser_terms(self, field, bias, scale=None):
+        return torch.logsumexp(self._view(field + bias), -1)
 
     def mean_features(self, field, bias, scale=None):
         return torch.softmax(self._view(field + bias), -1).reshape(field.shape)
+
+    def conditional_params(self, field, bias, scale=None):
+        return self._view(field + bias)
+
+    def mean_state(self, field, bias, scale=None):
+        p = torch.softmax(self._view(field + bias), -1)
+        return (p * torch.arange(self.k, dtype=p.dtype, device=p.device)).sum(-1)
 
     def sample(self, field, bias, scale=None, generator=None, beta=None):
         z = self._view(self.natural(field, bias, beta))  # (B, n, k)
@@ -303,12 +339,23 @@ class Gaussian(Unit):
     def own(self, x, bias, scale=None):
         return -(((x - bias) / scale) ** 2).sum(-1) / 2
 
-    def log_normaliser(self, field, bias, scale=None):
+    def log_normaliser_terms(self, field, bias, scale=None):
         # ∫ exp(-(x-b)²/(2σ²) + a x/σ) dx = √(2π) σ exp(a b/σ + a²/2)
-        return (field * bias / scale + field**2 / 2 + 0.5 * math.log(2 * math.pi) + torch.log(scale)).sum(-1)
+        return field * bias / scale + field**2 / 2 + 0.5 * math.log(2 * math.pi) + torch.log(scale)
+
+    def clamped_terms(self, x, field, bias, scale=None):
+        return -((x - bias) / scale) ** 2 / 2 + x / scale * field
+
+    def own_bias_grad(self, x, bias, scale=None):
+        return ((x - bias) / scale**2).sum(0)
 
     def mean_features(self, field, bias, scale=None):
         return bias / scale + field
+
+    def conditional_params(self, field, bias, scale=None):
+        return bias + scale * field
+
+    mean_state = conditional_params
 
     def sample(self, field, bias, scale=None, generator=None, beta=None):
         mean = bias + scale * field
@@ -360,8 +407,8 @@ class _Constant(Unit):
     def features(self, x, scale=None):
         return torch.zeros_like(x)
 
-    def log_normaliser(self, field, bias, scale=None):
-        return torch.zeros(field.shape[:-1], dtype=field.dtype, device=field.device)
+    def log_normaliser_terms(self, field, bias, scale=None):
+        return torch.zeros_like(field)
 
     def mean_features(self, field, bias, scale=None):
         return torch.zeros_like(field)

@@ -76,6 +76,13 @@ def to_pgmpy(spec: MarkovNetwork) -> Any:
             f"BayesianNetwork specs (to a DiscreteBayesianNetwork); a {type(spec).__name__} has no pgmpy "
             f"counterpart.{hint}"
         )
+    if getattr(spec, "dense_edges", None) is not None and (spec.dense_edges() or spec.biases):
+        raise CapabilityError(
+            f"to_pgmpy converts discrete MarkovNetwork / FactorGraph specs (to a DiscreteMarkovNetwork) and BayesianNetwork "
+            f"specs (to a DiscreteBayesianNetwork); a {type(spec).__name__} with dense edges or block biases (parameters "
+            "the compiler initialises or learns) has no pgmpy counterpart. Compile it and convert "
+            "model.to_markov_network() (small discrete graphs) instead."
+        )
     if hasattr(spec, "cpds") and hasattr(spec, "parents"):
         return bayesian_network_to_pgmpy(spec)
     for v, d in zip(spec.variables, spec.domains()):

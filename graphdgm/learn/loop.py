@@ -168,7 +168,8 @@ def train(
         for p in model.parameters():  # every rank starts from rank 0's parameters
             broadcast_(p.data, 0, distributed)
     history.diverged = None
-    last_finite = _LastFinite([(n, p) for n, p in model.named_parameters()])
+    labels = getattr(model, "parameter_labels", {})  # names people use in messages (a graph's edge names)
+    last_finite = _LastFinite([(labels.get(n, n), p) for n, p in model.named_parameters()])
     last_finite.epoch = start
     bar = progress_bar(range(start, epochs), progress if rank == 0 else False, desc="train")
     for epoch in bar:

@@ -16,6 +16,9 @@ from graphdgm.errors import SpecError
 from graphdgm.spec.domains import Binary, Categorical, Domain, Real
 from graphdgm.spec.validate import check_table_entries, positive_float, positive_int, real_array, shape_tuple
 from graphdgm.spec.variables import VariableBlocks
+from graphdgm.graph.graph import Graph
+from graphdgm.graph.patterns import Dense
+from graphdgm.graph.units import Bernoulli, Gaussian, Softmax
 
 VISIBLE_TYPES = ("bernoulli", "gaussian", "categorical")
 
@@ -50,7 +53,7 @@ def _optional_array(x: Any, shape: tuple[int, ...], what: str) -> np.ndarray | N
     return a
 
 
-class RBM(VariableBlocks):
+class RBM(Graph):
     """A restricted Boltzmann machine: a visible layer ``v`` and a hidden layer ``h`` of binary units,
     fully connected between the layers and not within them.
 
@@ -95,9 +98,7 @@ class RBM(VariableBlocks):
             raise SpecError(f"hidden must be a number of units, got shape {self.hidden_shape}")
         dom = _visible_domain(self.visible_type, categories)
         self.categories = dom.cardinality if self.visible_type == "categorical" else None
-        self.visible_name = self._declare_block(visible_name, self.visible_shape, dom)
-        self.hidden_name = self._declare_block(hidden_name, self.hidden_shape, Binary())
-        V, H = self.num_visible, self.num_hidden
+        V, H = int(np.prod(self.visible_shape)), self.hidden_shape[0]
         k = (self.categories,) if self.categories else ()
         check_table_entries((V, *k, H), f"RBM {name!r} weight matrix")
         self.weights = _optional_array(weights, (V, *k, H), "weights")
@@ -115,6 +116,19 @@ class RBM(VariableBlocks):
             raise SpecError("sigma must be positive for every visible unit")
         self.init_std = positive_float(init_std, "init_std", allow_zero=True)
         self.seed = positive_int(seed, "seed", minimum=0)
+        # the graph: two blocks and one dense edge
+        if self.visible_type == "gaussian":
+            unit = Gaussian(1.0 if self.sigma is None else tuple(float(x) for x in self.sigma))
+        elif self.visible_type == "categorical":
+            unit = Softmax(self.categories)
+        else:
+            unit = Bernoulli()
+        self.visible_name = self.block(visible_name, self.visible_shape, unit,
+                                       bias=True if self.visible_bias is None else self.visible_bias)
+        self.hidden_name = self.block(hidden_name, self.hidden_shape, Bernoulli(), role="latent",
+                                      bias=True if self.hidden_bias is None else self.hidden_bias)
+        self.connect(self.visible_name, self.hidden_name, Dense(self.weights, init_std=self.init_std, seed=self.seed,
+                                                                layout=(V, *k, H)), name="W")
 
     @property
     def num_visible(self) -> int:

@@ -71,14 +71,14 @@ def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: 
         return draw_autoregressive(spec, view)
     if hasattr(spec, "spec") and not isinstance(spec, MarkovNetwork):  # a compiled model: draw its spec
         return draw(spec.spec, view, max_variables=max_variables, threshold=threshold)
+    if isinstance(spec, (RBM, DBN)) and view != "graph":  # layered specs: plates with their sizes
+        from graphdgm.viz.layers import draw_layers
+
+        return draw_layers(spec)
     if isinstance(spec, Graph) and (view == "graph" or (view == "auto" and (spec.edges or len(set(spec.roles.values())) > 1))):
         from graphdgm.viz.graph_view import draw_graph  # blocks and their edges
 
         return draw_graph(spec)
-    if isinstance(spec, (RBM, DBN)):  # layered specs: plates with their sizes
-        from graphdgm.viz.layers import draw_layers
-
-        return draw_layers(spec)
     if not isinstance(spec, MarkovNetwork):
         raise SpecError(f"draw() takes a spec (MarkovNetwork, FactorGraph, BayesianNetwork, RBM, DBN, NADE, MADE, PixelCNN, PixelRNN, GAN, MarkovChain, HiddenMarkovModel), got {type(spec).__name__}")
     if view not in VIEWS:

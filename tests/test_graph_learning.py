@@ -101,6 +101,7 @@ def test_mean_field_positive_phase_gives_the_mean_field_gradient():
     assert torch.allclose(-w2, mu["h1"].t() @ mu["h2"] / len(x), atol=1e-8)
 
 
+@pytest.mark.statistical
 @pytest.mark.parametrize("positive", ["mean_field", "gibbs"])
 def test_dbm_training_increases_exact_log_likelihood(positive):
     g = _gen(6)
@@ -147,6 +148,7 @@ def test_graph_training_data_names_latent_and_missing_blocks():
         graph_training_data(crbm, torch.zeros(4, 3))
 
 
+@pytest.mark.statistical
 def test_pretrain_dbm_fills_the_edges_and_beats_random_init():
     g = _gen(11)
     proto = torch.tensor([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1], [1, 0, 1, 0, 1, 0]], dtype=torch.float64)
@@ -155,7 +157,7 @@ def test_pretrain_dbm_fills_the_edges_and_beats_random_init():
     model = gd.compile(gd.DBM([6, 4, 3]))
     start = [op.weight.detach().clone() for op in model.dense]
     baseline = gd.compile(gd.DBM([6, 4, 3])).init_bias_from_data("v", x)  # random weights, visible bias from data
-    histories = pretrain_dbm(model, x, epochs=20, batch_size=20, lr=0.1, momentum=0.5, progress=False)
+    histories = pretrain_dbm(model, x, epochs=20, batch_size=20, lr=0.1, momentum=0.5, monitor_size=0, progress=False)
     assert [len(h) for h in histories] == [20, 20]
     assert all(float((op.weight - w0).abs().max()) > 0.1 for op, w0 in zip(model.dense, start))
     with torch.no_grad():

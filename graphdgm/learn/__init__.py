@@ -13,9 +13,12 @@ from graphdgm.learn.contrastive_training import fit_contrastive
 from graphdgm.learn.counting import fit_chain_by_counting, fit_tables_by_counting
 from graphdgm.learn.layerwise import fit_layerwise
 from graphdgm.learn.adversarial import Adversarial, fit_adversarial
+from graphdgm.learn.graph_contrastive import GraphChains, graph_training_data
+from graphdgm.learn.dbm_pretraining import layer_chain, pretrain_dbm
 
 __all__ = [
     "Adversarial", "fit_adversarial", "ContrastiveDivergence", "History", "baum_welch", "as_training_data", "fit", "fit_layerwise", "negative_phase", "pseudo_log_likelihood",
     "fit_chain_by_counting", "fit_contrastive", "fit_tables_by_counting", "methods_for",
+    "GraphChains", "graph_training_data", "layer_chain", "pretrain_dbm",
     "reconstruction_error", "train", "Objective", "available_objectives", "register_objective", "unregister_objective",
 ]

@@ -5,7 +5,9 @@ energy of the observed units (the energy itself for a fully observed Markov netw
 layer summed out for an RBM). The objective below is the surrogate loss
 ``mean F(data) - mean F(negatives)``, whose autograd gradient is that difference with the model
 expectation replaced by samples: k Gibbs sweeps from the data (CD-k) or from chains that persist
-across updates (PCD, Tieleman 2008).
+across updates (PCD, Tieleman 2008). On a compiled graph with latent or input blocks the phases are
+:class:`graphdgm.learn.graph_contrastive.GraphChains` (latent blocks summed out where they can be,
+mean-field / Gibbs / exact positive phase for the others).
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from typing import Any
 
 import torch
 
-from graphdgm.errors import CapabilityError
+from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.infer.mcmc.gibbs import conditionals_for
+from graphdgm.learn.graph_contrastive import GraphChains, trains_by_blocks
 from graphdgm.runtime.random import make_generator
 from graphdgm.spec.validate import positive_int
 
@@ -62,9 +65,14 @@ class _MarkovChains:
         return cond.packed(y)  # (C, n)
 
 
-def negative_phase(model: torch.nn.Module) -> _RBMChains | _MarkovChains:
-    """The sampler CD uses for ``model``, chosen by its capabilities."""
+def negative_phase(model: torch.nn.Module, **options: Any) -> _RBMChains | _MarkovChains | GraphChains:
+    """The sampler CD uses for ``model``, chosen by its capabilities and interface: a compiled
+    graph's block phases (``options``: ``positive``, ``mean_field_steps``, ``generator``; a graph
+    without latent or input blocks but with pairs / table factors uses the Markov-network path),
+    an RBM's layer conditionals, or a Markov network's chromatic block Gibbs."""
     caps = getattr(model, "capabilities", frozenset())
+    if trains_by_blocks(model):
+        return GraphChains(model, **options)
     if "free_energy" in caps:
         return _RBMChains(model)
     if {"energy", "conditionals"} <= set(caps):
@@ -89,24 +97,35 @@ class ContrastiveDivergence:
     """
 
     def __init__(self, model: torch.nn.Module, k: int = 1, *, persistent: bool = False, chains: int | None = None,
-                 seed: int | torch.Generator = 0) -> None:
+                 seed: int | torch.Generator = 0, positive: str = "mean_field", mean_field_steps: int = 10) -> None:
         self.model, self.k, self.persistent = model, positive_int(k, "k (Gibbs sweeps per update)"), bool(persistent)
         self.chains_wanted = None if chains is None else positive_int(chains, "chains")
-        self.sampler = negative_phase(model)
         dev = next(model.parameters()).device
         self.generator = make_generator(seed, dev)
+        if trains_by_blocks(model):
+            self.sampler = negative_phase(model, positive=positive, mean_field_steps=mean_field_steps, generator=self.generator)
+        else:  # positive / mean_field_steps only matter for latent blocks that do not sum out
+            self.sampler = negative_phase(model)
+        if self.persistent and isinstance(self.sampler, GraphChains) and self.sampler.inputs:
+            raise SpecError(f"PCD cannot train a conditional model: its negative chains are conditioned on each batch's "
+                            f"input blocks {self.sampler.inputs}, so they cannot persist across batches; use CD-k "
+                            f"(persistent=False, gd.fit(model, data, method='cd'))")
         self.chains: torch.Tensor | None = None  # PCD's fantasy particles (C, n)
 
     def _init_chains(self, batch: torch.Tensor) -> torch.Tensor:
         """PCD chains start from data (rows drawn with replacement): a common, well-mixed start."""
         c = self.chains_wanted or batch.shape[0]
         idx = torch.randint(batch.shape[0], (c,), generator=self.generator, device=batch.device)
+        if isinstance(self.sampler, GraphChains):  # the latent blocks drawn given the rows
+            return self.sampler.chains_from(batch[idx], self.generator)
         return batch[idx].clone()
 
     def negatives(self, batch: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
         """Samples for the negative phase (no gradient)."""
         with torch.no_grad():
             if not self.persistent:
+                if isinstance(self.sampler, GraphChains):
+                    return self.sampler.run(self.sampler.chains_from(batch, self.generator), self.k, self.generator)
                 return self.sampler.run(batch, self.k, self.generator, hint)
             if self.chains is None:
                 self.chains = self._init_chains(batch)

@@ -128,6 +128,8 @@ class ContrastiveOptions:
     resume: bool = False
     callbacks: Sequence[Callable[[int, dict[str, float]], Any]] = ()
     distributed: bool | None = None
+    positive: str = "mean_field"  # latent blocks that do not sum out: "mean_field", "gibbs" or "exact"
+    mean_field_steps: int = 10
 
 
 @dataclass(frozen=True)
@@ -155,10 +157,18 @@ register_objective("mle", Objective(fit_mle, MLEOptions, frozenset({"autoregress
                                     "an autoregressive model (NADE, MADE, PixelCNN, PixelRNN; gradient ascent on log p)"))
 register_objective("adversarial", Objective(fit_adversarial, AdversarialOptions, frozenset({"gan"}), "a GAN"),
                    aliases=("gan",))
-register_objective("pcd", Objective(partial(fit_contrastive, persistent=True), PersistentContrastiveOptions, energy_model,
-                                    "an RBM or an undirected Markov network (persistent contrastive divergence)"))
+def unconditional_energy_model(caps: frozenset[str]) -> bool:
+    """PCD's persistent chains need one distribution to follow: not a conditional model (input
+    blocks), whose Z(u) changes with every batch; those train by CD, their default."""
+    return energy_model(caps) and "inputs" not in caps
+
+
+register_objective("pcd", Objective(partial(fit_contrastive, persistent=True), PersistentContrastiveOptions,
+                                    unconditional_energy_model,
+                                    "an RBM, a Boltzmann machine graph or an undirected Markov network without input blocks "
+                                    "(persistent contrastive divergence)"))
 register_objective("cd", Objective(partial(fit_contrastive, persistent=False), ContrastiveOptions, energy_model,
-                                   "an RBM or an undirected Markov network (contrastive divergence)"))
+                                   "an RBM, a Boltzmann machine graph or an undirected Markov network (contrastive divergence)"))
 
 ADVICE["layerwise"] = ("a stack of layers (a deep belief network) trains layer by layer: "
                        "gd.learn.fit_layerwise(dbn, data, method='pcd')")

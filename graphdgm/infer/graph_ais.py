@@ -251,7 +251,7 @@ def graph_ais(
     >>> crbm = gd.compile(gd.CRBM(2, 4, 3, init_std=0.5))
     >>> u = torch.tensor([[0., 1.], [1., 1.]], dtype=torch.float64)
     >>> r = graph_ais(crbm, runs=100, betas=300, inputs=u)
-    >>> bool(((r.log_z - exact_log_partition(crbm, u)).abs() < 0.05).all())
+    >>> bool(((r.log_z - exact_log_partition(crbm, {"u": u})).abs() < 0.05).all())
     True
     """
     runs = check_count("graph_ais", "runs", runs)
@@ -342,6 +342,7 @@ def _data_blocks(model: torch.nn.Module, data: Any, what: str) -> dict[str, Tens
     return xs
 
 
+@torch.no_grad()
 def mean_field_posterior(model: torch.nn.Module, xs: dict[str, Tensor], *, steps: int = 50, tol: float = 1e-7
                          ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Fully factorised q(latent | xs) by block coordinate ascent: ``(means, fields)``, each latent

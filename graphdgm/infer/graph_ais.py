@@ -34,7 +34,7 @@ import torch
 from graphdgm.compiler.colouring import two_colouring
 from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.infer.diagnostics import Diagnostics, PerThread, warn_if_unconverged
-from graphdgm.infer.mcmc.ais import AIS_ESS_FRACTION, ais_diagnostics, importance_ess
+from graphdgm.infer.mcmc.ais import AIS_ESS_FRACTION, ais_diagnostics
 from graphdgm.infer.options import check_count, check_threshold
 from graphdgm.runtime.progress import progress_bar
 from graphdgm.runtime.random import make_generator
@@ -203,8 +203,18 @@ class GraphAISResult:
     @property
     def effective_sample_size(self) -> float:
         """The smallest (Σ w)² / Σ w² of the importance weights over the input rows."""
-        lw = self.log_weights.reshape(-1, self.log_weights.shape[-1])
-        return min(importance_ess(row) for row in lw)
+        return float(row_ess(self.log_weights.reshape(-1, self.log_weights.shape[-1])).min())
+
+
+def row_ess(log_weights: Tensor) -> Tensor:
+    """Kish's effective sample size of each row of log importance weights (B, R) -> (B,); 0 for a
+    row that is all -inf.
+
+    >>> row_ess(torch.tensor([[0.0, 0.0], [0.0, -1e9]])).tolist()
+    [2.0, 1.0]
+    """
+    w = torch.softmax(log_weights.to(torch.float64), -1)
+    return torch.nan_to_num(1.0 / (w**2).sum(-1), nan=0.0)
 
 
 # ---------------------------------------------------------------------- AIS
@@ -304,8 +314,9 @@ def graph_ais(
     a_s = _fields(model, split.summed, fx, a_in)
     lp = log_p(0.0, own_a, d, a_s)
     log_w = torch.zeros(B * R, dtype=torch.float64, device=dev)
-    for t in progress_bar(range(1, len(b)), progress, desc="graph AIS"):  # a loop over temperatures
-        bt = float(b[t])
+    temps = b.tolist()  # read once: no device sync per step
+    for t in progress_bar(range(1, len(temps)), progress, desc="graph AIS"):  # a loop over temperatures
+        bt = temps[t]
         log_w += log_p(bt, own_a, d, a_s) - lp  # p*_t(x) / p*_{t-1}(x)
         s = draw(split.summed, a_s, bt)  # s ~ p_t(s | x)
         x = draw(split.sampled, _fields(model, split.sampled, {k: model.features(k, v) for k, v in s.items()}, a_in), bt)
@@ -319,7 +330,7 @@ def graph_ais(
     log_z = log_mean + log_z_a + const_u
     lo = torch.where(3 * sd < 1, log_z + torch.log1p(-(3 * sd).clamp_max(1 - 1e-12)), torch.full_like(log_z, float("-inf")))
     hi = log_z + torch.log1p(3 * sd)
-    worst = int(torch.tensor([importance_ess(row) for row in log_w]).argmin())  # a loop over input rows
+    worst = int(row_ess(log_w).argmin())
     diagnostics = warn_if_unconverged(ais_diagnostics(
         log_w[worst], ess_fraction, "graph_ais", hint="more temperatures (betas), more runs, or base_data for the base"))
     samples = {k: v.view(B, R, -1) for k, v in x.items()}
@@ -492,6 +503,6 @@ class GraphAIS:
         return r.log_z[0] if r.log_z.dim() else r.log_z
 
 
-__all__ = ["AISSplit", "GraphAIS", "GraphAISResult", "GraphLikelihood", "ais_betas", "ais_split", "base_biases",
+__all__ = ["AISSplit", "GraphAIS", "GraphAISResult", "GraphLikelihood", "ais_betas", "ais_split", "base_biases", "row_ess",
            "graph_ais", "graph_log_likelihood", "graph_log_likelihood_bound", "mean_field_posterior",
            "salakhutdinov_murray_betas"]

@@ -65,7 +65,47 @@ def rbm_model() -> torch.nn.Module:
                              hidden_bias=rng.normal(0, 0.5, 4)))
 
 
-MODELS = {"ising": ising_model, "rbm-like": rbm_like_model, "rbm": rbm_model, "binary+3way": binary_higher_order_model, "categorical": categorical_model, "potts": potts_model}
+def _randomise(model: torch.nn.Module, seed: int, bias_std: float = 0.5) -> torch.nn.Module:
+    """Non-trivial biases for a compiled graph (its constructors start them at zero)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for b in model.bias:
+            b.copy_(bias_std * torch.randn(b.shape, generator=g, dtype=b.dtype))
+    return model
+
+
+def dbm_model() -> torch.nn.Module:
+    """A three-layer DBM graph [4, 3, 2]: blocks v and h2 share a colour, h1 the other."""
+    return _randomise(gd.compile(gd.DBM([4, 3, 2], init_std=0.8, seed=6)), 6)
+
+
+def srbm_model() -> torch.nn.Module:
+    """A semi-restricted BM graph: lateral visible couplings split v into single-unit blocks."""
+    return _randomise(gd.compile(gd.SRBM(4, 3, init_std=0.6, seed=7)), 7)
+
+
+def crbm_model() -> torch.nn.Module:
+    """A conditional RBM graph: its input block u is clamped in every query (see evidence_for)."""
+    return _randomise(gd.compile(gd.CRBM(2, 3, 2, init_std=0.8, seed=8)), 8)
+
+
+def softmax_graph_model() -> torch.nn.Module:
+    """Softmax(3) visible units and Bernoulli hidden units joined by a dense edge."""
+    g = gd.Graph("softmax_rbm")
+    g.connect(g.block("v", 3, gd.Softmax(3)), g.block("h", 2, gd.Bernoulli(), role="latent"), gd.Dense(init_std=0.8, seed=9))
+    return _randomise(gd.compile(g), 9)
+
+
+def spin_graph_model() -> torch.nn.Module:
+    """Spin units (±1) on both sides of a dense edge."""
+    g = gd.Graph("spin_rbm")
+    g.connect(g.block("s", 4, gd.graph.Spin()), g.block("t", 3, gd.graph.Spin(), role="latent"), gd.Dense(init_std=0.4, seed=10))
+    return _randomise(gd.compile(g), 10, 0.3)
+
+
+MODELS = {"ising": ising_model, "rbm-like": rbm_like_model, "rbm": rbm_model, "binary+3way": binary_higher_order_model,
+          "categorical": categorical_model, "potts": potts_model, "dbm-graph": dbm_model, "srbm-graph": srbm_model,
+          "crbm-graph": crbm_model, "softmax-graph": softmax_graph_model, "spin-graph": spin_graph_model}
 
 
 def exact_joint(model: torch.nn.Module, evidence: dict[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,10 +145,20 @@ SAMPLERS = {
 }
 
 
+def input_evidence(model: torch.nn.Module) -> dict[int, int]:
+    """Values for a conditional graph's input blocks (every query must give them): alternating 1, 0."""
+    out: dict[int, int] = {}
+    for b in getattr(model, "blocks_with_role", lambda role: [])("input"):
+        a, e = model.ranges[b]
+        out.update({i: (i - a + 1) % 2 for i in range(a, e)})
+    return out
+
+
 def evidence_for(model: torch.nn.Module, with_evidence: bool) -> dict[int, int]:
+    inputs = input_evidence(model)
     if not with_evidence:
-        return {}
-    return {0: 1, model.num_variables - 1: int(model.cards[-1]) - 1}
+        return inputs
+    return {**inputs, 0: 1, model.num_variables - 1: int(model.cards[-1]) - 1}
 
 
 @pytest.mark.statistical

@@ -89,9 +89,13 @@ class GraphConditionals(BlockConditionals):
         d = super().binary_logit(x, block, None)
         name, _ = self._slice_block[block]
         unit = self.model.units[name]
-        z = self.dense_field(x, block) + self._own_bias[block][:, None]  # (m, C) feature-space natural parameter
-        f0, f1 = unit.state_values() if unit.kind != "bernoulli" else (0.0, 1.0)
-        d = d + (f1 - f0) * z
+        z = self.dense_field(x, block) + self._own_bias[block][:, None]  # (m w, C) feature-space natural parameter
+        if unit.width > 1:  # Softmax(2): one feature per state, the logit is their difference
+            zk = z.view(-1, unit.width, z.shape[1])  # (m, 2, C)
+            d = d + zk[:, 1] - zk[:, 0]
+        else:  # f(1) - f(0): 1 for Bernoulli units, 2 for spins
+            f = unit.features(torch.tensor([[0.0, 1.0]], dtype=z.dtype, device=z.device))[0]
+            d = d + (f[1] - f[0]) * z
         return d * beta if beta is not None else d
 
     def logits(self, x: torch.Tensor, block: int, beta: torch.Tensor | None = None) -> torch.Tensor:
@@ -105,7 +109,8 @@ class GraphConditionals(BlockConditionals):
         if unit.width > 1:
             add = z.view(m, unit.width, C)
         else:
-            vals = torch.tensor(unit.state_values(), dtype=x.dtype, device=x.device)  # (k,)
+            states = torch.arange(unit.cardinality, dtype=x.dtype, device=x.device)[None]  # (1, k)
+            vals = unit.features(states)[0]  # (k,): each state's feature (0/1, ±1)
             add = z.view(m, 1, C) * vals[None, :, None]
         out = out.clone()
         out[:, : add.shape[1]] += add

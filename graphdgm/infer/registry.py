@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
@@ -40,6 +41,9 @@ class Backend(Protocol):
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}
 _ENTRY_POINTS_LOADED = False
+# Built-in backends whose modules the package does not import eagerly (they import the samplers,
+# which import this module): registered on the first lookup, before third-party entry points.
+_LAZY_BUILTINS: dict[str, tuple[str, str]] = {"graph_ais": ("graphdgm.infer.graph_ais", "GraphAIS")}
 
 
 def register_backend(name: str, factory: Callable[..., Any], *, overwrite: bool = False) -> None:
@@ -66,6 +70,9 @@ def _load_entry_points() -> None:
     if _ENTRY_POINTS_LOADED:
         return
     _ENTRY_POINTS_LOADED = True
+    for name, (module, attr) in _LAZY_BUILTINS.items():
+        if name not in _REGISTRY:
+            _REGISTRY[name] = getattr(importlib.import_module(module), attr)
     for ep in metadata.entry_points(group="graphdgm.backends"):
         if ep.name not in _REGISTRY:
             _REGISTRY[ep.name] = ep.load

@@ -49,6 +49,11 @@ class MetropolisHastings:
             kind = "real-valued" if continuous else "discrete"
             fit = "'random_walk'" if continuous else "'flip' or 'block'"
             raise CapabilityError(f"proposal {self.proposal!r} does not suit a {kind} model; use proposal={fit}")
+        cards = getattr(model, "cards", None)
+        if continuous and cards is not None and bool((cards > 0).any()):
+            raise CapabilityError("random-walk proposals move real values, and this model also has discrete units "
+                                  "(e.g. Bernoulli hidden units beside Gaussian visible ones); sample it with "
+                                  "BlockGibbs(), which draws each block from its own conditional")
         if continuous:
             return self._init_continuous(model, int(chains), evidence or {}, generator)
         cond = conditionals_for(model, evidence)

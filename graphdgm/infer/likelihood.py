@@ -11,7 +11,11 @@ from graphdgm.errors import CapabilityError, SpecError
 def log_likelihood(model: torch.nn.Module, data: Any, *, backend: str = "exact", **options: Any) -> float:
     """Mean log p(x) over the rows of ``data`` (nats per example; negate for the usual test NLL).
 
-    Chosen by the model's capabilities: a model with a free energy (latent units summed out, an
+    Chosen by the model's capabilities: a compiled graph (``gd.DBM``, ``gd.SRBM``, ``gd.CRBM``, any
+    ``gd.Graph``; data per observed and input block) gives log p(observed | inputs) exactly by
+    enumeration (``backend="exact"``) or with log Z by AIS (``backend="ais"``; for latent blocks
+    that do not all sum out, a DBM's, the mean-field variational lower bound; ``options`` go to
+    :func:`graphdgm.infer.graph_ais.graph_log_likelihood`). A model with a free energy (latent units summed out, an
     RBM) gives -F(x) - log Z, with ``backend="exact"`` for log Z by enumeration or ``backend="ais"``
     for annealed importance sampling (Salakhutdinov and Murray 2008; ``options`` go to
     :func:`graphdgm.infer.rbm_ais.rbm_log_likelihood`). A model whose likelihood is intractable but
@@ -38,6 +42,19 @@ def log_likelihood(model: torch.nn.Module, data: Any, *, backend: str = "exact",
 
         x = as_training_data(model.rbms[0], data)
         return dbn_log_likelihood_bound(model, x, **options).bound
+    if "block_sums" in caps and not hasattr(model, "free_energy_and_logits"):  # a compiled graph (DBM, SRBM, CRBM, ...)
+        if backend == "exact":  # enumeration with every summable block summed out
+            from graphdgm.infer.enumeration import exact_log_likelihood
+
+            with torch.no_grad():
+                return _mean(exact_log_likelihood(model, data))
+        if backend == "ais":  # -F - log Z, or the mean-field bound when latent blocks do not all sum out
+            from graphdgm.infer.graph_ais import graph_log_likelihood
+
+            return graph_log_likelihood(model, data, **options).log_likelihood
+        raise SpecError(f"unknown backend {backend!r} for the likelihood of a {type(model).__name__}; use 'exact' "
+                        "(enumeration, small graphs) or 'ais' (annealed importance sampling; a lower bound when latent "
+                        "blocks do not all sum out)")
     if "free_energy" in caps:  # latent units summed out: log p(x) = -F(x) - log Z
         x = as_training_data(model, data)
         if backend == "ais":

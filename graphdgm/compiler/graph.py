@@ -290,9 +290,10 @@ class CompiledGraph(CompiledMarkovNetwork):
         return -self.log_potential(state)
 
     def field(self, block: str, states: dict[str, torch.Tensor], *, features: dict[str, torch.Tensor] | None = None,
-              batch: int | None = None) -> torch.Tensor:
+              batch: int | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
         """The input to ``block`` from its dense edges given the neighbours' states (B, n_b w_b),
-        its bias excluded. ``features`` may hold precomputed (or mean-field) feature vectors."""
+        its bias excluded unless ``bias`` is given (then added inside the first product).
+        ``features`` may hold precomputed (or mean-field) feature vectors."""
         out = None
         for op in self.dense:
             if block not in (op.a, op.b):
@@ -303,12 +304,16 @@ class CompiledGraph(CompiledMarkovNetwork):
                 if other not in states:
                     raise SpecError(f"the field of block {block!r} needs the state of its neighbour {other!r}")
                 f = self.features(other, states[other])
-            m = op.message(f, block)
-            out = m if out is None else out + m
+            if out is None:
+                out = op.message(f, block, bias=bias)
+            else:
+                out = out + op.message(f, block)
         if out is None:
             B = next(iter(states.values())).shape[0] if states else (batch or 1)
             n = (self.ranges[block][1] - self.ranges[block][0]) * self.units[block].width
             out = torch.zeros(B, n, dtype=self.dtype, device=self.values.device)
+            if bias is not None:
+                out = out + bias
         return out
 
     def natural_bias(self, block: str) -> torch.Tensor:
@@ -330,10 +335,11 @@ class CompiledGraph(CompiledMarkovNetwork):
         """Independent draws of ``block``'s units given ``field`` (B, n_b w_b) -> states (B, n_b)."""
         return self.units[block].sample(field, self.natural_bias(block), self.scale_of(block), generator, beta)
 
-    def given(self, data: Any, *, what: str = "data", roles: tuple[str, ...] = ("observed", "input")) -> dict[str, torch.Tensor]:
+    def given(self, data: Any, *, what: str = "data", roles: tuple[str, ...] = ("observed", "input"),
+              values: bool = True) -> dict[str, torch.Tensor]:
         """Data for the blocks with ``roles`` (observed and input): a tensor when there is one
         such block, else a dict by block name -> ``{block: (B, n_b)}`` validated against each
-        block's unit."""
+        block's unit (shapes always; the values too unless ``values=False``, for hot paths)."""
         wanted = [b for b in self.block_names if self.roles[b] in roles]
         if not isinstance(data, dict):
             if len(wanted) != 1:
@@ -352,7 +358,8 @@ class CompiledGraph(CompiledMarkovNetwork):
                 raise SpecError(f"{what} for block {b!r} has {x.shape[1]} columns; the block has {n} units "
                                 f"(shape {self.spec.blocks[b].shape})")
             x = x.to(self.dtype)
-            self.units[b].check_states(x, f"{what} for block {b!r}")
+            if values:
+                self.units[b].check_states(x, f"{what} for block {b!r}")
             if B is not None and x.shape[0] != B:
                 raise SpecError(f"{what}: block {b!r} has {x.shape[0]} rows, another block {B}; give one row per example in each")
             B = x.shape[0]
@@ -369,7 +376,7 @@ class CompiledGraph(CompiledMarkovNetwork):
                 f"the latent blocks {self.blocks_with_role('latent')} of this graph do not all sum out analytically given "
                 "the observed ones (two latent blocks share an edge, or one has internal edges); use "
                 "gd.infer.exact_free_energy(model, data) on a small model, or a variational bound")
-        xs = self.given(data, what="free_energy data")
+        xs = self.given(data, what="free_energy data", values=False)
         missing = [b for b in self.block_names if self.roles[b] != "latent" and b not in xs]
         if missing:
             raise SpecError(f"free_energy needs data for every observed and input block; missing {missing}")
@@ -399,8 +406,11 @@ class CompiledGraph(CompiledMarkovNetwork):
             for g in self.groups:
                 total = total + g.log_potential(probe)
         for b in free:
-            field = self.field(b, xs, features=feats, batch=B)
             unit, bias, scale = self.units[b], self.natural_bias(b), self.scale_of(b)
+            if unit.discrete and not (clamps and b in clamps):  # the bias inside the product: natural parameters
+                total = total + unit.log_normaliser(self.field(b, xs, features=feats, batch=B, bias=bias), 0.0)
+                continue
+            field = self.field(b, xs, features=feats, batch=B)
             if clamps and b in clamps:
                 mask, vals = clamps[b]
                 terms = unit.log_normaliser_terms(field, bias, scale)  # (B, n_b)
@@ -437,25 +447,30 @@ class CompiledGraph(CompiledMarkovNetwork):
         Only for graphs whose edges are all dense (``closed_form_gradient``)."""
         if not self.closed_form_gradient:
             raise CapabilityError("the closed-form free-energy gradient covers graphs whose edges are all dense; use autograd")
-        grads: dict[int, torch.Tensor] = {}
+        grads: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id(param) -> (param, gradient in matrix form)
 
         def add(p: torch.Tensor, g: torch.Tensor, w: float) -> None:
             key = id(p)
             if key in grads:
-                grads[key][1].add_(g.reshape(p.shape), alpha=w)
+                grads[key][1].add_(g, alpha=w)
             else:
-                grads[key] = (p, g.reshape(p.shape).mul(w))
+                grads[key] = (p, g.mul_(w) if g._base is None and g.is_contiguous() else g * w)
 
-        for data, fields, w in parts:  # a loop over the (two) parts: data and negatives
+        for data, means, w in parts:  # a loop over the (two) parts: data and negatives
             xs = self.blocks_of_data(data)
             feats = {b: self.features(b, x) for b, x in xs.items()}
-            free = [b for b in self.block_names if b not in xs]
-            for b in free:  # E[f_b | given]
-                feats[b] = fields[b] if fields is not None and b in fields else self.mean_features(b, self.field(b, xs, features=feats))
-            for op in self.dense:
+            for b in self.block_names:  # E[f_b | given] for the summed blocks
+                if b not in xs:
+                    feats[b] = means[b] if means is not None and b in means else self.units[b].mean_features(
+                        self.field(b, xs, features=feats, bias=self.natural_bias(b)), 0.0, self.scale_of(b)) \
+                        if self.units[b].discrete else self.mean_features(b, self.field(b, xs, features=feats))
+            for op in self.dense:  # one product per edge, accumulated in place
                 fa, fb = feats[op.a], feats[op.b]
-                g = fa.t() @ fb
-                add(op.weight, g * op.mask if op.lateral else g, -w)
+                key = id(op.weight)
+                if key in grads:
+                    grads[key][1].addmm_(fa.t(), fb, alpha=-w)
+                else:
+                    grads[key] = (op.weight, torch.mm(fa.t(), fb).mul_(-w))
             for b in self.block_names:
                 bias = self.bias_of(b)
                 if bias is None or not bias.requires_grad:
@@ -464,7 +479,11 @@ class CompiledGraph(CompiledMarkovNetwork):
                     add(bias, self.units[b].own_bias_grad(xs[b], self.natural_bias(b), self.scale_of(b)), -w)
                 else:
                     add(bias, self._summed_bias_grad(b, feats[b]), -w)
+        lateral = {id(op.weight): op.mask for op in self.dense if op.lateral}
         for p, g in grads.values():
+            if id(p) in lateral:
+                g = g * lateral[id(p)]
+            g = g.reshape(p.shape)
             if p.requires_grad:
                 p.grad = g if p.grad is None else p.grad.add_(g)
 

@@ -1,0 +1,131 @@
+"""A deep Boltzmann machine 784-500-1000 on binarized MNIST, declared as a graph (``gd.DBM``):
+greedy layer-wise pre-training, then joint PCD with a mean-field positive phase, all inside one
+wall-time budget on this machine; then the test NLL as the variational lower bound with log Z
+by AIS, on all 10,000 test images, and sample pictures.
+
+    GRAPHDGM_DATA=../shared/data .venv/bin/python benchmarks/dbm_mnist.py --max-minutes 60
+
+Writes ``out/bench/dbm_mnist*`` (model, histories, summary JSON) and the figures
+``docs/dbm_mnist_samples.png`` and ``docs/dbm_mnist_drawing.svg`` when ``--figures`` names them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+import graphdgm as gd
+from graphdgm.data import load_binarized_mnist
+from graphdgm.infer.graph_ais import graph_log_likelihood
+from graphdgm.infer.mcmc import BlockGibbs, sample_chains
+from graphdgm.learn import pretrain_dbm
+from graphdgm.viz import save_image_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Budget:
+    """Wall-time phases: one per pre-trained layer, then the joint training. As a training callback
+    it stops a phase before an epoch would pass the phase's minutes; as a learning-rate schedule it
+    decays linearly to zero over them. A phase starts at its first learning-rate step after the
+    previous one stopped."""
+
+    def __init__(self, minutes: list[float]) -> None:
+        self.minutes, self.phase, self.t0, self.pending = minutes, -1, 0.0, True
+
+    def __call__(self, epoch: int, record: dict) -> bool:
+        keep_going = (time.perf_counter() - self.t0 + record["seconds"]) / 60 < self.minutes[self.phase]
+        self.pending = not keep_going
+        return keep_going
+
+    def schedule(self, _fraction: float) -> float:
+        if self.pending:
+            self.phase, self.t0, self.pending = self.phase + 1, time.perf_counter(), False
+        return max(0.0, 1.0 - (time.perf_counter() - self.t0) / (60 * self.minutes[self.phase]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=None, help="folder or file of binarized_mnist.npz (default: $GRAPHDGM_DATA)")
+    ap.add_argument("--max-minutes", type=float, default=60.0, help="wall time for all training (pre-training + joint)")
+    ap.add_argument("--pretrain-share", type=float, nargs=2, default=[0.25, 0.15],
+                    help="fractions of the budget for the first and second layer's pre-training")
+    ap.add_argument("--pretrain-lr", type=float, default=0.05)
+    ap.add_argument("--lr", type=float, default=0.005, help="joint PCD learning rate (decays linearly to 0 in wall time)")
+    ap.add_argument("--chains", type=int, default=100)
+    ap.add_argument("--k", type=int, default=1, help="Gibbs sweeps of the persistent chains per update")
+    ap.add_argument("--mean-field-steps", type=int, default=5)
+    ap.add_argument("--weight-decay", type=float, default=2e-4)
+    ap.add_argument("--batch-size", type=int, default=100)
+    ap.add_argument("--ais-runs", type=int, default=100)
+    ap.add_argument("--ais-betas", default="salakhutdinov_murray", help="'salakhutdinov_murray' (14,500) or a number")
+    ap.add_argument("--test-size", type=int, default=10000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=str(ROOT / "out" / "bench"))
+    ap.add_argument("--figures", default=None, help="prefix under docs/ for the sample grid, e.g. dbm_mnist")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+    x = load_binarized_mnist("train", args.data, dtype=torch.float32)
+    test = load_binarized_mnist("test", args.data, dtype=torch.float32)[: args.test_size]
+    m = args.max_minutes
+    shares = [m * args.pretrain_share[0], m * args.pretrain_share[1]]
+    budget = Budget([*shares, m - sum(shares)])
+    print(f"# DBM 784-500-1000 on {len(x)} images; budget {m} min (pre-training {shares[0]:.1f} + {shares[1]:.1f}, joint "
+          f"{m - sum(shares):.1f}); torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{platform.processor() or platform.machine()}", flush=True)
+
+    model = gd.compile(gd.DBM([784, 500, 1000], seed=args.seed), dtype="float32")
+    t0 = time.perf_counter()
+    # greedy layer-wise pre-training (doubled bottom and top RBMs), CD-1, each layer in its own time slice
+    histories = pretrain_dbm(model, x, epochs=[10_000, 10_000], lr=args.pretrain_lr, batch_size=args.batch_size,
+                             weight_decay=args.weight_decay, schedule=budget.schedule, callbacks=[budget],
+                             monitor_size=0, seed=args.seed, progress=True)
+    t_pre = time.perf_counter() - t0
+    print(f"pre-training: {t_pre / 60:.1f} min, epochs {[len(h) for h in histories]}", flush=True)
+    joint = gd.fit(model, x, method="pcd", chains=args.chains, k=args.k, epochs=10_000, batch_size=args.batch_size,
+                   lr=args.lr, weight_decay=args.weight_decay, schedule=budget.schedule, callbacks=[budget],
+                   positive="mean_field", mean_field_steps=args.mean_field_steps, monitor_size=0, seed=args.seed,
+                   init_visible_bias=False, progress=True)
+    t_train = time.perf_counter() - t0
+    print(f"joint PCD: {len(joint)} epochs; all training {t_train / 60:.1f} min", flush=True)
+    gd.io.save(model, out / "dbm_mnist.pt")
+    joint.save(out / "dbm_mnist_history.json")
+
+    # evaluation in float64: log Z by AIS over h1 (v and h2 summed out), the mean-field bound per test image
+    model64 = gd.compile(model.spec, dtype="float64")
+    model64.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in model.state_dict().items()})
+    t1 = time.perf_counter()
+    betas = int(args.ais_betas) if args.ais_betas.isdigit() else args.ais_betas
+    r = graph_log_likelihood(model64, test.double(), runs=args.ais_runs, betas=betas, base_data=x.double(), seed=args.seed,
+                             mean_field_steps=50, progress=True)
+    t_eval = time.perf_counter() - t1
+    ais = r.ais
+    summary = {
+        "train_minutes": t_train / 60, "pretrain_minutes": t_pre / 60, "pretrain_epochs": [len(h) for h in histories],
+        "joint_epochs": len(joint), "test_images": len(test), "test_nll_bound": -r.log_likelihood, "is_bound": r.is_bound,
+        "log_z": float(ais.log_z), "log_z_bounds": [float(b) for b in ais.log_z_bounds], "log_z_stderr": float(ais.stderr),
+        "ais_ess": ais.effective_sample_size, "ais_runs": args.ais_runs, "eval_minutes": t_eval / 60,
+        "args": vars(args),
+    }
+    (out / "dbm_mnist_summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps({k: v for k, v in summary.items() if k != "args"}, indent=2), flush=True)
+
+    if args.figures:  # samples: 100 chains of 1000 block-Gibbs sweeps; the grid shows E[v | h1] of the last state
+        res = sample_chains(model64, BlockGibbs(), chains=100, sweeps=1000, burn_in=999, keep="all", seed=args.seed,
+                            rhat_threshold=None)
+        last = res.samples[-1].to(torch.float64)  # (C, n)
+        xs = model64.split(last)
+        with torch.no_grad():
+            mean_v = torch.sigmoid(model64.field("v", xs, bias=model64.natural_bias("v")))
+        save_image_grid(mean_v, ROOT / "docs" / f"{args.figures}_samples.png", ncols=10)
+        print(f"samples: docs/{args.figures}_samples.png", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,37 +1,18 @@
-"""Annealed importance sampling for RBMs, following Salakhutdinov and Murray (2008).
-
-The walk starts at a base-rate RBM (no weights, visible biases from the data's marginals, so its
-log Z_A and samples are exact) and moves to the target through p_β(v) ∝ p_A(v)^(1-β) p̃(v)^β with
-the hidden layer summed out analytically (a lower-variance weight than annealing the joint). Each
-temperature costs two products over all runs at once: one gives the weight increment and the
-hidden conditional, the other the visible conditional.
+"""RBM and DBN likelihoods with log Z by annealed importance sampling (Salakhutdinov and Murray,
+2008). The AIS itself is the graph AIS (:mod:`graphdgm.infer.graph_ais`): one implementation for
+every compiled graph, which for an RBM anneals from a base-rate model with one layer summed out.
 """
 from __future__ import annotations
 
-import copy
-import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from graphdgm.errors import CapabilityError, SpecError
-from graphdgm.infer.diagnostics import Diagnostics, warn_if_unconverged
-from graphdgm.infer.mcmc.ais import AIS_ESS_FRACTION, ais_diagnostics, importance_ess
-from graphdgm.infer.options import check_count, check_threshold
-from graphdgm.runtime.progress import progress_bar
+from graphdgm.infer.diagnostics import Diagnostics
+from graphdgm.infer.graph_ais import salakhutdinov_murray_betas  # noqa: F401 - its old home
+from graphdgm.infer.mcmc.ais import AIS_ESS_FRACTION, importance_ess
 from graphdgm.runtime.random import make_generator
-
-
-def salakhutdinov_murray_betas(device: torch.device | str | None = None) -> torch.Tensor:
-    """The published 14,501 inverse temperatures: steps of 1e-3 to 0.5, 1e-4 to 0.9, 1e-5 to 1.
-
-    >>> b = salakhutdinov_murray_betas(); len(b), float(b[0]), float(b[-1])
-    (14501, 0.0, 1.0)
-    """
-    return torch.cat([torch.linspace(0, 0.5, 501, dtype=torch.float64)[:-1],
-                      torch.linspace(0.5, 0.9, 4001, dtype=torch.float64)[:-1],
-                      torch.linspace(0.9, 1.0, 10001, dtype=torch.float64)]).to(device)
 
 
 @dataclass(frozen=True)
@@ -53,35 +34,10 @@ class RBMAISResult:
         return importance_ess(self.log_weights)
 
 
-def base_rate_bias(model: torch.nn.Module, data: torch.Tensor | None, smoothing: float = 5e-3) -> torch.Tensor:
-    """The base-rate RBM's visible biases: log-odds (or log-probabilities, softmax units) of the
-    data's marginals, pulled slightly toward 0.5 so no unit is certain; zeros without data."""
-    V, K = model.V, model.K
-    dev = model.weight.device
-    if data is None:
-        return torch.zeros((V, K) if model.visible_type == "categorical" else (V,), dtype=torch.float64, device=dev)
-    x = torch.as_tensor(data, device=dev)
-    if model.visible_type == "categorical":
-        p = F.one_hot(x.long().reshape(len(x), V), K).double().mean(0)
-        p = (p + smoothing) / (1 + K * smoothing)
-        return torch.log(p)
-    p = (x.double().reshape(len(x), V).mean(0) + smoothing) / (1 + 2 * smoothing)
-    return torch.log(p) - torch.log1p(-p)
-
-
-def _visible_terms(model, v: torch.Tensor, base: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The target's and the base's visible log-potentials (R,), in float64."""
-    if model.visible_type == "categorical":
-        oh = model.visible_input(v).double()  # (R, V K)
-        return oh @ model.visible_bias.double().reshape(-1), oh @ base.reshape(-1)
-    v = v.double()
-    return v @ model.visible_bias.double(), v @ base
-
-
 def rbm_ais(
     model: torch.nn.Module,
     runs: int = 100,
-    betas: torch.Tensor | str = "salakhutdinov_murray",
+    betas: torch.Tensor | str | int = "salakhutdinov_murray",
     *,
     base_data: torch.Tensor | None = None,
     seed: int | torch.Generator = 0,
@@ -89,70 +45,30 @@ def rbm_ais(
     progress: bool | None = None,
     ess_fraction: float | None = AIS_ESS_FRACTION,
 ) -> RBMAISResult:
-    """Estimate log Z of a Bernoulli or softmax-visible RBM by AIS from a base-rate RBM.
+    """Estimate log Z of an RBM by AIS from a base-rate model: the graph AIS
+    (:func:`graphdgm.infer.graph_ais.graph_ais`) on the RBM's two blocks, which samples the smaller
+    layer and sums the other out, with the visible base biases from ``base_data``'s marginals.
 
-    ``betas``: ``"salakhutdinov_murray"`` (14,500 steps), an integer step count for a schedule of
-    the same shape, or a rising tensor from 0 to 1. ``base_data`` (N, V): the data whose marginals
-    set the base-rate biases (strongly recommended; without it the base is uniform). An effective
-    sample size of the importance weights below ``ess_fraction`` · ``runs`` (or below 10) is a
+    ``betas``: ``"salakhutdinov_murray"`` (14,500 steps), an integer step count, or a rising tensor
+    from 0 to 1. ``base_data`` (N, V): strongly recommended (without it the base is uniform). An
+    effective sample size below ``ess_fraction`` · ``runs`` (or below 10) is a
     :class:`~graphdgm.errors.ConvergenceWarning` (None: never); the ESS is in ``diagnostics.ess_min``.
+    ``dtype`` is kept for compatibility: the walk always runs in float64.
 
     >>> import graphdgm as gd
-    >>> rbm = gd.compile(gd.RBM(10, 5, init_std=0.5))
-    >>> r = rbm_ais(rbm, runs=200, betas=1000)
+    >>> rbm = gd.compile(gd.RBM(8, 4, init_std=0.5))
+    >>> r = rbm_ais(rbm, runs=100, betas=500)
     >>> abs(float(r.log_z) - float(gd.log_partition(rbm))) < 0.05
     True
     """
-    if model.visible_type == "gaussian":
-        raise CapabilityError("AIS for Gaussian visible units is not implemented; train a Bernoulli or softmax RBM, "
-                              "or use backend='ais' (the generic annealer) on a binary model")
-    runs = check_count("rbm_ais", "runs", runs)
-    ess_fraction = check_threshold("rbm_ais", "ess_fraction", ess_fraction, 0.0, 1.0)
-    if isinstance(betas, int) and not isinstance(betas, bool):
-        betas = check_count("rbm_ais", "betas", betas)
-    if model.dtype != dtype:  # the whole walk in one precision (float64 by default), model left as it is
-        model = copy.deepcopy(model).to(dtype)
-    dev = model.weight.device
-    if isinstance(betas, str):
-        if betas != "salakhutdinov_murray":
-            raise SpecError(f"unknown AIS schedule {betas!r}; use 'salakhutdinov_murray', a step count or a tensor")
-        b = salakhutdinov_murray_betas(dev)
-    elif isinstance(betas, int):
-        full = salakhutdinov_murray_betas()
-        b = torch.quantile(full, torch.linspace(0, 1, int(betas) + 1, dtype=torch.float64)).to(dev)  # same shape, fewer steps
-    else:
-        b = torch.as_tensor(betas, dtype=torch.float64, device=dev)
-    if b.dim() != 1 or float(b[0]) != 0.0 or float(b[-1]) != 1.0 or bool((b[1:] < b[:-1]).any()):
-        raise SpecError("betas must rise from 0.0 to 1.0")
-    g = make_generator(seed, dev)
-    base = base_rate_bias(model, base_data)  # (V,) or (V, K), float64
-    W = model._flat_weight().detach()  # (V K, H)
-    c = model.hidden_bias.detach()
-    # exact draws from the base-rate RBM: independent visible units
-    with torch.no_grad():
-        zeros = torch.zeros(int(runs), model.H, dtype=dtype, device=dev)
-        base_t = base.to(dtype)
-        v = model.sample_visible(zeros, g, beta=0.0, base=base_t)  # (R, V)
-        log_z_a = (torch.logsumexp(base, -1) if model.visible_type == "categorical" else F.softplus(base)).sum() + model.H * math.log(2)
-        log_w = torch.zeros(int(runs), dtype=torch.float64, device=dev)
-        for t in progress_bar(range(1, len(b)), progress, desc="AIS"):  # a loop over temperatures
-            bt, bp = float(b[t]), float(b[t - 1])
-            z = torch.addmm(c, model.visible_input(v), W)  # (R, H), shared by both uses
-            vis, vis_a = _visible_terms(model, v, base)
-            log_w += (bt - bp) * (vis - vis_a) + (F.softplus(bt * z) - F.softplus(bp * z)).double().sum(1)
-            u = torch.rand(z.shape, generator=g, dtype=z.dtype, device=dev)
-            h = (u < torch.sigmoid(bt * z)).to(dtype)  # h ~ p_t(h | v)
-            v = model.sample_visible(h, g, beta=bt, base=base_t)  # v ~ p_t(v | h)
-    n = log_w.numel()
-    log_mean = torch.logsumexp(log_w, 0) - math.log(n)
-    w = torch.exp(log_w - log_mean)  # weights relative to their mean
-    sd = float(w.std(unbiased=True) / math.sqrt(n)) if n > 1 else float("inf")
-    log_z = log_mean + log_z_a
-    lo = float(log_z + math.log(1 - 3 * sd)) if 3 * sd < 1 else float("-inf")  # no lower bound when σ̂ is that large
-    hi = float(log_z + math.log(1 + 3 * sd))
-    diagnostics = warn_if_unconverged(ais_diagnostics(
-        log_w, ess_fraction, "rbm_ais", hint="more temperatures (betas), more runs, or base_data for the base-rate RBM"))
-    return RBMAISResult(log_z.to(torch.float64), sd, (lo, hi), log_w, v, None, diagnostics)
+    from graphdgm.infer.graph_ais import graph_ais
+
+    if base_data is not None:
+        base_data = torch.as_tensor(base_data, device=model.values.device).reshape(-1, model.V).to(torch.float64)
+    r = graph_ais(model, runs, betas, base_data=base_data, seed=seed, progress=progress, ess_fraction=ess_fraction)
+    lo, hi = (float(t) for t in r.log_z_bounds)
+    sampled = torch.cat([r.samples[b].reshape(runs, -1) for b in r.split.sampled], 1)
+    return RBMAISResult(r.log_z.to(torch.float64), float(r.stderr), (lo, hi), r.log_weights, sampled, None, r.diagnostics)
 
 
 def rbm_log_likelihood(model: torch.nn.Module, data: torch.Tensor, *, runs: int = 100,

@@ -603,6 +603,38 @@ class CompiledGraph(CompiledMarkovNetwork):
         elimination on the factor tables."""
         return "enumerate" if len(self.dense) and "block_sums" in self.capabilities else "exact"
 
+    def _colouring(self):
+        """The sampler blocks and each factor group's entries touching them (for the
+        differentiable :meth:`conditional_logits`), kept in the model's plan cache."""
+        def build() -> tuple:
+            blocks = self.blocks
+            return blocks, tuple(self._entries_for_block(b) for b in blocks)
+
+        return _STRUCTURE.get(self, "colouring", build)
+
+    def conditional_logits(self, state: torch.Tensor, block: int) -> torch.Tensor:
+        """Logits of p(x_v | rest) for every unit v of sampler block ``blocks[block]``: (B, m, kmax),
+        differentiable in the parameters (pseudo-likelihood): the factor groups' terms plus the
+        unit's bias and dense fields. Discrete units only."""
+        state = self._check_state(state)
+        out = super().conditional_logits(state.long(), block) if len(self.groups) else None
+        members = self.blocks[block].to(state.device)
+        first = int(members[0])
+        name = next(b for b, (lo, hi) in self.ranges.items() if lo <= first < hi)
+        unit = self.units[name]
+        if not unit.discrete:
+            raise CapabilityError(f"block {name!r} has real-valued units: its conditionals are densities")
+        logits = self.state_logits(name, self.field(name, self.split(state), bias=None) if self.dense else
+                                   torch.zeros(state.shape[0], (self.ranges[name][1] - self.ranges[name][0]) * unit.width,
+                                               dtype=self.dtype, device=state.device))  # (B, n_b, k) with the bias
+        sl = logits[:, members - self.ranges[name][0]]  # (B, m, k)
+        if out is None:
+            K = self.max_card
+            out = torch.full((state.shape[0], len(members), K), float("-inf"), dtype=self.dtype, device=state.device)
+            out[:, :, : sl.shape[-1]] = sl
+            return out
+        return torch.cat([out[:, :, : sl.shape[-1]] + sl, out[:, :, sl.shape[-1]:]], -1)
+
     def block_conditionals(self, evidence: dict[int, Any] | None = None, dtype: torch.dtype | None = None):
         """The generic samplers' view (Gibbs, Metropolis, tempering, AIS, annealing)."""
         from graphdgm.compiler.graph_conditionals import GraphConditionals

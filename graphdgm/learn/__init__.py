@@ -15,10 +15,11 @@ from graphdgm.learn.layerwise import fit_layerwise
 from graphdgm.learn.adversarial import Adversarial, fit_adversarial
 from graphdgm.learn.graph_contrastive import GraphChains, graph_training_data
 from graphdgm.learn.dbm_pretraining import layer_chain, pretrain_dbm
+from graphdgm.learn.pseudo_likelihood import PseudoLikelihood, fit_pseudo_likelihood
 
 __all__ = [
     "Adversarial", "fit_adversarial", "ContrastiveDivergence", "History", "baum_welch", "as_training_data", "fit", "fit_layerwise", "negative_phase", "pseudo_log_likelihood",
     "fit_chain_by_counting", "fit_contrastive", "fit_tables_by_counting", "methods_for",
-    "GraphChains", "graph_training_data", "layer_chain", "pretrain_dbm",
+    "GraphChains", "PseudoLikelihood", "fit_pseudo_likelihood", "graph_training_data", "layer_chain", "pretrain_dbm",
     "reconstruction_error", "train", "Objective", "available_objectives", "register_objective", "unregister_objective",
 ]

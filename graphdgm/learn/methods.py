@@ -21,6 +21,7 @@ from graphdgm.learn.baum_welch import baum_welch
 from graphdgm.learn.contrastive_training import fit_contrastive
 from graphdgm.learn.counting import fit_chain_by_counting, fit_tables_by_counting
 from graphdgm.learn.maximum_likelihood import fit_mle
+from graphdgm.learn.pseudo_likelihood import fit_pseudo_likelihood
 from graphdgm.learn.registry import (ADVICE, Objective, check_options, methods_for, register_objective,
                                      registered_objectives, resolve)
 
@@ -170,9 +171,36 @@ register_objective("pcd", Objective(partial(fit_contrastive, persistent=True), P
 register_objective("cd", Objective(partial(fit_contrastive, persistent=False), ContrastiveOptions, energy_model,
                                    "an RBM, a Boltzmann machine graph or an undirected Markov network (contrastive divergence)"))
 
+@dataclass(frozen=True)
+class PseudoLikelihoodOptions:
+    """Maximum pseudo-likelihood (:func:`~graphdgm.learn.pseudo_likelihood.fit_pseudo_likelihood`)."""
+
+    epochs: int = 50
+    batch_size: int = 100
+    lr: float = 0.05
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str | Callable[[float], float] = "constant"
+    seed: int = 0
+    progress: bool | None = None
+    checkpoint: str | os.PathLike | None = None
+    resume: bool = False
+    callbacks: Sequence[Callable[[int, dict[str, float]], Any]] = ()
+    distributed: bool | None = None
+
+
+def fully_observed_discrete(caps: frozenset[str]) -> bool:
+    """Pseudo-likelihood needs every unit observed and discrete, with block conditionals."""
+    return {"discrete", "conditionals"} <= caps and "latent" not in caps and "bayesian_network" not in caps
+
+
+register_objective("pseudo_likelihood", Objective(fit_pseudo_likelihood, PseudoLikelihoodOptions, fully_observed_discrete,
+                                                  "a fully observed discrete Markov network or graph (maximum "
+                                                  "pseudo-likelihood)"), aliases=("pl",))
+
 ADVICE["layerwise"] = ("a stack of layers (a deep belief network) trains layer by layer: "
                        "gd.learn.fit_layerwise(dbn, data, method='pcd')")
 
 __all__ = ["ADVICE", "AdversarialOptions", "BaumWelchOptions", "ChainCountingOptions", "ContrastiveOptions",
-           "CountingOptions", "MLEOptions", "PersistentContrastiveOptions", "check_options", "energy_model",
+           "CountingOptions", "MLEOptions", "PersistentContrastiveOptions", "PseudoLikelihoodOptions", "check_options", "energy_model",
            "methods_for", "registered_objectives", "resolve"]

@@ -59,3 +59,17 @@ def test_pseudo_likelihood_recovers_an_ising_model() -> None:
 def test_pseudo_likelihood_refuses_latent_blocks() -> None:
     with pytest.raises(gd.CapabilityError, match="pcd"):
         gd.fit(gd.compile(gd.DBM([3, 2])), torch.zeros(4, 3), method="pseudo_likelihood", progress=False)
+
+
+def test_objective_on_a_graph_with_pairs_and_a_dense_edge() -> None:
+    """Factor groups (a grid) and a dense edge in one graph: the conditionals add both."""
+    g = gd.Graph("mixed")
+    g.block("x", (2, 2), gd.graph.Spin())
+    g.connect("x", "x", gd.graph.Grid(0.4))
+    g.block("y", 2, gd.Bernoulli())
+    g.connect("x", "y", gd.Dense(init_std=0.7))
+    model = gd.compile(g)
+    x = (torch.rand(5, 6, generator=torch.Generator().manual_seed(2)) < 0.5).double()
+    with torch.no_grad():
+        loss = PseudoLikelihood(model).loss(x)
+    torch.testing.assert_close(-loss, brute_pseudo_log_likelihood(model, x))

@@ -247,14 +247,7 @@ class CompiledGraph(CompiledMarkovNetwork):
         return torch.cat([states[b].to(self.dtype).reshape(states[b].shape[0], -1) for b in self.block_names], 1)
 
     def _check_state(self, state: torch.Tensor) -> torch.Tensor:
-        if not torch.is_tensor(state):
-            state = torch.as_tensor(state)
-        if state.dim() == 1:
-            state = state[None]
-        if state.dim() != 2 or state.shape[1] != self.num_variables:
-            raise SpecError(f"state must have shape (batch, {self.num_variables}) (blocks {list(self.block_names)} in "
-                            f"order, one column per unit); got {tuple(state.shape)}")
-        return state.to(self.dtype)
+        return self.state_batch(state).to(self.dtype)  # floats: state indices, or values of Gaussian units
 
     def features(self, block: str, x: torch.Tensor) -> torch.Tensor:
         """The block's input transform: states (B, n_b) -> features (B, n_b w_b)."""
@@ -382,20 +375,17 @@ class CompiledGraph(CompiledMarkovNetwork):
             raise SpecError(f"free_energy needs data for every observed and input block; missing {missing}")
         return -self.clamped_log_marginal(xs)
 
-    def clamped_log_marginal(self, xs: dict[str, torch.Tensor], batch: int | None = None,
-                             clamps: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
-        """log Σ over the blocks *not* in ``xs`` of exp(log_potential) (B,), when those blocks
-        each sum out analytically given ``xs`` and share no edge with one another (``batch``
-        gives B when ``xs`` is empty). ``clamps`` fixes some units of a summed block:
-        ``{block: (mask (n_b,), values (n_b,))}`` (their term is the value's, not the sum)."""
-        free = [b for b in self.block_names if b not in xs]
+    def given_log_potential(self, xs: dict[str, torch.Tensor], feats: dict[str, torch.Tensor] | None = None,
+                            batch: int | None = None) -> torch.Tensor:
+        """The log-potential terms that involve only the blocks in ``xs`` (B,): their own terms,
+        the dense edges between them and the factor groups inside them."""
         B = next(iter(xs.values())).shape[0] if xs else (batch or 1)
-        feats = {b: self.features(b, x) for b, x in xs.items()}
+        feats = {b: self.features(b, x) for b, x in xs.items()} if feats is None else feats
         total = torch.zeros(B, dtype=self.dtype, device=self.values.device)
-        for b, x in xs.items():
+        for b, x in xs.items():  # a loop over blocks
             if b in self._bias_index:
                 total = total + self.own(b, x)
-        for op in self.dense:
+        for op in self.dense:  # one product per edge
             if op.a in xs and op.b in xs:
                 total = total + op.log_potential(feats[op.a], feats[op.b])
         if len(self.groups):
@@ -405,6 +395,18 @@ class CompiledGraph(CompiledMarkovNetwork):
                 probe[:, a:e] = x.long()
             for g in self.groups:
                 total = total + g.log_potential(probe)
+        return total
+
+    def clamped_log_marginal(self, xs: dict[str, torch.Tensor], batch: int | None = None,
+                             clamps: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+        """log Σ over the blocks *not* in ``xs`` of exp(log_potential) (B,), when those blocks
+        each sum out analytically given ``xs`` and share no edge with one another (``batch``
+        gives B when ``xs`` is empty). ``clamps`` fixes some units of a summed block:
+        ``{block: (mask (n_b,), values (n_b,))}`` (their term is the value's, not the sum)."""
+        free = [b for b in self.block_names if b not in xs]
+        B = next(iter(xs.values())).shape[0] if xs else (batch or 1)
+        feats = {b: self.features(b, x) for b, x in xs.items()}
+        total = self.given_log_potential(xs, feats, batch=B)
         for b in free:
             unit, bias, scale = self.units[b], self.natural_bias(b), self.scale_of(b)
             if unit.discrete and not (clamps and b in clamps):  # the bias inside the product: natural parameters

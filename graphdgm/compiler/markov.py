@@ -98,6 +98,10 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
         return -self.log_potential(state)
 
     def _check_state(self, state: torch.Tensor) -> torch.Tensor:
+        return self.state_batch(state).long()
+
+    def state_batch(self, state: Any) -> torch.Tensor:
+        """``state`` as a (B, n) tensor (a single state (n,) becomes one row), or a SpecError naming the shape."""
         if not torch.is_tensor(state):
             state = torch.as_tensor(state)
         if state.dim() == 1:
@@ -107,7 +111,7 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
                 f"state must have shape (batch, {self.num_variables}) of state indices (one column per variable "
                 f"in model.variables order); got {tuple(state.shape)}"
             )
-        return state.long()
+        return state
 
     def markov_edges(self) -> np.ndarray:
         """Pairs of variables that share a factor, (E, 2) packed indices (unique, i < j)."""
@@ -139,7 +143,7 @@ class CompiledMarkovNetwork(NamedVariables, nn.Module):
 
         States beyond a variable's cardinality get -inf. Batched over the factor groups.
         """
-        state = self._check_state(state)
+        state = self.state_batch(state).long()  # state indices, whatever a subclass keeps its states as
         members = self.blocks[block].to(state.device)
         B, m, K = state.shape[0], len(members), self.max_card
         out = torch.zeros(B, m, K, dtype=self.values.dtype, device=state.device)

@@ -155,24 +155,9 @@ def base_biases(model: torch.nn.Module, base_data: Any = None, base_bias: dict[s
 
 
 def clamped_terms(model: torch.nn.Module, xs: dict[str, Tensor]) -> Tensor:
-    """The log-potential terms that involve only the blocks in ``xs`` (B,): their own terms, the
-    dense edges between them and the factor groups inside them."""
-    B = next(iter(xs.values())).shape[0]
-    total = torch.zeros(B, dtype=model.dtype, device=model.values.device)
-    for b, x in xs.items():
-        total = total + model.own(b, x)
-    feats = {b: model.features(b, x) for b, x in xs.items()}
-    for op in model.dense:  # a loop over edges
-        if op.a in xs and op.b in xs:
-            total = total + op.log_potential(feats[op.a], feats[op.b])
-    if len(model.groups):
-        probe = torch.zeros(B, model.num_variables, dtype=torch.long, device=model.values.device)
-        for b, x in xs.items():
-            a, e = model.ranges[b]
-            probe[:, a:e] = x.long()
-        for g in model.groups:
-            total = total + g.log_potential(probe)
-    return total
+    """The log-potential terms that involve only the blocks in ``xs`` (B,) (the model's own
+    :meth:`~graphdgm.compiler.graph.CompiledGraph.given_log_potential`)."""
+    return model.given_log_potential(xs)
 
 
 def _fields(model: torch.nn.Module, to: tuple[str, ...], feats: dict[str, Tensor], base: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -177,7 +177,7 @@ class Bernoulli(Unit):
         return x
 
     def log_normaliser(self, field, bias, scale=None):
-        return F.softplus(field + bias).sum(-1)
+        return F.softplus(self.natural(field, bias)).sum(-1)
 
     def log_normaliser_terms(self, field, bias, scale=None):
         return F.softplus(self.natural(field, bias))

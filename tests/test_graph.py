@@ -282,3 +282,26 @@ def test_graphs_save_load_and_draw_with_nothing_lost(tmp_path) -> None:
             assert k == k2 and torch.equal(a, b)
     src = gd.draw(gd.compile(gd.CRBM(2, 3, 2))).source
     assert "input" in src and "dense 3 x 2" in src and "dashed" in src  # inputs bold, latent dashed
+
+
+def test_constructors_and_graph_data_refuse_bad_input_with_the_fix() -> None:
+    with pytest.raises(gd.SpecError, match=r"at least 2 layer sizes such as \[784, 500, 1000\]"):
+        gd.DBM([784])
+    with pytest.raises(gd.SpecError, match="SRBM visible must be a positive integer"):
+        gd.SRBM(0, 3)
+    with pytest.raises(gd.SpecError, match="classes must be an integer >= 2"):
+        gd.ClassRBM(4, 3, 1)
+    crbm = gd.compile(gd.CRBM(2, 3, 2))
+    with pytest.raises(gd.SpecError, match="block 'v' has 4 columns; the block has 3 units"):
+        crbm.free_energy({"u": torch.zeros(2, 2), "v": torch.zeros(2, 4)})
+    with pytest.raises(gd.SpecError, match="block 'v' has NaN"):
+        exact_free_energy(crbm, {"u": torch.zeros(1, 2), "v": torch.full((1, 3), float("nan"))})
+    with pytest.raises(gd.SpecError, match="'w' is not a block of this graph"):
+        exact_free_energy(crbm, {"u": torch.zeros(1, 2), "w": torch.zeros(1, 3)})
+    dbm = gd.compile(gd.DBM([3, 2, 2]))
+    with pytest.raises(gd.SpecError, match="data is empty"):
+        gd.log_likelihood(dbm, torch.zeros(0, 3))
+    with pytest.raises(gd.SpecError, match="block 'v' is empty"):
+        gd.fit(dbm, torch.zeros(0, 3), progress=False)
+    with pytest.raises(gd.SpecError, match="state indices 0..1"):
+        gd.fit(dbm, torch.full((4, 3), 0.5), progress=False)

@@ -72,3 +72,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def randomise_biases(model: torch.nn.Module, seed: int, std: float = 0.5) -> torch.nn.Module:
+    """Non-trivial biases for a compiled graph (its constructors start them at zero), seeded."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for b in model.bias:
+            b.copy_(std * torch.randn(b.shape, generator=g, dtype=b.dtype))
+    return model

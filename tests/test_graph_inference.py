@@ -15,17 +15,12 @@ from graphdgm.infer.graph_ais import (
 )
 from graphdgm.infer.mcmc import BlockGibbs, sample_chains
 
-from conftest import brute_marginal, enumerate_states
+from conftest import brute_marginal, enumerate_states, randomise_biases
 
 INPUT = [1, 0]  # the CRBM's input values in every query
 
 
-def randomised(model: torch.nn.Module, seed: int, std: float = 0.5) -> torch.nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for b in model.bias:
-            b.copy_(std * torch.randn(b.shape, generator=g, dtype=b.dtype))
-    return model
+randomised = randomise_biases
 
 
 def dbm(std: float = 0.8) -> torch.nn.Module:

@@ -11,7 +11,7 @@ from graphdgm.infer.mcmc import (
     BlockGibbs, MetropolisHastings, ParallelTempering, annealed_importance_sampling, sample_chains,
 )
 
-from conftest import enumerate_states, random_network
+from conftest import enumerate_states, random_network, randomise_biases
 
 # Total-variation bound. With ~10^5 draws over at most a few hundred states, a correct sampler's
 # TV from Monte-Carlo noise is about 0.01-0.03 (checked by the negative control below, where the
@@ -65,13 +65,7 @@ def rbm_model() -> torch.nn.Module:
                              hidden_bias=rng.normal(0, 0.5, 4)))
 
 
-def _randomise(model: torch.nn.Module, seed: int, bias_std: float = 0.5) -> torch.nn.Module:
-    """Non-trivial biases for a compiled graph (its constructors start them at zero)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for b in model.bias:
-            b.copy_(bias_std * torch.randn(b.shape, generator=g, dtype=b.dtype))
-    return model
+_randomise = randomise_biases  # non-trivial biases for a compiled graph (its constructors start them at zero)
 
 
 def dbm_model() -> torch.nn.Module:

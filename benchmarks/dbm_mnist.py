@@ -52,13 +52,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="folder or file of binarized_mnist.npz (default: $GRAPHDGM_DATA)")
     ap.add_argument("--max-minutes", type=float, default=60.0, help="wall time for all training (pre-training + joint)")
-    ap.add_argument("--pretrain-share", type=float, nargs=2, default=[0.25, 0.15],
+    ap.add_argument("--pretrain-share", type=float, nargs=2, default=[0.12, 0.08],
                     help="fractions of the budget for the first and second layer's pre-training")
     ap.add_argument("--pretrain-lr", type=float, default=0.05)
-    ap.add_argument("--lr", type=float, default=0.005, help="joint PCD learning rate (decays linearly to 0 in wall time)")
+    ap.add_argument("--lr", type=float, default=0.002, help="joint PCD learning rate (decays linearly to 0 in wall time)")
     ap.add_argument("--chains", type=int, default=100)
-    ap.add_argument("--k", type=int, default=1, help="Gibbs sweeps of the persistent chains per update")
-    ap.add_argument("--mean-field-steps", type=int, default=5)
+    ap.add_argument("--k", type=int, default=5, help="Gibbs sweeps of the persistent chains per update")
+    ap.add_argument("--mean-field-steps", type=int, default=10)
     ap.add_argument("--weight-decay", type=float, default=2e-4)
     ap.add_argument("--batch-size", type=int, default=100)
     ap.add_argument("--ais-runs", type=int, default=100)
@@ -117,9 +117,9 @@ def main() -> None:
     print(json.dumps({k: v for k, v in summary.items() if k != "args"}, indent=2), flush=True)
 
     if args.figures:  # samples: 100 chains of 1000 block-Gibbs sweeps; the grid shows E[v | h1] of the last state
-        res = sample_chains(model64, BlockGibbs(), chains=100, sweeps=1000, burn_in=999, keep="all", seed=args.seed,
+        res = sample_chains(model64, BlockGibbs(), chains=100, sweeps=2, burn_in=999, keep="all", seed=args.seed,
                             rhat_threshold=None)
-        last = res.samples[-1].to(torch.float64)  # (C, n)
+        last = res.samples[-1].to(torch.float64)  # (C, n): two states kept, the last shown
         xs = model64.split(last)
         with torch.no_grad():
             mean_v = torch.sigmoid(model64.field("v", xs, bias=model64.natural_bias("v")))

@@ -331,3 +331,20 @@ def test_random_walk_metropolis_refuses_graphs_with_discrete_units() -> None:
 
     with pytest.raises(CapabilityError, match="BlockGibbs"):
         MetropolisHastings("random_walk").init(gaussian_rbm(), chains=4, generator=0)
+
+
+def test_graph_log_likelihood_warns_when_ais_falls_below_an_exact_floor() -> None:
+    """A strongly coupled DBM and an AIS of two temperatures and two runs: log Ẑ lies below the
+    exact sum of p*(h1) over the h1 states the data suggest, and the call says so; the floor itself
+    never exceeds the exact log Z, and a long walk on the same model raises no such warning."""
+    model = gd.compile(gd.DBM([6, 4, 3], init_std=2.0, seed=4))
+    v = torch.tensor(list(itertools.product([0.0, 1.0], repeat=6)), dtype=torch.float64)
+    with pytest.warns(ConvergenceWarning, match="below an exact lower bound"):
+        r = graph_log_likelihood(model, v, runs=2, betas=2, seed=0, ess_fraction=None)
+    exact = float(exact_log_partition(model))
+    assert r.log_z_floor is not None and r.log_z_floor <= exact + 1e-9
+    assert float(r.ais.log_z) < r.log_z_floor
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        good = graph_log_likelihood(model, v, runs=200, betas=2000, seed=0)
+    assert abs(float(good.ais.log_z) - exact) < 0.1

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 
 from graphdgm.compiler.colouring import two_colouring
-from graphdgm.errors import CapabilityError, SpecError
+from graphdgm.errors import CapabilityError, ConvergenceWarning, SpecError
 from graphdgm.infer.diagnostics import Diagnostics, PerThread, warn_if_unconverged
 from graphdgm.infer.mcmc.ais import AIS_ESS_FRACTION, ais_diagnostics
 from graphdgm.infer.options import check_count, check_threshold
@@ -425,6 +426,34 @@ class GraphLikelihood:
     per_example: Tensor
     is_bound: bool
     ais: GraphAISResult
+    log_z_floor: float | None = None
+
+
+@torch.no_grad()
+def log_z_floor(model: torch.nn.Module, xs: dict[str, Tensor], split: AISSplit, seed: int = 0) -> float | None:
+    """An exact lower bound on log Z: log Σ p*(x_X) over the distinct states of the sampled colour
+    class X (the other blocks summed out) that the data suggest, observed blocks as given and latent
+    ones drawn from their mean-field posterior. None when X has continuous blocks or the graph has
+    inputs (log Z then depends on them).
+
+    >>> import torch, graphdgm as gd
+    >>> from graphdgm.infer.enumeration import exact_log_partition
+    >>> dbm = gd.compile(gd.DBM([5, 4, 3], init_std=0.5))
+    >>> v = torch.bernoulli(torch.full((20, 5), 0.5, dtype=torch.float64), generator=torch.Generator().manual_seed(0))
+    >>> log_z_floor(dbm, {"v": v}, ais_split(dbm)) <= float(exact_log_partition(dbm))
+    True
+    """
+    if split.inputs or any(not model.units[b].discrete for b in split.sampled):
+        return None
+    g = make_generator(seed, model.values.device)
+    latent = [b for b in split.sampled if b not in xs]
+    means, fields = mean_field_posterior(model, xs) if latent else ({}, {})
+    states = {b: xs[b] if b in xs else model.units[b].sample(fields[b], model.natural_bias(b), model.scale_of(b), g)
+              for b in split.sampled}
+    joined = torch.unique(torch.cat([states[b] for b in split.sampled], 1), dim=0)  # (U, n_X) distinct states
+    cols = np.cumsum([0] + [states[b].shape[1] for b in split.sampled])
+    distinct = {b: joined[:, cols[i]:cols[i + 1]] for i, b in enumerate(split.sampled)}
+    return float(torch.logsumexp(model.clamped_log_marginal(distinct), 0))
 
 
 def graph_log_likelihood(model: torch.nn.Module, data: Any, *, runs: int = 100,
@@ -457,11 +486,17 @@ def graph_log_likelihood(model: torch.nn.Module, data: Any, *, runs: int = 100,
     else:
         ais = graph_ais(model, runs, betas, base_data=base, seed=seed, progress=progress, ess_fraction=ess_fraction)
         log_z = ais.log_z
+    floor = None if inputs else log_z_floor(model, xs, ais.split, seed)
+    if floor is not None and float(log_z) < floor:
+        warnings.warn(f"AIS log Z = {float(log_z):.2f} lies below an exact lower bound on log Z ({floor:.2f}: p* summed "
+                      f"over the states of {list(ais.split.sampled)} that the data suggest), so the estimate is too low and "
+                      "the log-likelihood too high. Use more temperatures (betas) and runs, or base_data for the base",
+                      ConvergenceWarning, stacklevel=2)
     exact_f = "free_energy" in model.capabilities
     with torch.no_grad():
         per = (model.clamped_log_marginal(xs) - log_z) if exact_f else \
             graph_log_likelihood_bound(model, xs, log_z, mean_field_steps=mean_field_steps)
-    return GraphLikelihood(float(per.mean()), per.detach(), not exact_f, ais)
+    return GraphLikelihood(float(per.mean()), per.detach(), not exact_f, ais, floor)
 
 
 # ------------------------------------------------------------------ backend

@@ -447,7 +447,7 @@ def log_z_floor(model: torch.nn.Module, xs: dict[str, Tensor], split: AISSplit, 
         return None
     g = make_generator(seed, model.values.device)
     latent = [b for b in split.sampled if b not in xs]
-    means, fields = mean_field_posterior(model, xs) if latent else ({}, {})
+    _, fields = mean_field_posterior(model, xs) if latent else ({}, {})
     states = {b: xs[b] if b in xs else model.units[b].sample(fields[b], model.natural_bias(b), model.scale_of(b), g)
               for b in split.sampled}
     joined = torch.unique(torch.cat([states[b] for b in split.sampled], 1), dim=0)  # (U, n_X) distinct states
@@ -544,5 +544,5 @@ class GraphAIS:
 
 
 __all__ = ["AISSplit", "GraphAIS", "GraphAISResult", "GraphLikelihood", "ais_betas", "ais_split", "base_biases", "row_ess",
-           "graph_ais", "graph_log_likelihood", "graph_log_likelihood_bound", "mean_field_posterior",
+           "graph_ais", "graph_log_likelihood", "graph_log_likelihood_bound", "log_z_floor", "mean_field_posterior",
            "salakhutdinov_murray_betas"]

@@ -11,7 +11,7 @@ import graphdgm as gd
 from graphdgm.errors import CapabilityError, ConvergenceWarning, SpecError
 from graphdgm.infer.enumeration import exact_log_likelihood, exact_log_partition
 from graphdgm.infer.graph_ais import (
-    GraphAIS, ais_split, graph_ais, mean_field_posterior, graph_log_likelihood, graph_log_likelihood_bound,
+    GraphAIS, ais_split, graph_ais, log_z_floor, mean_field_posterior, graph_log_likelihood, graph_log_likelihood_bound,
 )
 from graphdgm.infer.mcmc import BlockGibbs, sample_chains
 
@@ -348,3 +348,15 @@ def test_graph_log_likelihood_warns_when_ais_falls_below_an_exact_floor() -> Non
         warnings.simplefilter("error", ConvergenceWarning)
         good = graph_log_likelihood(model, v, runs=200, betas=2000, seed=0)
     assert abs(float(good.ais.log_z) - exact) < 0.1
+
+
+def test_log_z_floor_refuses_bad_data() -> None:
+    """Wrong width, NaN and an empty batch are refused with messages that name the problem."""
+    model = gd.compile(gd.DBM([5, 4, 3], init_std=0.5))
+    split = ais_split(model)
+    with pytest.raises(SpecError, match="5"):
+        log_z_floor(model, {"v": torch.zeros(3, 4, dtype=torch.float64)}, split)
+    with pytest.raises(SpecError):
+        log_z_floor(model, {"v": torch.full((3, 5), float("nan"), dtype=torch.float64)}, split)
+    with pytest.raises(SpecError, match="empty"):
+        log_z_floor(model, {"v": torch.zeros(0, 5, dtype=torch.float64)}, split)

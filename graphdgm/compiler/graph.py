@@ -346,6 +346,8 @@ class CompiledGraph(CompiledMarkovNetwork):
                 raise SpecError(f"{what}: {b!r} is not a block of this graph; blocks are {list(self.block_names)}")
             x = torch.as_tensor(x, device=self.values.device)
             n = self.ranges[b][1] - self.ranges[b][0]
+            if x.dim() > 1 and x.shape[0] == 0:
+                raise SpecError(f"{what} for block {b!r} is empty (shape {tuple(x.shape)}): give at least one example")
             x = x.reshape(x.shape[0], -1) if x.dim() > 1 else x.reshape(1, -1)
             if x.shape[1] != n:
                 raise SpecError(f"{what} for block {b!r} has {x.shape[1]} columns; the block has {n} units "

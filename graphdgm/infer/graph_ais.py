@@ -430,7 +430,7 @@ class GraphLikelihood:
 
 
 @torch.no_grad()
-def log_z_floor(model: torch.nn.Module, xs: dict[str, Tensor], split: AISSplit, seed: int = 0) -> float | None:
+def log_z_floor(model: torch.nn.Module, xs: Any, split: AISSplit, seed: int = 0) -> float | None:
     """An exact lower bound on log Z: log Σ p*(x_X) over the distinct states of the sampled colour
     class X (the other blocks summed out) that the data suggest, observed blocks as given and latent
     ones drawn from their mean-field posterior. None when X has continuous blocks or the graph has
@@ -443,6 +443,7 @@ def log_z_floor(model: torch.nn.Module, xs: dict[str, Tensor], split: AISSplit, 
     >>> log_z_floor(dbm, {"v": v}, ais_split(dbm)) <= float(exact_log_partition(dbm))
     True
     """
+    xs = _data_blocks(model, xs, "log-Z floor data")  # shapes, values and emptiness checked, naming the block
     if split.inputs or any(not model.units[b].discrete for b in split.sampled):
         return None
     g = make_generator(seed, model.values.device)

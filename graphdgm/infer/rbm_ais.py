@@ -47,7 +47,8 @@ def rbm_ais(
 ) -> RBMAISResult:
     """Estimate log Z of an RBM by AIS from a base-rate model: the graph AIS
     (:func:`graphdgm.infer.graph_ais.graph_ais`) on the RBM's two blocks, which samples the smaller
-    layer and sums the other out, with the visible base biases from ``base_data``'s marginals.
+    layer and sums the other out, with the base biases from ``base_data``'s marginals (the hidden
+    layer's from its posterior given ``base_data``).
 
     ``betas``: ``"salakhutdinov_murray"`` (14,500 steps), an integer step count, or a rising tensor
     from 0 to 1. ``base_data`` (N, V): strongly recommended (without it the base is uniform). An

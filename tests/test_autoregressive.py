@@ -15,6 +15,7 @@ import torch
 import graphdgm as gd
 from graphdgm.errors import EvidenceError, InferenceError, SpecError, UnknownVariableError
 from graphdgm.infer import AutoregressiveMH
+from graphdgm.infer.autoregressive_ancestral import ancestral
 
 TINY = {
     "nade": lambda: gd.NADE(8, hidden=6, ordering="random", seed=3),
@@ -330,8 +331,8 @@ def test_made_ensemble_ar_mh_backend_matches_enumeration() -> None:
 
 def test_single_mask_made_samples_exactly_as_one_ancestral_pass() -> None:
     model = compiled("made")  # one mask: no mask is drawn, the random stream is the plain sampler's
-    plain = model._ancestral(torch.zeros(64, 8, dtype=torch.float64), torch.zeros(8, dtype=torch.bool),
-                             torch.Generator().manual_seed(5))
+    plain = ancestral(model, torch.zeros(64, 8, dtype=torch.float64), torch.zeros(8, dtype=torch.bool),
+                      torch.Generator().manual_seed(5))
     assert torch.equal(model.sample(64, seed=5), plain)
 
 

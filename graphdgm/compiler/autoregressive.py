@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graphdgm.compiler.methods import CompiledModel
 from graphdgm.compiler.names import NamedVariables
 from graphdgm.errors import EvidenceError, SpecError
 from graphdgm.runtime.progress import progress_bar
@@ -24,14 +25,14 @@ from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelC
 from graphdgm.spec.validate import positive_int
 
 
-class CompiledAutoregressive(NamedVariables, nn.Module):
+class CompiledAutoregressive(NamedVariables, CompiledModel):
     """Base of the compiled autoregressive models over a binary block ``x`` (D variables).
 
     Subclasses implement ``logits(x)``; this class gives ``log_prob``, ``sample`` (ancestral,
     with evidence), ``inpaint``, and the hooks the exact and MCMC backends use.
     """
 
-    capabilities = frozenset({"discrete", "log_prob", "autoregressive", "sample"})
+    capabilities = frozenset({"discrete", "log_prob", "ordering", "sample"})
     exact_backend = "ar_exact"
 
     def __init__(self, spec: AutoregressiveModel, dtype: torch.dtype) -> None:
@@ -55,7 +56,7 @@ class CompiledAutoregressive(NamedVariables, nn.Module):
     def state_labels(self, i: int) -> tuple[Any, ...]:
         return self.domains[i].labels
 
-    def _check_x(self, x: Any) -> torch.Tensor:
+    def check_x(self, x: Any) -> torch.Tensor:
         x = torch.as_tensor(x.detach() if hasattr(x, "detach") else x)
         if x.dim() >= 2 and math.prod(x.shape[1:]) == self.D:
             x = x.reshape(x.shape[0], self.D)
@@ -80,7 +81,7 @@ class CompiledAutoregressive(NamedVariables, nn.Module):
         >>> round(float(made.log_prob(states).exp().sum()), 6)
         1.0
         """
-        x = self._check_x(x)
+        x = self.check_x(x)
         if bool(((x != 0) & (x != 1)).any()):
             raise SpecError("x must hold binary values 0/1; binarise the data first (e.g. (x > 0.5).float())")
         return -F.binary_cross_entropy_with_logits(self.logits(x), x, reduction="none").sum(1)
@@ -93,7 +94,7 @@ class CompiledAutoregressive(NamedVariables, nn.Module):
         return self.log_prob(x)
 
     # ------------------------------------------------------------------ sampling
-    def _clamp(self, evidence: dict[str, Any] | None, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def clamp_evidence(self, evidence: dict[str, Any] | None, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Evidence (one value, or one per sample) as (mask (D,), values (n, D))."""
         mask = torch.zeros(self.D, dtype=torch.bool, device=self.device)
         vals = torch.zeros(n, self.D, dtype=self.dtype, device=self.device)
@@ -123,173 +124,18 @@ class CompiledAutoregressive(NamedVariables, nn.Module):
         """(B, D) logits of p_k(x_d = 1 | x_<d) under component ``k``, in variable order."""
         return self.logits(x)
 
-    def _next_logit(self, x: torch.Tensor, pos: int, var: int, cache: dict[str, Any], k: int = 0) -> torch.Tensor:
+    def next_logit(self, x: torch.Tensor, pos: int, var: int, cache: dict[str, Any], k: int = 0) -> torch.Tensor:
         """Logit of variable ``var`` (the ``pos``-th in component ``k``'s ordering) given x (B, D);
         subclasses with an incremental form (NADE) override this. ``cache`` lives for one sweep."""
         return self.component_logits(x, k)[:, var]
 
-    @torch.no_grad()
-    def _ancestral(self, x: torch.Tensor, known: torch.Tensor, g: torch.Generator, start: int = 0,
-                   k: int = 0) -> torch.Tensor:
-        """Fill the unknown variables of x (B, D) in component ``k``'s order from position ``start``;
-        the known ones (mask (B, D) or (D,)) stay. Sequential over positions: inherent to
-        autoregressive sampling."""
-        x = x.clone()
-        known = known.expand_as(x)
-        cache: dict[str, Any] = {}
-        order = self.component_ordering(k).tolist()
-        for pos in range(start, self.D):  # one conditional per step; each step is batched over samples
-            var = order[pos]
-            free = ~known[:, var]
-            if not bool(free.any()):
-                self._advance(x, pos, var, cache)
-                continue
-            p = torch.sigmoid(self._next_logit(x, pos, var, cache, k))
-            draw = (torch.rand(p.shape, generator=g, device=p.device, dtype=p.dtype) < p).to(x.dtype)
-            x[:, var] = torch.where(free, draw, x[:, var])
-            self._advance(x, pos, var, cache)
-        return x
-
-    def _advance(self, x: torch.Tensor, pos: int, var: int, cache: dict[str, Any]) -> None:
+    def advance(self, x: torch.Tensor, pos: int, var: int, cache: dict[str, Any]) -> None:
         """Hook after variable ``var`` is set (NADE updates its running activation)."""
 
-    def _prefix_start(self, known: torch.Tensor, k: int = 0) -> int | None:
-        """If every row's known variables (mask (D,) or (B, D)) are a prefix of component ``k``'s
-        ordering (then ancestral sampling under ``k`` is exact), the shortest such prefix's length;
-        else None."""
-        k_known = known.reshape(-1, self.D)[:, self.component_ordering(k)].long()  # (B or 1, D) in order
-        if not bool((k_known == k_known.cumprod(1)).all()):
-            return None
-        return int(k_known.sum(1).min())
-
-    @torch.no_grad()
-    def _propose(self, x: torch.Tensor, known: torch.Tensor, g: torch.Generator,
-                 log_weights: torch.Tensor | None = None, starts: list[int] | None = None) -> torch.Tensor:
-        """A draw from the mixture's ancestral sampler with the evidence clamped: each row picks a
-        component (uniformly, or by ``log_weights`` (B, M)), then is filled in that component's
-        order. Samples are grouped by component: a loop over the M components, each batched."""
-        M = self.num_components
-        if M == 1:  # one component: no draw of the component, the random stream is the plain sampler's
-            return self._ancestral(x, known, g, start=0 if starts is None else starts[0])
-        B = x.shape[0]
-        if log_weights is None:
-            comp = torch.randint(M, (B,), generator=g, device=x.device)  # (B,)
-        else:
-            probs = torch.softmax(log_weights.to(torch.float64), 1)  # (B, M): p(component | evidence)
-            comp = torch.multinomial(probs.to(x.device), 1, generator=g).reshape(B)
-        known = known.expand_as(x)
-        out = x.clone()
-        for k in range(M):  # a loop over mask sets (a handful), each batched over its samples
-            rows = (comp == k).nonzero().reshape(-1)
-            if rows.numel():
-                out[rows] = self._ancestral(x[rows], known[rows], g, start=0 if starts is None else starts[k], k=k)
-        return out
-
-    def _component_log_conditionals(self, x: torch.Tensor) -> torch.Tensor:
+    def component_log_conditionals(self, x: torch.Tensor) -> torch.Tensor:
         """(M, B, D) log p_k(x_d | x_<d) of every variable under every component."""
         return torch.stack([-F.binary_cross_entropy_with_logits(self.component_logits(x, k), x, reduction="none")
                             for k in range(self.num_components)])  # a loop over components, each batched
-
-    def _evidence_weight(self, x: torch.Tensor, mask: torch.Tensor, k: int | None = None) -> torch.Tensor:
-        """log Π_{known d} p(x_d | x_<d) (B,): the importance weight of an evidence-clamped ancestral
-        draw under component ``k`` (default: the model's only, or active, component). When the
-        known variables are a prefix of ``k``'s ordering this is log p_k(evidence)."""
-        logits = self.logits(x) if k is None else self.component_logits(x, k)
-        lp = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")  # (B, D)
-        return (lp * mask.to(lp.dtype)).sum(1)
-
-    def _log_weight(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """log π(x) / q(x) up to a constant (B,), for x drawn by :meth:`_propose` (uniform component):
-        π is the mixture p(x) = 1/M Σ_k p_k(x) with the evidence fixed, q = 1/M Σ_k q_k(x_free)
-        the proposal, so the weight is logsumexp_k(log p_k(x)) - logsumexp_k(log q_k(x_free))."""
-        if self.num_components == 1:
-            return self._evidence_weight(x, mask)
-        lp = self._component_log_conditionals(x)  # (M, B, D)
-        free = (~mask.expand_as(x)).to(lp.dtype)  # (B, D)
-        return torch.logsumexp(lp.sum(-1), 0) - torch.logsumexp((lp * free).sum(-1), 0)
-
-    @torch.no_grad()
-    def sample(self, n: int, *, evidence: dict[str, Any] | None = None, seed: int | torch.Generator = 0,
-               steps: int = 200, method: str = "auto", progress: bool | None = None) -> torch.Tensor:
-        """``n`` samples (n, D) from p(x | evidence), the density ``log_prob`` gives.
-
-        Without evidence, or with evidence on a prefix of the ordering (such as the top rows of an
-        image), ancestral sampling is exact. Other evidence runs an independence Metropolis-Hastings
-        chain (``steps`` proposals per sample) whose proposal is ancestral sampling with the evidence
-        filled in; the acceptance ratio is the likelihood of the evidence given what came before it,
-        so the chain targets the exact conditional. ``method="ancestral"`` forces the one-pass
-        sampler (biased for non-prefix evidence), ``"mh"`` the chain. The chain's acceptance rate
-        is kept in ``last_acceptance``; when under 1% of the proposals in the last half of the
-        steps are accepted, a :class:`~graphdgm.errors.ConvergenceWarning` says the chains are stuck
-        and the samples may be far from the conditional.
-
-        A MADE with several masks is the mixture 1/M Σ_k p_k(x) of its masks: each sample picks
-        a mask, uniformly without evidence, by the posterior p(mask | evidence) ∝ p_k(evidence)
-        when the evidence is a prefix of every mask's ordering, and otherwise the chain's target
-        is the mixture itself.
-
-        >>> import graphdgm as gd
-        >>> made = gd.compile(gd.MADE((4, 4), hidden=[16]))
-        >>> x = made.sample(3, evidence={"x[0,0]": 1, "x[0,1]": 0})
-        >>> x.shape, x[:, :2].tolist()
-        (torch.Size([3, 16]), [[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
-        """
-        n = positive_int(n, "n (the number of samples)")
-        mask, vals = self._clamp(evidence, n)
-        return self._conditional(vals, mask, make_generator(seed, self.device), steps, method, progress)
-
-    @torch.no_grad()
-    def inpaint(self, x: Any, known: Any, *, steps: int = 200, seed: int | torch.Generator = 0,
-                method: str = "auto", progress: bool | None = None) -> torch.Tensor:
-        """Fill in the unknown variables of ``x`` (B, D) given the ``known`` mask ((D,) or (B, D));
-        exact in one pass when the known part is a prefix of the ordering (e.g. the top half),
-        else by the independence MH chain of :meth:`sample` (the mask mixture's, for a MADE with
-        several masks)."""
-        x = self._check_x(x)
-        if x.shape[0] == 0:
-            raise SpecError("x is empty: give at least one row to inpaint")
-        known = torch.as_tensor(known, dtype=torch.bool, device=self.device)
-        if known.numel() == self.D:
-            known = known.reshape(self.D)
-        elif known.numel() == x.numel():
-            known = known.reshape(x.shape)
-        else:
-            raise EvidenceError(f"known has shape {tuple(known.shape)}; give a mask of shape ({self.D},), {self.shape} "
-                                f"or one per row {tuple(x.shape)}")
-        if bool(((x != 0) & (x != 1) & known.expand_as(x)).any()):
-            raise EvidenceError("the known entries of x must be 0 or 1; binarise the data first (e.g. (x > 0.5).float())")
-        return self._conditional(x, known, make_generator(seed, self.device), steps, method, progress)
-
-    def _conditional(self, vals: torch.Tensor, mask: torch.Tensor, g: torch.Generator, steps: int, method: str,
-                     progress: bool | None) -> torch.Tensor:
-        if method not in ("auto", "ancestral", "mh"):
-            raise SpecError(f"unknown sampling method {method!r}; use 'auto', 'ancestral' or 'mh'")
-        steps = positive_int(steps, "steps (MH proposals per sample)")
-        M = self.num_components
-        starts = [self._prefix_start(mask, k) for k in range(M)]
-        exact = all(s is not None for s in starts)
-        if exact and method != "mh":
-            if M == 1:
-                return self._ancestral(vals, mask, g, start=starts[0])
-            # the evidence is a prefix of every mask's ordering: p(mask | e) ∝ p_k(e), exactly
-            log_w = torch.stack([self._evidence_weight(vals, mask, k) for k in range(M)], 1)  # (B, M)
-            return self._propose(vals, mask, g, log_weights=log_w, starts=starts)
-        x = self._propose(vals, mask, g, starts=[s or 0 for s in starts])
-        if method == "ancestral":
-            return x
-        return self._independence_mh(x, mask, g, steps, progress)
-
-    def _independence_mh(self, x: torch.Tensor, mask: torch.Tensor, g: torch.Generator, steps: int,
-                         progress: bool | None) -> torch.Tensor:
-        from graphdgm.infer.mcmc.autoregressive import AutoregressiveIndependence, warn_if_low_acceptance
-
-        kernel = AutoregressiveIndependence()
-        state = kernel.start(self, x, mask, g)
-        for _ in progress_bar(range(steps), progress, desc="mh"):  # a loop over chain steps
-            state = kernel.sample(state)
-        self.last_acceptance = kernel.acceptance_rate(state)
-        warn_if_low_acceptance(kernel.late_acceptance_rate(state), steps, where=f"{type(self).__name__}.sample/inpaint")
-        return state.x
 
 
 class CompiledNADE(CompiledAutoregressive):
@@ -325,7 +171,7 @@ class CompiledNADE(CompiledAutoregressive):
         equal to the plain formula in :meth:`logits`)."""
         from graphdgm.compiler.nade_kernel import nade_log_prob
 
-        x = self._check_x(x)
+        x = self.check_x(x)
         if bool(((x != 0) & (x != 1)).any()):
             raise SpecError("x must hold binary values 0/1; binarise the data first (e.g. (x > 0.5).float())")
         o = self.ordering
@@ -337,7 +183,7 @@ class CompiledNADE(CompiledAutoregressive):
         with torch.no_grad():
             self.visible_bias.copy_(torch.log(p) - torch.log1p(-p))
 
-    def _next_logit(self, x: torch.Tensor, pos: int, var: int, cache: dict[str, Any], k: int = 0) -> torch.Tensor:
+    def next_logit(self, x: torch.Tensor, pos: int, var: int, cache: dict[str, Any], k: int = 0) -> torch.Tensor:
         a = cache.get("a")  # NADE has one component: k is always 0
         if a is None or cache.get("pos") != pos:
             order = self.ordering[:pos]
@@ -345,7 +191,7 @@ class CompiledNADE(CompiledAutoregressive):
             cache["a"], cache["pos"] = a, pos
         return torch.sigmoid(a) @ self.V[var] + self.visible_bias[var]
 
-    def _advance(self, x: torch.Tensor, pos: int, var: int, cache: dict[str, Any]) -> None:
+    def advance(self, x: torch.Tensor, pos: int, var: int, cache: dict[str, Any]) -> None:
         a = cache.get("a")
         if a is not None and cache.get("pos") == pos:  # O(BH) update per variable: the NADE recurrence
             cache["a"] = a + x[:, var:var + 1] * self.W[:, var]
@@ -451,10 +297,10 @@ class CompiledMADE(CompiledAutoregressive):
         ensemble = self.num_masks > 1 if ensemble is None else ensemble
         if not ensemble:
             return super().log_prob(x)
-        x = self._check_x(x)
+        x = self.check_x(x)
         if bool(((x != 0) & (x != 1)).any()):
             raise SpecError("x must hold binary values 0/1; binarise the data first (e.g. (x > 0.5).float())")
-        lps = self._component_log_conditionals(x).sum(-1)  # (M, B)
+        lps = self.component_log_conditionals(x).sum(-1)  # (M, B)
         return torch.logsumexp(lps, 0) - math.log(self.num_masks)
 
 

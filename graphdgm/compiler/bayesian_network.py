@@ -1,5 +1,7 @@
 """The compiled Bayesian network: its CPTs as factors (for every undirected backend) plus padded
-tables for batched ancestral sampling, a normalised ``log_prob`` and table fitting from data."""
+tables and topological generations for batched ancestral sampling (``infer/ancestral.py``), a
+normalised ``log_prob`` and the parent-configuration index that table counting
+(``learn/counting.py``) uses."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -9,10 +11,8 @@ import numpy as np
 import torch
 
 from graphdgm.compiler.markov import CompiledMarkovNetwork
-from graphdgm.errors import EvidenceError, SpecError
-from graphdgm.runtime.random import make_generator
+from graphdgm.errors import SpecError
 from graphdgm.spec.bayesian_network import BayesianNetwork
-from graphdgm.spec.validate import positive_float, positive_int
 
 
 class CompiledBayesianNetwork(CompiledMarkovNetwork):
@@ -20,8 +20,8 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
 
     It is a compiled Markov network over the CPT factors (log Z = 0), so ``query``,
     ``map_query`` and ``log_partition`` run on the exact, BP and MCMC backends unchanged. On top:
-    ``log_prob(x)``, ``sample(n, evidence)`` (ancestral, one batched step per topological
-    generation) and ``fit_tables(data, pseudo_count)``.
+    ``log_prob(x)``; ``sample(n, evidence)`` (ancestral, one batched step per topological
+    generation) and ``fit_tables(data, pseudo_count)`` come from the algorithms by capability.
 
     Inside, CPT i is padded to ``(C, K)``: C the largest number of parent configurations and K
     the largest cardinality, with -inf for missing states, so one gather serves every variable
@@ -35,7 +35,7 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
     0.56
     """
 
-    capabilities = CompiledMarkovNetwork.capabilities | {"log_prob", "bayesian_network", "sample"}
+    capabilities = CompiledMarkovNetwork.capabilities | {"log_prob", "dag", "sample"}
 
     def __init__(self, spec: BayesianNetwork, dtype: torch.dtype = torch.float64) -> None:
         spec.check_complete()
@@ -76,7 +76,7 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
             out[idx[v], : flat.shape[0], :k] = torch.from_numpy(flat)
         return out
 
-    def _configs(self, x: torch.Tensor, rows: torch.Tensor | slice) -> torch.Tensor:
+    def configs(self, x: torch.Tensor, rows: torch.Tensor | slice) -> torch.Tensor:
         """Parent-configuration index of variables ``rows`` for states x (B, n) -> (B, m)."""
         pidx, pst = self.parent_index[rows], self.parent_strides[rows]  # (m, P)
         return (x[:, pidx] * pst).sum(-1)
@@ -85,65 +85,9 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
         """Normalised log p(x) (B,): Σ_v log P(x_v | parents), for states (B, n) in the form
         :meth:`encode_data` reads (state indices, state labels, or a data frame by column name)."""
         x = self.encode_data(x, "states")
-        conf = self._configs(x, slice(None))  # (B, n)
+        conf = self.configs(x, slice(None))  # (B, n)
         rows = torch.arange(self.num_variables, device=x.device)
         return self.cpt_log[rows, conf, x].sum(1)
-
-    @torch.no_grad()
-    def sample(self, n: int, *, evidence: dict[str, Any] | None = None, seed: int | torch.Generator = 0,
-               steps: int = 500) -> torch.Tensor:
-        """``n`` samples (n, num_variables) of state indices from p(x | evidence).
-
-        Evidence on an ancestrally closed set (every parent of an observed variable observed too,
-        e.g. root causes) keeps ancestral sampling exact. Other evidence (an observed effect) runs
-        ``n`` block Gibbs chains for ``steps`` sweeps through the MCMC driver on the network's
-        factors and returns their last states (independent chains: their mixing is not judged, so
-        raise ``steps`` for a strongly coupled network).
-
-        >>> import graphdgm as gd
-        >>> bn = gd.BayesianNetwork(); _ = bn.add_variable("a", gd.Binary()); _ = bn.add_variable("b", gd.Binary())
-        >>> _ = bn.add_cpd("a", [], [0.3, 0.7]); _ = bn.add_cpd("b", ["a"], [[0.9, 0.1], [0.2, 0.8]])
-        >>> gd.compile(bn).sample(4, evidence={"a": 1}).shape
-        torch.Size([4, 2])
-        """
-        n = positive_int(n, "n")
-        steps = positive_int(steps, "steps", minimum=0)
-        ev = self.encode_evidence(evidence)
-        dev = self.cards.device
-        g = make_generator(seed, dev)
-        obs = torch.zeros(self.num_variables, dtype=torch.bool, device=dev)
-        vals = torch.zeros(self.num_variables, dtype=torch.long, device=dev)
-        for i, s in ev.items():
-            obs[i], vals[i] = True, s
-        if ev and float(self._evidence_log_prob(ev)) == float("-inf"):
-            raise EvidenceError(f"evidence {evidence} has probability zero under this network")
-        closed = not bool((obs[:, None] & ~obs[self.parent_index] & (self.parent_strides > 0)).any())
-        if closed:
-            x = torch.zeros(n, self.num_variables, dtype=torch.long, device=dev)
-            for gen in self.generations:  # a loop over topological generations, each one batched
-                gen = gen.to(dev)
-                logits = self.cpt_log[gen[:, None], self._configs(x, gen).t()]  # (m, B, K)
-                u = torch.rand(logits.shape, generator=g, device=dev, dtype=logits.dtype).clamp_min(1e-300)
-                draw = (logits - torch.log(-torch.log(u))).argmax(-1).t()  # Gumbel-max (B, m)
-                x[:, gen] = torch.where(obs[gen], vals[gen], draw)
-            return x
-        from graphdgm.infer.mcmc import BlockGibbs, sample_chains
-
-        # n independent chains, each burnt in for ``steps`` sweeps: two draws per chain cannot be
-        # judged by split R-hat, so the driver's check is off here (the docstring says so)
-        res = sample_chains(self, BlockGibbs(), chains=n, sweeps=2, burn_in=int(steps), evidence=ev, seed=g,
-                            keep="all", progress=False, rhat_threshold=None)
-        return res.samples[-1].long()
-
-    def _evidence_log_prob(self, ev: dict[int, int]) -> torch.Tensor:
-        """log P(evidence) by the exact backend when feasible, else 0 (no check)."""
-        from graphdgm.errors import InferenceError
-        from graphdgm.infer.api import log_partition
-
-        try:
-            return log_partition(self, {self.variables[i]: self.state_labels(i)[s] for i, s in ev.items()})
-        except InferenceError:
-            return torch.zeros(())
 
     def encode_data(self, data: Any, what: str = "data") -> torch.Tensor:
         """Complete data as state indices (N, n) in ``model.variables`` order.
@@ -226,37 +170,8 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
                                 f"{self.variables[i]!r}; its states are {list(self.state_labels(i))}")
         return codes[inverse.reshape(-1)]
 
-    @torch.no_grad()
-    def fit_tables(self, data: Any, pseudo_count: float = 0.0) -> "CompiledBayesianNetwork":
-        """Set every CPT to its maximum-likelihood estimate from complete data (N, n) of state
-        indices, or the posterior mean under a symmetric Dirichlet(``pseudo_count``) prior; a
-        parent configuration never seen gets a uniform row. One batched count (bincount) for all
-        tables. ``data`` is anything :meth:`encode_data` reads. Returns self.
-
-        >>> import torch, graphdgm as gd
-        >>> bn = gd.BayesianNetwork.empty_like({"a": [], "b": ["a"]}, {"a": gd.Binary(), "b": gd.Binary()})
-        >>> model = gd.compile(bn).fit_tables(torch.tensor([[0, 0], [0, 1], [1, 1], [1, 1]]))
-        >>> model.cpt_log[1, :2, :2].exp().tolist()
-        [[0.5, 0.5], [0.0, 1.0]]
-        """
-        pseudo_count = positive_float(pseudo_count, "pseudo_count", allow_zero=True)
-        x = self.encode_data(data)
-        if x.shape[0] == 0:
-            raise SpecError("data is empty: give at least one complete example (rows of state indices)")
-        n, (_, C, K) = self.num_variables, self.cpt_log.shape
-        conf = self._configs(x, slice(None))  # (N, n)
-        flat = (torch.arange(n, device=x.device) * C * K + conf * K + x).reshape(-1)
-        counts = torch.bincount(flat, minlength=n * C * K).reshape(n, C, K).to(self.cpt_log.dtype)
-        valid = torch.isfinite(self.cpt_log) | (torch.arange(K, device=x.device) < self.cards[:, None, None])
-        counts = (counts + float(pseudo_count)) * valid
-        tot = counts.sum(-1, keepdim=True)
-        probs = torch.where(tot > 0, counts / tot.clamp_min(1e-300), valid / valid.sum(-1, keepdim=True).clamp_min(1))
-        self.cpt_log.copy_(torch.log(probs))
-        self._write_factors()
-        return self
-
-    def _write_factors(self) -> None:
-        """Copy the padded CPTs back into the factor groups and the frozen spec (one per CPT)."""
+    def write_tables(self) -> None:
+        """Copy the padded CPTs (``cpt_log``) back into the factor groups and the frozen spec (one per CPT)."""
         idx = {v: i for i, v in enumerate(self.variables)}
         for v, table in self.spec.cpds.items():
             i = idx[v]

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from graphdgm.compiler.methods import CompiledModel
 from graphdgm.compiler.names import NamedVariables
 from graphdgm.compiler.rbm import CompiledRBM
 from graphdgm.errors import EvidenceError
@@ -21,7 +22,7 @@ from graphdgm.spec.rbm import DBN
 from graphdgm.spec.validate import positive_int
 
 
-class CompiledDBN(NamedVariables, nn.Module):
+class CompiledDBN(NamedVariables, CompiledModel):
     """A :class:`~graphdgm.DBN` lowered to torch: ``rbms`` (one :class:`CompiledRBM` per pair of layers).
 
     >>> import graphdgm as gd

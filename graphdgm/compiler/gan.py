@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from graphdgm.compiler.methods import CompiledModel
 from graphdgm.compiler.gan_networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.runtime.random import make_generator, seeded_global_rng
@@ -22,7 +23,7 @@ def _user_network(net: Any, role: str) -> nn.Module:
     return module
 
 
-class CompiledGAN(nn.Module):
+class CompiledGAN(CompiledModel):
     """A :class:`~graphdgm.GAN` lowered to torch: ``generator`` and ``discriminator`` modules.
 
     ``generate(z)`` gives data (B, *data_shape) (probabilities for binary data), ``sample(n)``
@@ -36,7 +37,7 @@ class CompiledGAN(nn.Module):
     (torch.Size([5, 2]), torch.Size([5]))
     """
 
-    capabilities = frozenset({"gan", "sample", "continuous"})
+    capabilities = frozenset({"implicit", "sample", "continuous"})
 
     def __init__(self, spec: GAN, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()

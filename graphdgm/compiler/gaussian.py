@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from graphdgm.compiler.methods import CompiledModel
 from graphdgm.compiler.names import NamedVariables
 from graphdgm.errors import EvidenceError, InferenceError, SpecError
 from graphdgm.spec.domains import Domain
@@ -17,7 +18,7 @@ from graphdgm.spec.gaussian import GaussianMarkovNetwork
 from graphdgm.spec.validate import check_table_entries
 
 
-class CompiledGaussianMarkovNetwork(NamedVariables, nn.Module):
+class CompiledGaussianMarkovNetwork(NamedVariables, CompiledModel):
     """A Gaussian Markov network lowered to torch: p(x) ∝ exp(-energy(x)), energy = ½ xᵀΛx − ηᵀx.
 
     ``precision`` Λ (n, n) and ``potential`` η (n,) are learnable parameters; the energy uses Λ as

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from graphdgm.compiler.methods import CompiledModel
 from graphdgm.compiler.colouring import colour_blocks
 from graphdgm.compiler.names import NamedVariables
 from graphdgm.compiler.factor_groups import (
@@ -23,7 +24,7 @@ from graphdgm.spec.markov_network import MarkovNetwork
 _COLOURINGS: PlanCache = PlanCache(max_per_model=1)  # per model: blocks and their factor entries
 
 
-class CompiledMarkovNetwork(NamedVariables, nn.Module):
+class CompiledMarkovNetwork(NamedVariables, CompiledModel):
     """A Markov network lowered to torch: p(x) ∝ exp(-energy(x)), x packed as state indices (B, n).
 
     Names live at the edges (``variables``, ``index``); inside, variables are positions in a flat

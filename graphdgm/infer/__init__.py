@@ -13,6 +13,8 @@ from graphdgm.infer.enumeration import GraphEnumeration
 from graphdgm.infer import rbm_ais
 from graphdgm.infer.ar_exact import AutoregressiveEnumeration
 from graphdgm.infer.mcmc.autoregressive import AutoregressiveIndependence, AutoregressiveMH
+from graphdgm.infer import ancestral, autoregressive_sampling, chain_algebra, forward_backward
+from graphdgm.infer.forward_backward import viterbi
 from graphdgm.infer.sample_quality import ModeCoverage, kernel_mmd, knn_precision_recall, mode_coverage
 from graphdgm.infer.registry import (
     Backend, available_backends, check_capabilities, get_backend, register_backend, unregister_backend,
@@ -27,4 +29,5 @@ register_backend("rbm_exact", GraphEnumeration)  # the name exact RBM enumeratio
 __all__ = [
     "AutoregressiveEnumeration", "AutoregressiveIndependence", "AutoregressiveMH", "AIS", "Backend", "GraphEnumeration", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
     "ModeCoverage", "kernel_mmd", "knn_precision_recall", "mode_coverage", "check_capabilities", "get_backend", "log_likelihood", "log_partition", "map_query", "query", "sample", "register_backend", "unregister_backend",
+    "ancestral", "chain_algebra", "forward_backward", "viterbi",
 ]

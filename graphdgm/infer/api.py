@@ -25,14 +25,14 @@ def _queryable(model: torch.nn.Module) -> torch.nn.Module:
     if hasattr(model, "encode_evidence"):
         return model
     caps = getattr(model, "capabilities", frozenset())
-    if "gan" in caps:
+    if "implicit" in caps:
         raise CapabilityError("a GAN has no likelihood, so it answers no marginal, MAP or log Z queries; draw "
                               "samples with gd.sample(gan, n) and score them with gd.infer.mode_coverage / kernel_mmd")
-    if "hmm" in caps:
+    if "emission" in caps:
         raise CapabilityError("an HMM answers through its own methods: model.forward_backward(obs) for posterior "
                               "marginals, model.viterbi(obs) for the MAP path, model.log_prob(obs); or spec.unroll(T) "
                               "gives a BayesianNetwork for gd.query")
-    if "sequence" in caps:
+    if "time_tied" in caps:
         raise CapabilityError("a Markov chain answers through its own methods: model.distribution(n, initial), "
                               "model.stationary(), model.structure(); or spec.unroll(T) gives a BayesianNetwork for gd.query")
     raise CapabilityError(f"a {type(model).__name__} has no named variables to query")

@@ -19,7 +19,7 @@ class AutoregressiveEnumeration:
     """
 
     name = "ar_exact"
-    requires = frozenset({"autoregressive"})
+    requires = frozenset({"ordering"})
     approximate = False
 
     def __init__(self, max_free: int = 24, chunk_log2: int = 14) -> None:

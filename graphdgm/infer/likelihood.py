@@ -68,7 +68,7 @@ def log_likelihood(model: torch.nn.Module, data: Any, *, backend: str = "exact",
                 return float(-model.free_energy(x).mean() - log_partition(model, backend="exact"))
         raise SpecError(f"unknown backend {backend!r} for the likelihood of a {type(model).__name__} (free energy "
                         "and log Z); use 'exact' or 'ais'")
-    if "sequence" in caps:  # Markov chains and HMMs: label sequences or padded index tensors, variable lengths
+    if "time_tied" in caps:  # Markov chains and HMMs: label sequences or padded index tensors, variable lengths
         with torch.no_grad():
             return _mean(model.log_prob(data, options.get("lengths")))
     if "log_prob" in caps:

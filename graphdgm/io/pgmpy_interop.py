@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from graphdgm.errors import CapabilityError, SpecError
+from graphdgm.spec.bayesian_network import BayesianNetwork
 from graphdgm.spec.domains import Categorical, Domain
 from graphdgm.spec.factors import TableFactor
 from graphdgm.spec.markov_network import MarkovNetwork
@@ -280,5 +281,21 @@ def bayesian_network_to_pgmpy(spec: Any) -> Any:
                                   state_names={u: [_plain(s) for s in spec.domain_of(u).labels] for u in [v, *ps]}))
     return model
 
+
+
+def _network_from_pgmpy(cls: type, model: Any, name: str | None = None) -> Any:
+    """A spec from a pgmpy ``DiscreteBayesianNetwork`` (TabularCPDs; state names become labels)."""
+    return bayesian_network_from_pgmpy(model, name)
+
+
+def _network_to_pgmpy(self: Any) -> Any:
+    """This network as a pgmpy ``DiscreteBayesianNetwork`` with one TabularCPD per variable."""
+    return bayesian_network_to_pgmpy(self)
+
+
+# The spec layer never imports io: the conversions attach themselves to the spec class here, so
+# ``gd.BayesianNetwork.from_pgmpy(pm)`` and ``bn.to_pgmpy()`` keep working.
+BayesianNetwork.from_pgmpy = classmethod(_network_from_pgmpy)  # type: ignore[attr-defined]
+BayesianNetwork.to_pgmpy = _network_to_pgmpy  # type: ignore[attr-defined]
 
 __all__ = ["bayesian_network_from_pgmpy", "bayesian_network_to_pgmpy", "to_pgmpy", "from_pgmpy", "factor_to_pgmpy", "pgmpy_factors"]

@@ -115,7 +115,7 @@ class Adversarial:
                  seed: int = 0) -> None:
         if loss not in LOSSES:
             raise SpecError(f"unknown GAN loss {loss!r}; use one of {', '.join(LOSSES)}")
-        if "gan" not in getattr(model, "capabilities", ()):
+        if "implicit" not in getattr(model, "capabilities", ()):
             raise SpecError(f"adversarial training needs a compiled GAN, got a {type(model).__name__}")
         self.model, self.loss = model, loss
         self.d_steps = positive_int(d_steps if d_steps is not None else (5 if loss == "wgan_gp" else 1), "d_steps")

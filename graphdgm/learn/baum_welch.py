@@ -8,10 +8,65 @@ from typing import Any
 import torch
 
 from graphdgm.errors import CapabilityError
+from graphdgm.infer.forward_backward import backward_messages, check_possible, expected_transitions, forward_messages
 from graphdgm.learn.history import History
 from graphdgm.runtime.distributed import all_reduce_sum_
 from graphdgm.runtime.progress import progress_bar
 from graphdgm.spec.validate import positive_float, positive_int
+
+
+REQUIRES = frozenset({"emission", "emission_statistics"})
+
+
+def expected_statistics(model: Any, y: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """One flat tensor of E-step sums over the batch: [Σ log p(y), Σ γ_0 (S), Σ ξ (S*S),
+    emission statistics (categorical: Σ γ [y = m] (S*M); Gaussian: Σ γ, Σ γ y, Σ γ y² (S + 2SD))],
+    so that processes can all-reduce it in one call."""
+    e = model.emission_log_prob(y, lengths)  # (B, T, S)
+    B, T, S = e.shape
+    alpha, beta = forward_messages(model, e, lengths), backward_messages(model, e, lengths)
+    check_possible(model, alpha, y, lengths, "Baum-Welch E-step")
+    ll = torch.logsumexp(alpha[:, -1], -1)  # (B,)
+    mask = torch.arange(T, device=e.device) < lengths[:, None]  # (B, T)
+    gamma = torch.where(mask[..., None], (alpha + beta - ll[:, None, None]).exp(), torch.zeros_like(e))  # (B, T, S)
+    xi = expected_transitions(model, alpha, beta, e, lengths, ll)
+    parts = [ll.sum()[None], gamma[:, 0].sum(0), xi.reshape(-1)]
+    if model.categorical:
+        M = model.log_emission.shape[1]
+        counts = torch.zeros(M, S, dtype=e.dtype, device=e.device).index_add_(0, y[mask], gamma[mask])  # (M, S)
+        parts.append(counts.t().reshape(-1))
+    else:
+        parts += [gamma.sum((0, 1)), torch.einsum("bts,btd->sd", gamma, y).reshape(-1),
+                  torch.einsum("bts,btd->sd", gamma, y * y).reshape(-1)]
+    return torch.cat(parts)
+
+
+@torch.no_grad()
+def maximise(model: Any, stats: torch.Tensor, pseudo_count: float = 0.0, variance_floor: float = 1e-6) -> None:
+    """The M-step: set the parameters from summed :func:`expected_statistics` (plus a symmetric
+    Dirichlet ``pseudo_count`` on the tables; Gaussian variances at least ``variance_floor``).
+    A row with no expected counts keeps its old values."""
+    S = model.num_states
+    init, xi = stats[1 : 1 + S] + pseudo_count, stats[1 + S : 1 + S + S * S].view(S, S) + pseudo_count
+    rest = stats[1 + S + S * S :]
+    trans = _normalised_rows(xi, model.log_transition.exp())
+    initial = init / init.sum() if float(init.sum()) > 0 else model.log_initial.exp()
+    if model.categorical:
+        M = model.log_emission.shape[1]
+        emission: Any = _normalised_rows(rest.view(S, M) + pseudo_count, model.log_emission.exp())
+    else:
+        D = model.emission_means.shape[1]
+        w, sy, syy = rest[:S], rest[S : S + S * D].view(S, D), rest[S + S * D :].view(S, D)
+        seen = (w > 0)[:, None]
+        mean = sy / w.clamp_min(1e-300)[:, None]
+        var = (syy / w.clamp_min(1e-300)[:, None] - mean**2).clamp_min(variance_floor)
+        emission = (torch.where(seen, mean, model.emission_means), torch.where(seen, var.sqrt(), model.emission_stds))
+    model.set_parameters(initial, trans, emission)
+
+
+def _normalised_rows(counts: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    tot = counts.sum(-1, keepdim=True)
+    return torch.where(tot > 0, counts / tot.clamp_min(1e-300), old)
 
 
 @torch.no_grad()
@@ -35,21 +90,22 @@ def baum_welch(model: torch.nn.Module, sequences: Any, lengths: Any = None, *, i
     >>> len(h), all(b >= a for a, b in zip(h["log_likelihood"], h["log_likelihood"][1:]))
     (6, True)
     """
-    if "hmm" not in getattr(model, "capabilities", ()):
-        raise CapabilityError(f"Baum-Welch fits hidden Markov models; got a {type(model).__name__}")
+    if not REQUIRES <= getattr(model, "capabilities", frozenset()):
+        raise CapabilityError(f"Baum-Welch fits a hidden chain with tabulated or Gaussian emissions (capabilities "
+                              f"{sorted(REQUIRES)}); got a {type(model).__name__}")
     iterations = positive_int(iterations, "iterations", minimum=0)
     tol = positive_float(tol, "tol", allow_zero=True)
     pseudo_count = positive_float(pseudo_count, "pseudo_count", allow_zero=True)
     variance_floor = positive_float(variance_floor, "variance_floor")
     y, n = model.observations(sequences, lengths)
     history = History()
-    stats = all_reduce_sum_(model.expected_statistics(y, n), distributed)
+    stats = all_reduce_sum_(expected_statistics(model, y, n), distributed)
     ll = float(stats[0])
     history.append({"iteration": 0, "log_likelihood": ll, "improvement": math.nan})
     bar = progress_bar(range(1, int(iterations) + 1), progress, desc="baum-welch", total=int(iterations))
     for it in bar:
-        model.maximise(stats, pseudo_count=pseudo_count, variance_floor=variance_floor)
-        stats = all_reduce_sum_(model.expected_statistics(y, n), distributed)
+        maximise(model, stats, pseudo_count=pseudo_count, variance_floor=variance_floor)
+        stats = all_reduce_sum_(expected_statistics(model, y, n), distributed)
         prev, ll = ll, float(stats[0])
         history.append({"iteration": it, "log_likelihood": ll, "improvement": ll - prev})
         if hasattr(bar, "set_postfix"):
@@ -59,4 +115,4 @@ def baum_welch(model: torch.nn.Module, sequences: Any, lengths: Any = None, *, i
     return history
 
 
-__all__ = ["baum_welch"]
+__all__ = ["baum_welch", "expected_statistics", "maximise"]

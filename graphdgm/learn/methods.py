@@ -145,18 +145,18 @@ def energy_model(caps: frozenset[str]) -> bool:
     """CD/PCD applies to an undirected energy model with a sampler for its negative phase (a free
     energy, or energy and block conditionals); not to a Bayesian network, whose factors are
     normalised CPTs that energy training would break."""
-    return ("free_energy" in caps or {"energy", "conditionals"} <= caps) and "bayesian_network" not in caps
+    return ("free_energy" in caps or {"energy", "conditionals"} <= caps) and "dag" not in caps
 
 
-register_objective("mle", Objective(fit_tables_by_counting, CountingOptions, frozenset({"bayesian_network"}),
+register_objective("mle", Objective(fit_tables_by_counting, CountingOptions, frozenset({"dag"}),
                                     "a Bayesian network (CPTs from counts)"))
-register_objective("mle", Objective(fit_chain_by_counting, ChainCountingOptions, frozenset({"markov_chain"}),
+register_objective("mle", Objective(fit_chain_by_counting, ChainCountingOptions, frozenset({"context_transitions"}),
                                     "a Markov chain (transitions from counts)"))
-register_objective("baum_welch", Objective(baum_welch, BaumWelchOptions, frozenset({"hmm"}),
+register_objective("baum_welch", Objective(baum_welch, BaumWelchOptions, frozenset({"emission", "emission_statistics"}),
                                            "a hidden Markov model (EM)"), aliases=("em",))
-register_objective("mle", Objective(fit_mle, MLEOptions, frozenset({"autoregressive"}),
+register_objective("mle", Objective(fit_mle, MLEOptions, frozenset({"ordering"}),
                                     "an autoregressive model (NADE, MADE, PixelCNN, PixelRNN; gradient ascent on log p)"))
-register_objective("adversarial", Objective(fit_adversarial, AdversarialOptions, frozenset({"gan"}), "a GAN"),
+register_objective("adversarial", Objective(fit_adversarial, AdversarialOptions, frozenset({"implicit"}), "a GAN"),
                    aliases=("gan",))
 def unconditional_energy_model(caps: frozenset[str]) -> bool:
     """PCD's persistent chains need one distribution to follow: not a conditional model (input
@@ -191,7 +191,7 @@ class PseudoLikelihoodOptions:
 
 def fully_observed_discrete(caps: frozenset[str]) -> bool:
     """Pseudo-likelihood needs every unit observed and discrete, with block conditionals."""
-    return {"discrete", "conditionals"} <= caps and "latent" not in caps and "bayesian_network" not in caps
+    return {"discrete", "conditionals"} <= caps and "latent" not in caps and "dag" not in caps
 
 
 register_objective("pseudo_likelihood", Objective(fit_pseudo_likelihood, PseudoLikelihoodOptions, fully_observed_discrete,

@@ -53,4 +53,14 @@ def seeded_global_rng(seed: int, device: torch.device | str | None = None) -> It
             yield
 
 
-__all__ = ["make_generator", "seeded_global_rng"]
+def gumbel_max(logits: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """One categorical draw per row of ``logits`` (..., K) by the Gumbel-max trick.
+
+    >>> gumbel_max(torch.tensor([[0.0, -float("inf")], [-float("inf"), 0.0]]), torch.Generator().manual_seed(0)).tolist()
+    [0, 1]
+    """
+    u = torch.rand(logits.shape, generator=g, device=logits.device, dtype=logits.dtype).clamp_min(1e-300)
+    return (logits - torch.log(-torch.log(u))).argmax(-1)
+
+
+__all__ = ["gumbel_max", "make_generator", "seeded_global_rng"]

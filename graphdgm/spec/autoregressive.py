@@ -36,7 +36,6 @@ def _positive(x: Any, what: str) -> int:
 class AutoregressiveModel(VariableBlocks):
     """Base of the neural autoregressive specs: a block ``x`` of binary units and an ordering."""
 
-    kind = "autoregressive"
 
     def __init__(self, shape: int | Sequence[int], *, ordering: Sequence[int] | str | None = None,
                  seed: int = 0, name: str = "ar") -> None:

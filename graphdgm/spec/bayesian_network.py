@@ -130,19 +130,6 @@ class BayesianNetwork(MarkovNetwork):
                             f"bn.add_cpd(child, parents, table) (or fit the tables from data with gd.fit(model, data, method='mle'))")
 
     @classmethod
-    def from_pgmpy(cls, model: Any, name: str | None = None) -> BayesianNetwork:
-        """A spec from a pgmpy ``DiscreteBayesianNetwork`` (TabularCPDs; state names become labels)."""
-        from graphdgm.io.pgmpy_interop import bayesian_network_from_pgmpy
-
-        return bayesian_network_from_pgmpy(model, name)
-
-    def to_pgmpy(self) -> Any:
-        """This network as a pgmpy ``DiscreteBayesianNetwork`` with one TabularCPD per variable."""
-        from graphdgm.io.pgmpy_interop import bayesian_network_to_pgmpy
-
-        return bayesian_network_to_pgmpy(self)
-
-    @classmethod
     def empty_like(cls, dag: dict[str, Sequence[str]], domains: dict[str, Any], name: str = "bayesian_network") -> BayesianNetwork:
         """A network with the given structure (child -> parents) and uniform CPTs, to fit from data.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -171,8 +172,6 @@ class MarkovChain:
         >>> mc.transition.tolist()
         [[0.5, 0.5], [1.0, 0.0]]
         """
-        from graphdgm.compiler.markov_chain import CompiledMarkovChain
-
         if states is None:
             if not isinstance(sequences, (list, tuple)):
                 raise SpecError("from_sequences got index tensors/arrays; give states=... (their labels, in index order)")
@@ -188,9 +187,24 @@ class MarkovChain:
         labels = state_labels(states)
         S = len(labels)
         spec = cls(labels, np.full((S,) * (order + 1), 1.0 / S), order=order, name=name)
-        model = CompiledMarkovChain(spec)
-        model.fit(sequences, pseudo_count=pseudo_count)
-        return model.spec
+        a = float(pseudo_count)
+        if not math.isfinite(a) or a < 0:
+            raise SpecError(f"pseudo_count must be a finite number >= 0, got {pseudo_count}")
+        x, n = spec.encode(sequences) if isinstance(sequences, (list, tuple)) else _index_array(sequences, S)
+        k, C = spec.order, S**spec.order
+        trans, init = np.zeros((C, S)), np.zeros(C)
+        strides = S ** np.arange(k - 1, -1, -1)
+        if x.shape[1] > k:  # one count per (context, next state) window
+            win = np.lib.stride_tricks.sliding_window_view(x.clip(0), k + 1, axis=1)  # (B, T-k, k+1)
+            ok = x[:, k:] >= 0
+            np.add.at(trans, ((win[..., :k] @ strides)[ok], win[..., k][ok]), 1.0)
+        if x.shape[1] >= k:
+            np.add.at(init, (x[:, :k].clip(0) @ strides)[n >= k], 1.0)
+        trans, init = trans + a, init + a
+        tot = trans.sum(1, keepdims=True)
+        spec.transition = np.where(tot > 0, trans / np.maximum(tot, 1e-300), 1.0 / S).reshape((S,) * (k + 1))
+        spec.initial = (init / init.sum() if init.sum() > 0 else np.full(C, 1.0 / C)).reshape((S,) * k)
+        return spec
 
     # ---------------------------------------------------------------- views
     def unroll(self, length: int, name: str | None = None) -> Any:
@@ -255,6 +269,18 @@ def _is_flat(sequences: Any) -> bool:
     if not isinstance(sequences, (list, tuple)) or not sequences:
         return False
     return not any(isinstance(s, (list, tuple, np.ndarray)) or hasattr(s, "detach") for s in sequences)
+
+
+def _index_array(x: Any, S: int) -> tuple[np.ndarray, np.ndarray]:
+    """State indices (B, T) or (T,), padded with -1 -> (indices, lengths), checked against 0..S-1."""
+    a = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
+    a = a[None] if a.ndim == 1 else a
+    if a.ndim != 2 or not (np.issubdtype(a.dtype, np.integer) or (np.isfinite(a).all() and (a == np.round(a)).all())):
+        raise SpecError(f"state indices need an integer array of shape (sequences, time) padded with -1, got shape {a.shape}")
+    a = a.astype(np.int64)
+    if ((a < -1) | (a >= S)).any():
+        raise SpecError(f"state indices must lie in 0..{S - 1} (or -1 for padding after a sequence's end)")
+    return a, (a >= 0).sum(1)
 
 
 def encode_labels(sequences: Any, index: dict[Any, int], labels: Sequence[Any], where: str,

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from graphdgm.errors import CapabilityError, ConvergenceWarning
+from graphdgm.infer.autoregressive_ancestral import log_weight, propose
 from graphdgm.infer.mcmc.backends import ChainBackend
 from graphdgm.infer.mcmc.kernel import ChainState
 from graphdgm.runtime.random import make_generator
@@ -69,7 +70,7 @@ class AutoregressiveIndependence:
 
     def init(self, model: torch.nn.Module, chains: int, evidence: dict[int, Any] | None = None,
              generator: torch.Generator | int | None = None) -> ChainState:
-        if "autoregressive" not in getattr(model, "capabilities", ()):
+        if "ordering" not in getattr(model, "capabilities", ()):
             raise CapabilityError(f"AutoregressiveIndependence needs an autoregressive model (NADE, MADE, PixelCNN, "
                                   f"PixelRNN); a {type(model).__name__} has none. Use BlockGibbs for Markov networks")
         g = make_generator(generator, model.device)
@@ -78,19 +79,19 @@ class AutoregressiveIndependence:
         for i, s in (evidence or {}).items():
             mask[int(i)], vals[:, int(i)] = True, float(s)
         with torch.no_grad():
-            return self.start(model, model._propose(vals, mask, g), mask, g)
+            return self.start(model, propose(model, vals, mask, g), mask, g)
 
     @torch.no_grad()
     def start(self, model: torch.nn.Module, x: torch.Tensor, known: torch.Tensor, g: torch.Generator) -> ChainState:
         """A state from chains x (C, D) whose ``known`` entries (mask (D,) or (C, D)) are evidence."""
-        return ChainState(x, g, extra={"model": model, "mask": known, "w": model._log_weight(x, known), "trace": []},
+        return ChainState(x, g, extra={"model": model, "mask": known, "w": log_weight(model, x, known), "trace": []},
                           accepted=torch.zeros((), dtype=torch.float64, device=x.device))
 
     @torch.no_grad()
     def sample(self, state: ChainState) -> ChainState:
         model, mask, g = state.extra["model"], state.extra["mask"], state.generator
-        prop = model._propose(state.x, mask, g)  # (C, D): the mixture's ancestral draw, evidence clamped
-        w_new = model._log_weight(prop, mask)  # (C,) log π/q
+        prop = propose(model, state.x, mask, g)  # (C, D): the mixture's ancestral draw, evidence clamped
+        w_new = log_weight(model, prop, mask)  # (C,) log π/q
         u = torch.rand(w_new.shape, generator=g, device=w_new.device, dtype=w_new.dtype)
         acc = u.log() < (w_new - state.extra["w"])
         state.x = torch.where(acc[:, None], prop, state.x)
@@ -125,7 +126,7 @@ class AutoregressiveMH(ChainBackend):
     marginals of an autoregressive model under any evidence, by the independence kernel."""
 
     name = "ar_mh"
-    requires = frozenset({"autoregressive"})
+    requires = frozenset({"ordering"})
 
     def kernel(self) -> AutoregressiveIndependence:
         return AutoregressiveIndependence()

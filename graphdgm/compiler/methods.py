@@ -1,0 +1,99 @@
+"""Methods that algorithms attach to compiled models, chosen by capability.
+
+A compiled model holds structure and parameters; the algorithms that answer questions about it
+(forward-backward, ancestral sampling, chain linear algebra, ...) live in ``infer/`` and
+``learn/``, one per file. So that ``model.viterbi(obs)`` keeps working without the compiler
+importing those packages, an algorithm registers itself here under a method name with the
+capabilities it needs (the accessor pattern of pandas and xarray)::
+
+    @model_method("viterbi", requires={"emission"})
+    def viterbi(model, obs, lengths=None): ...
+
+Every compiled model derives from :class:`CompiledModel`. Looking up ``model.viterbi`` finds the
+first registered implementation whose requirements the model's ``capabilities`` meet, and binds
+it to the model; a model without them has no such attribute (``hasattr`` is False). A compiled
+class that defines a method of the same name itself keeps its own.
+
+>>> import graphdgm as gd
+>>> hmm = gd.compile(gd.HiddenMarkovModel.random(2, symbols=3, seed=0))
+>>> hasattr(hmm, "viterbi"), hasattr(gd.compile(gd.MarkovNetwork.ising_grid(2, 2)), "viterbi")
+(True, False)
+"""
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from torch import nn
+
+_REGISTRY: dict[str, list[tuple[frozenset[str], Callable[..., Any]]]] = {}
+
+
+class _CapabilityMethod:
+    """The descriptor behind one method name: binds the implementation the model's capabilities
+    select, or raises AttributeError (so ``hasattr`` is False) when none applies."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__doc__ = f"Registered model method {name!r} (see graphdgm.compiler.methods)."
+
+    def implementation(self, model: Any) -> Callable[..., Any] | None:
+        caps = getattr(type(model), "capabilities", None) if isinstance(model, type) else getattr(model, "capabilities", None)
+        caps = frozenset(caps or ())
+        for requires, fn in _REGISTRY.get(self.name, ()):
+            if requires <= caps:
+                return fn
+        return None
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        fn = self.implementation(obj)
+        if fn is None:
+            needs = " or ".join("{" + ", ".join(sorted(r)) + "}" for r, _ in _REGISTRY.get(self.name, ()))
+            raise AttributeError(f"{type(obj).__name__!r} has no method {self.name!r}: it needs the capabilities {needs}; "
+                                 f"this model has {sorted(getattr(obj, 'capabilities', ()))}")
+        return types.MethodType(fn, obj)
+
+
+class CompiledModel(nn.Module):
+    """The base of every compiled model: a torch module with ``capabilities`` (a frozenset of
+    structural properties) and the methods registered with :func:`model_method`."""
+
+    capabilities: frozenset[str] = frozenset()
+
+
+def model_method(name: str, requires: Iterable[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn(model, ...)`` as ``model.<name>(...)`` on every compiled model whose
+    capabilities include ``requires``. Implementations registered first win when several apply.
+    Returns ``fn`` unchanged, so the same function is also the module-level API."""
+    if not name.isidentifier() or name.startswith("_"):
+        raise ValueError(f"a model method needs a public identifier as its name, got {name!r}")
+    req = frozenset(requires)
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _REGISTRY.setdefault(name, []).append((req, fn))
+        if not isinstance(CompiledModel.__dict__.get(name), _CapabilityMethod):
+            setattr(CompiledModel, name, _CapabilityMethod(name))
+        return fn
+
+    return deco
+
+
+def registered_methods(model: Any) -> dict[str, Callable[..., Any]]:
+    """The registered methods that apply to ``model`` (name -> implementation), for help and docs.
+
+    >>> import graphdgm as gd
+    >>> "stationary" in registered_methods(gd.compile(gd.MarkovChain(["a", "b"], [[0.9, 0.1], [0.5, 0.5]])))
+    True
+    """
+    out = {}
+    for name in _REGISTRY:
+        fn = _CapabilityMethod(name).implementation(model)
+        if fn is not None:
+            out[name] = fn
+    return out
+
+
+__all__ = ["CompiledModel", "model_method", "registered_methods"]

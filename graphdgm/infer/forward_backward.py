@@ -1,0 +1,153 @@
+"""Forward-backward and Viterbi for a hidden chain with per-step emissions (an HMM), in log space,
+batched over sequences of different lengths (a mask carries each sequence's last message through
+the padding). Every recursion loops over time steps only; each step is one batched (B, S, S)
+log-sum-exp or max.
+
+What a model needs (capability ``emission``): ``log_initial`` (S,), ``log_transition`` (S, S),
+``observations(obs, lengths) -> (y, lengths)`` and ``emission_log_prob(y, lengths) -> (B, T, S)``
+(0 at padded steps). Any emission density works: a table, a Gaussian, or a compiled density over
+binary vectors. The functions are also the models' methods (``model.viterbi(obs)``).
+
+>>> import graphdgm as gd
+>>> hmm = gd.compile(gd.HiddenMarkovModel(["a", "b"], [[0.9, 0.1], [0.1, 0.9]], gd.GaussianEmission([0.0, 3.0], [1.0, 1.0])))
+>>> gd.infer.viterbi(hmm, [[0.2, 2.8, 3.1]])[0].tolist()
+[[0, 1, 1]]
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from graphdgm.compiler.methods import model_method
+from graphdgm.errors import EvidenceError
+
+REQUIRES = frozenset({"emission"})
+
+
+def forward_messages(model: Any, e: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """log p(y_0..y_t, z_t) (B, T, S) from emission log-probabilities ``e`` (B, T, S); past a
+    sequence's end its last message is carried."""
+    B, T, S = e.shape
+    log_t = model.log_transition
+    alpha = torch.empty_like(e)
+    alpha[:, 0] = model.log_initial + e[:, 0]
+    for t in range(1, T):
+        new = torch.logsumexp(alpha[:, t - 1, :, None] + log_t, 1) + e[:, t]  # (B, S)
+        alpha[:, t] = torch.where((t < lengths)[:, None], new, alpha[:, t - 1])
+    return alpha
+
+
+def backward_messages(model: Any, e: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """log p(y_t+1..y_end | z_t) (B, T, S); 0 from each sequence's last step on."""
+    B, T, S = e.shape
+    log_t = model.log_transition
+    beta = torch.zeros_like(e)
+    for t in range(T - 2, -1, -1):
+        new = torch.logsumexp(log_t + (e[:, t + 1] + beta[:, t + 1])[:, None, :], -1)  # (B, S)
+        beta[:, t] = torch.where((t + 1 < lengths)[:, None], new, torch.zeros_like(new))
+    return beta
+
+
+def check_possible(model: Any, alpha: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor, what: str) -> None:
+    """Raise :class:`EvidenceError` naming the first sequence, time step and observation at which
+    the observations have probability zero (every forward message -inf), so no posterior or path
+    of an impossible sequence is ever returned."""
+    T = alpha.shape[1]
+    on = torch.arange(T, device=alpha.device) < lengths[:, None]  # (B, T)
+    dead = torch.isneginf(alpha).all(-1) & on  # (B, T): p(y_0..y_t) = 0
+    if not bool(dead.any()):
+        return
+    b = int(dead.any(1).nonzero()[0, 0])
+    t = int(dead[b].nonzero()[0, 0])
+    count = int(dead.any(1).sum())
+    why = model.impossible_observation(y, b, t)
+    raise EvidenceError(
+        f"{what}: observation sequence {b} has probability zero at time step {t}: {why}"
+        f"{f' ({count} sequences are impossible)' if count > 1 else ''}. Drop or correct that observation, or "
+        f"give every state some probability of every symbol (e.g. fit with pseudo_count > 0)")
+
+
+@model_method("log_prob", REQUIRES)
+def sequence_log_prob(model: Any, obs: Any, lengths: Any = None) -> torch.Tensor:
+    """log p(y) (B,) of each observation sequence, hidden paths summed out (forward algorithm).
+    A sequence that no hidden path can emit gets -inf (its probability is zero; never NaN);
+    :func:`forward_backward` and :func:`viterbi` raise :class:`EvidenceError` for it instead,
+    since it has no posterior and no most probable path.
+
+    >>> import graphdgm as gd
+    >>> hmm = gd.HiddenMarkovModel(["a", "b"], [[0.5, 0.5], [0.5, 0.5]], gd.CategoricalEmission([[1.0, 0.0], [0.0, 1.0]]))
+    >>> [round(v, 4) for v in gd.compile(hmm).log_prob([[0, 1, 1], [0]]).exp().tolist()]
+    [0.125, 0.5]
+    """
+    y, n = model.observations(obs, lengths)
+    alpha = forward_messages(model, model.emission_log_prob(y, n), n)
+    return torch.logsumexp(alpha[:, -1], -1)
+
+
+@model_method("forward_backward", REQUIRES)
+def forward_backward(model: Any, obs: Any, lengths: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior marginals p(z_t = s | y) (B, T, S) (zero rows at padded steps) and log p(y) (B,).
+
+    >>> import graphdgm as gd
+    >>> hmm = gd.HiddenMarkovModel(["a", "b"], [[0.9, 0.1], [0.1, 0.9]], gd.GaussianEmission([0.0, 3.0], [1.0, 1.0]))
+    >>> post, ll = gd.compile(hmm).forward_backward([[0.1, 2.9, 3.2]])
+    >>> post.shape, post[0].argmax(-1).tolist()
+    (torch.Size([1, 3, 2]), [0, 1, 1])
+    """
+    y, n = model.observations(obs, lengths)
+    e = model.emission_log_prob(y, n)  # (B, T, S)
+    alpha, beta = forward_messages(model, e, n), backward_messages(model, e, n)
+    check_possible(model, alpha, y, n, "forward_backward")
+    ll = torch.logsumexp(alpha[:, -1], -1)  # (B,)
+    post = (alpha + beta - ll[:, None, None]).exp()  # (B, T, S)
+    mask = torch.arange(e.shape[1], device=e.device) < n[:, None]
+    return torch.where(mask[..., None], post, torch.zeros_like(post)), ll
+
+
+@model_method("viterbi", REQUIRES)
+def viterbi(model: Any, obs: Any, lengths: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The most probable hidden paths (B, T) (state indices, -1 at padded steps;
+    ``spec.chain.decode`` gives labels) and their log joint log p(z*, y) (B,).
+
+    >>> import graphdgm as gd
+    >>> hmm = gd.HiddenMarkovModel(["a", "b"], [[0.9, 0.1], [0.1, 0.9]], gd.GaussianEmission([0.0, 3.0], [1.0, 1.0]))
+    >>> gd.compile(hmm).viterbi([[0.2, 2.8, 3.1], [2.9]])[0].tolist()
+    [[0, 1, 1], [1, -1, -1]]
+    """
+    y, n = model.observations(obs, lengths)
+    e = model.emission_log_prob(y, n)  # (B, T, S)
+    check_possible(model, forward_messages(model, e, n), y, n, "viterbi")  # max and sum have the same zero set
+    B, T, S = e.shape
+    dev, log_t = e.device, model.log_transition
+    keep = torch.arange(S, device=dev).expand(B, S)
+    delta = model.log_initial + e[:, 0]  # (B, S)
+    back = torch.empty(B, T, S, dtype=torch.long, device=dev)
+    back[:, 0] = keep
+    for t in range(1, T):
+        best, arg = (delta[:, :, None] + log_t).max(1)  # (B, S): best predecessor of each state
+        on = (t < n)[:, None]
+        delta = torch.where(on, best + e[:, t], delta)
+        back[:, t] = torch.where(on, arg, keep)  # padding: each state is its own predecessor
+    score, last = delta.max(-1)  # (B,)
+    path = torch.empty(B, T, dtype=torch.long, device=dev)
+    path[:, -1] = last
+    for t in range(T - 1, 0, -1):
+        path[:, t - 1] = back[:, t].gather(1, path[:, t : t + 1])[:, 0]
+    mask = torch.arange(T, device=dev) < n[:, None]
+    return torch.where(mask, path, torch.full_like(path, -1)), score
+
+
+def expected_transitions(model: Any, alpha: torch.Tensor, beta: torch.Tensor, e: torch.Tensor, lengths: torch.Tensor,
+                         ll: torch.Tensor) -> torch.Tensor:
+    """Σ_b Σ_t p(z_t = i, z_t+1 = j | y) (S, S): the pairwise posteriors summed over the batch."""
+    B, T, S = e.shape
+    xi = torch.zeros(S, S, dtype=e.dtype, device=e.device)
+    for t in range(T - 1):  # (B, S, S) per step
+        lx = alpha[:, t, :, None] + model.log_transition + (e[:, t + 1] + beta[:, t + 1])[:, None, :] - ll[:, None, None]
+        xi += torch.where((t + 1 < lengths)[:, None, None], lx.exp(), torch.zeros_like(lx)).sum(0)
+    return xi
+
+
+__all__ = ["backward_messages", "check_possible", "expected_transitions", "forward_backward", "forward_messages",
+           "sequence_log_prob", "viterbi"]

@@ -81,6 +81,17 @@ def model_method(name: str, requires: Iterable[str]) -> Callable[[Callable[..., 
     return deco
 
 
+def unregister_model_method(name: str, fn: Callable[..., Any]) -> None:
+    """Remove implementation ``fn`` of method ``name`` (and the method itself when it was the last),
+    for plugins and tests that register their own."""
+    impls = _REGISTRY.get(name, [])
+    impls[:] = [(r, f) for r, f in impls if f is not fn]
+    if not impls:
+        _REGISTRY.pop(name, None)
+        if isinstance(CompiledModel.__dict__.get(name), _CapabilityMethod):
+            delattr(CompiledModel, name)
+
+
 def registered_methods(model: Any) -> dict[str, Callable[..., Any]]:
     """The registered methods that apply to ``model`` (name -> implementation), for help and docs.
 
@@ -96,4 +107,4 @@ def registered_methods(model: Any) -> dict[str, Callable[..., Any]]:
     return out
 
 
-__all__ = ["CompiledModel", "model_method", "registered_methods"]
+__all__ = ["CompiledModel", "model_method", "registered_methods", "unregister_model_method"]

@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10_000, help="upper bound; the wall-time budget usually stops first")
     ap.add_argument("--max-minutes", type=float, default=60.0)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty on the weights (not the biases)")
     ap.add_argument("--batch-size", type=int, default=100)
     ap.add_argument("--patience", type=int, default=30)
     ap.add_argument("--limit", type=int, default=None, help="train on the first N training images (short runs)")
@@ -85,7 +86,7 @@ def main() -> None:
         return max(0.05, 1.0 - (time.perf_counter() - t0) / budget_s)  # linear decay over the wall-time budget
 
     history = gd.fit(model, train, method="mle", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                     schedule=by_the_clock, validation=valid, patience=args.patience, callbacks=[budget],
+                     weight_decay=args.weight_decay, schedule=by_the_clock, validation=valid, patience=args.patience, callbacks=[budget],
                      progress=False, seed=args.seed)
     minutes = (time.perf_counter() - t0) / 60
     model.eval()

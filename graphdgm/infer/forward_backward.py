@@ -32,9 +32,10 @@ def forward_messages(model: Any, e: torch.Tensor, lengths: torch.Tensor) -> torc
     log_t = model.log_transition
     alpha = torch.empty_like(e)
     alpha[:, 0] = model.log_initial + e[:, 0]
+    full = bool((lengths == T).all())  # no padding: no mask per step
     for t in range(1, T):
         new = torch.logsumexp(alpha[:, t - 1, :, None] + log_t, 1) + e[:, t]  # (B, S)
-        alpha[:, t] = torch.where((t < lengths)[:, None], new, alpha[:, t - 1])
+        alpha[:, t] = new if full else torch.where((t < lengths)[:, None], new, alpha[:, t - 1])
     return alpha
 
 
@@ -43,9 +44,10 @@ def backward_messages(model: Any, e: torch.Tensor, lengths: torch.Tensor) -> tor
     B, T, S = e.shape
     log_t = model.log_transition
     beta = torch.zeros_like(e)
+    full = bool((lengths == T).all())
     for t in range(T - 2, -1, -1):
         new = torch.logsumexp(log_t + (e[:, t + 1] + beta[:, t + 1])[:, None, :], -1)  # (B, S)
-        beta[:, t] = torch.where((t + 1 < lengths)[:, None], new, torch.zeros_like(new))
+        beta[:, t] = new if full else torch.where((t + 1 < lengths)[:, None], new, torch.zeros_like(new))
     return beta
 
 
@@ -117,19 +119,24 @@ def viterbi(model: Any, obs: Any, lengths: Any = None) -> tuple[torch.Tensor, to
     """
     y, n = model.observations(obs, lengths)
     e = model.emission_log_prob(y, n)  # (B, T, S)
-    check_possible(model, forward_messages(model, e, n), y, n, "viterbi")  # max and sum have the same zero set
     B, T, S = e.shape
     dev, log_t = e.device, model.log_transition
     keep = torch.arange(S, device=dev).expand(B, S)
     delta = model.log_initial + e[:, 0]  # (B, S)
     back = torch.empty(B, T, S, dtype=torch.long, device=dev)
     back[:, 0] = keep
+    full = bool((n == T).all())
     for t in range(1, T):
         best, arg = (delta[:, :, None] + log_t).max(1)  # (B, S): best predecessor of each state
+        if full:
+            delta, back[:, t] = best + e[:, t], arg
+            continue
         on = (t < n)[:, None]
         delta = torch.where(on, best + e[:, t], delta)
         back[:, t] = torch.where(on, arg, keep)  # padding: each state is its own predecessor
     score, last = delta.max(-1)  # (B,)
+    if bool(torch.isneginf(score).any()):  # max and sum have the same zero set: only then run the forward pass
+        check_possible(model, forward_messages(model, e, n), y, n, "viterbi")  # raises, naming the step
     path = torch.empty(B, T, dtype=torch.long, device=dev)
     path[:, -1] = last
     for t in range(T - 1, 0, -1):

@@ -1,0 +1,16 @@
+"""Benchmark scripts that have a --quick mode run in the suite at tiny sizes, so they cannot rot."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ar_sampling_quick_draws_the_same_samples_cached_and_uncached() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ar_sampling.py"), "--quick", "--threads", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stdout.splitlines() if "cached rows" in line]
+    assert len(lines) == 2 and all(line.endswith("identical samples: True") for line in lines), proc.stdout

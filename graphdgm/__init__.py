@@ -3,7 +3,7 @@ from graphdgm.errors import (
     CapabilityError, EvidenceError, FormatError, GraphdgmError, InferenceError, SpecError, UnknownVariableError,
 )
 from graphdgm.spec import (
-    GAN, MADE, NADE, BayesianNetwork, Binary, Categorical, DBN, PixelCNN, PixelRNN, Domain, FactorGraph, GaussianMarkovNetwork, MarkovChain, MarkovNetwork, HiddenMarkovModel, CategoricalEmission, GaussianEmission, RBM, Real, Spin, grid_edges,
+    GAN, MADE, NADE, BayesianNetwork, Binary, Categorical, DBN, PixelCNN, PixelRNN, Domain, FactorGraph, GaussianMarkovNetwork, MarkovChain, MarkovNetwork, HiddenMarkovModel, CategoricalEmission, DensityEmission, GaussianEmission, RBM, Real, Spin, grid_edges,
 )
 
 __version__ = "0.1.0"

@@ -13,11 +13,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from graphdgm.compiler.compile import compile as compile_spec
 from graphdgm.compiler.markov_chain import padded_indices
 from graphdgm.compiler.methods import CompiledModel
 from graphdgm.errors import SpecError
 from graphdgm.runtime.random import gumbel_max
-from graphdgm.spec.hmm import CategoricalEmission, HiddenMarkovModel
+from graphdgm.spec.hmm import CategoricalEmission, DensityEmission, HiddenMarkovModel
 
 
 class CompiledHMM(CompiledModel):
@@ -47,6 +48,9 @@ class CompiledHMM(CompiledModel):
             self.register_buffer("log_initial", torch.from_numpy(np.log(spec.initial)).to(dtype))  # (S,)
             if self.categorical:
                 self.register_buffer("log_emission", torch.from_numpy(np.log(spec.emission.table)).to(dtype))  # (S, M)
+            elif self.density:  # one compiled density model per hidden state, trained by EM's gradient M-step
+                self.emission_models = nn.ModuleList([compile_spec(m, dtype=dtype) for m in spec.emission.specs])
+                self.capabilities = frozenset({"time_tied", "emission", "emission_module", "log_prob", "sample"})
             else:
                 self.register_buffer("emission_means", torch.from_numpy(spec.emission.means).to(dtype))  # (S, D)
                 self.register_buffer("emission_stds", torch.from_numpy(spec.emission.stds).to(dtype))  # (S, D)
@@ -54,6 +58,15 @@ class CompiledHMM(CompiledModel):
     @property
     def categorical(self) -> bool:
         return isinstance(self.spec.emission, CategoricalEmission)
+
+    @property
+    def density(self) -> bool:
+        """Whether each state emits from its own compiled density model (:class:`DensityEmission`)."""
+        return isinstance(self.spec.emission, DensityEmission)
+
+    @property
+    def emission_dim(self) -> int:
+        return self.spec.emission.dim if self.density else self.emission_means.shape[1]
 
     @property
     def num_states(self) -> int:
@@ -78,13 +91,15 @@ class CompiledHMM(CompiledModel):
             else:
                 y, n = padded_indices(obs, lengths, self.spec.emission.num_symbols, "observation symbol", self.device)
         else:
-            y, n = self._gaussian_observations(obs, lengths)
+            y, n = self._vector_observations(obs, lengths)
+            if self.density and bool(((y != 0) & (y != 1)).any()):
+                raise SpecError("observations for density emissions must be binary vectors (0/1 values); binarise them first")
         if y.shape[0] == 0 or bool((n < 1).any()):
             raise SpecError("every observation sequence needs at least one step (got an empty batch or sequence)")
         return y, n
 
-    def _gaussian_observations(self, obs: Any, lengths: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        D = self.emission_means.shape[1]
+    def _vector_observations(self, obs: Any, lengths: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        D = self.emission_dim
         if isinstance(obs, (list, tuple)):
             seqs = [torch.as_tensor(np.asarray(s.detach().cpu() if hasattr(s, "detach") else s, dtype=np.float64)) for s in obs]
             seqs = [s[:, None] if s.dim() == 1 and D == 1 else s for s in seqs]
@@ -99,7 +114,7 @@ class CompiledHMM(CompiledModel):
             y = torch.as_tensor(obs.detach() if hasattr(obs, "detach") else np.asarray(obs, dtype=np.float64))
             y = y[..., None] if y.dim() == 2 and D == 1 else y
             if y.dim() != 3 or y.shape[2] != D:
-                raise SpecError(f"Gaussian observations need shape (sequences, time, {D}), got {tuple(y.shape)}")
+                raise SpecError(f"vector observations need shape (sequences, time, {D}), got {tuple(y.shape)}")
             n = torch.full((y.shape[0],), y.shape[1], dtype=torch.long) if lengths is None else torch.as_tensor(lengths).long().cpu()
             if n.shape != (y.shape[0],) or bool(((n < 0) | (n > y.shape[1])).any()):
                 raise SpecError(f"lengths must hold one length in 0..{y.shape[1]} per sequence ({y.shape[0]})")
@@ -114,6 +129,10 @@ class CompiledHMM(CompiledModel):
         mask = torch.arange(y.shape[1], device=self.device) < lengths[:, None]  # (B, T)
         if self.categorical:
             e = self.log_emission.t()[y.clamp_min(0)]  # (B, T, S)
+        elif self.density:  # a loop over the states' models, each batched over every step of every sequence
+            B, T, D = y.shape
+            flat = y.reshape(B * T, D)
+            e = torch.stack([m.log_prob(flat).to(self.dtype) for m in self.emission_models], -1).reshape(B, T, -1)
         else:
             z = (y[:, :, None, :] - self.emission_means) / self.emission_stds  # (B, T, S, D)
             e = -0.5 * (z**2).sum(-1) - self.emission_stds.log().sum(-1) - 0.5 * y.shape[-1] * math.log(2 * math.pi)
@@ -135,6 +154,13 @@ class CompiledHMM(CompiledModel):
         """One observation per hidden state in ``z`` (any shape): symbol indices, or reals (..., D)."""
         if self.categorical:
             return gumbel_max(self.log_emission[z], g)
+        if self.density:
+            y = torch.zeros(z.shape + (self.emission_dim,), dtype=self.dtype, device=self.device)
+            for s, m in enumerate(self.emission_models):  # a loop over states, each model sampled once, batched
+                at = (z == s).nonzero(as_tuple=True)
+                if at[0].numel():
+                    y[at] = m.sample(int(at[0].numel()), seed=g).to(self.dtype)
+            return y
         noise = torch.randn(z.shape + (self.emission_means.shape[1],), generator=g, device=self.device, dtype=self.dtype)
         return self.emission_means[z] + self.emission_stds[z] * noise
 
@@ -146,7 +172,7 @@ class CompiledHMM(CompiledModel):
         self.log_initial.copy_(initial.log())
         if self.categorical:
             self.log_emission.copy_(emission.log())
-        else:
+        elif emission is not None:
             self.emission_means.copy_(emission[0])
             self.emission_stds.copy_(emission[1])
         self.write_spec()
@@ -157,12 +183,13 @@ class CompiledHMM(CompiledModel):
         self.spec.chain.initial = self.log_initial.exp().cpu().double().numpy()
         if self.categorical:
             self.spec.emission.table = self.log_emission.exp().cpu().double().numpy()
-        else:
+        elif not self.density:  # a density model's weights live in its module (model.state_dict())
             self.spec.emission.means = self.emission_means.cpu().double().numpy()
             self.spec.emission.stds = self.emission_stds.cpu().double().numpy()
 
     def extra_repr(self) -> str:
-        e = f"{self.log_emission.shape[1]} symbols" if self.categorical else f"Gaussian dim {self.emission_means.shape[1]}"
+        e = (f"{self.log_emission.shape[1]} symbols" if self.categorical else
+             f"density models over {self.emission_dim} binary values" if self.density else f"Gaussian dim {self.emission_dim}")
         return f"{self.num_states} hidden states, {e}"
 
 

@@ -30,7 +30,7 @@ from graphdgm.graph.units import Unit
 from graphdgm.spec.rbm import DBN, RBM
 from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelCNN, PixelRNN
 from graphdgm.spec.bayesian_network import BayesianNetwork
-from graphdgm.spec.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
+from graphdgm.spec.hmm import CategoricalEmission, DensityEmission, GaussianEmission, HiddenMarkovModel
 from graphdgm.spec.markov_chain import MarkovChain
 from graphdgm.spec.gan import GAN
 
@@ -260,6 +260,8 @@ def _hmm_to_dict(spec: HiddenMarkovModel) -> dict[str, Any]:
     e = spec.emission
     if isinstance(e, CategoricalEmission):
         emission = {"kind": "categorical", "table": _encode_array(e.table), "symbols": [_label(s) for s in e.symbols]}
+    elif isinstance(e, DensityEmission):  # the models' declarations; their weights travel in the model's state dict
+        emission = {"kind": "density", "models": [spec_to_dict(m) for m in e.specs]}
     else:
         emission = {"kind": "gaussian", "means": _encode_array(e.means), "stds": _encode_array(e.stds)}
     return {"name": spec.name, "states": [_label(s) for s in spec.states], "transition": _encode_array(spec.transition),
@@ -272,8 +274,10 @@ def _build_hmm(d: dict[str, Any]) -> HiddenMarkovModel:
         emission: Any = CategoricalEmission(_decode_array(e["table"], "emission table"), e["symbols"])
     elif e["kind"] == "gaussian":
         emission = GaussianEmission(_decode_array(e["means"], "emission means"), _decode_array(e["stds"], "emission stds"))
+    elif e["kind"] == "density":
+        emission = DensityEmission([spec_from_dict(m) for m in e["models"]])
     else:
-        raise FormatError(f"HMM emission kind {e['kind']!r}; this graphdgm reads 'categorical' and 'gaussian'")
+        raise FormatError(f"HMM emission kind {e['kind']!r}; this graphdgm reads 'categorical', 'gaussian' and 'density'")
     return HiddenMarkovModel(d["states"], _decode_array(d["transition"], "HMM transition"), emission,
                              initial=_decode_array(d["initial"], "HMM initial distribution"), name=d["name"])
 

@@ -19,6 +19,7 @@ from typing import Any
 from graphdgm.learn.adversarial import fit_adversarial
 from graphdgm.learn.baum_welch import baum_welch
 from graphdgm.learn.contrastive_training import fit_contrastive
+from graphdgm.learn.generalised_em import fit_em_gradient
 from graphdgm.learn.counting import fit_chain_by_counting, fit_tables_by_counting
 from graphdgm.learn.maximum_likelihood import fit_mle
 from graphdgm.learn.pseudo_likelihood import fit_pseudo_likelihood
@@ -41,6 +42,19 @@ class ChainCountingOptions:
     lengths: Any = None
     pseudo_count: float = 0.0
     distributed: bool | None = None
+    progress: bool | None = None
+
+
+@dataclass(frozen=True)
+class GradientEMOptions:
+    """EM with a gradient M-step for density-model emissions (:func:`~graphdgm.learn.generalised_em.fit_em_gradient`)."""
+
+    lengths: Any = None
+    iterations: int = 20
+    tol: float = 1e-6
+    m_steps: int = 20
+    lr: float = 1e-2
+    pseudo_count: float = 0.0
     progress: bool | None = None
 
 
@@ -154,6 +168,9 @@ register_objective("mle", Objective(fit_chain_by_counting, ChainCountingOptions,
                                     "a Markov chain (transitions from counts)"))
 register_objective("baum_welch", Objective(baum_welch, BaumWelchOptions, frozenset({"emission", "emission_statistics"}),
                                            "a hidden Markov model (EM)"), aliases=("em",))
+register_objective("baum_welch", Objective(fit_em_gradient, GradientEMOptions, frozenset({"emission", "emission_module"}),
+                                           "a hidden Markov model with density-model emissions (EM, gradient M-step)"),
+                   aliases=("em",))
 register_objective("mle", Objective(fit_mle, MLEOptions, frozenset({"ordering"}),
                                     "an autoregressive model (NADE, MADE, PixelCNN, PixelRNN; gradient ascent on log p)"))
 register_objective("adversarial", Objective(fit_adversarial, AdversarialOptions, frozenset({"implicit"}), "a GAN"),

@@ -7,7 +7,7 @@ from graphdgm.spec.markov_network import MarkovNetwork, grid_edges
 from graphdgm.spec.rbm import DBN, RBM
 from graphdgm.spec.bayesian_network import BayesianNetwork
 from graphdgm.spec.markov_chain import MarkovChain
-from graphdgm.spec.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
+from graphdgm.spec.hmm import CategoricalEmission, DensityEmission, GaussianEmission, HiddenMarkovModel
 from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelCNN, PixelRNN
 from graphdgm.spec.gan import GAN
 from graphdgm.spec.names import canonical, format_name, parse_name
@@ -16,6 +16,6 @@ FactorGraph = MarkovNetwork  # a factor graph and a Markov network share one spe
 
 __all__ = [
     "AutoregressiveModel", "BayesianNetwork", "GAN", "Binary", "Block", "MADE", "NADE", "PixelCNN", "PixelRNN", "DBN", "RBM", "Categorical", "CouplingGroup", "Domain", "FactorGraph", "FieldGroup",
-    "GaussianMarkovNetwork", "LinearGroup", "CategoricalEmission", "GaussianEmission", "HiddenMarkovModel", "MarkovChain", "MarkovNetwork", "QuadraticGroup", "Real", "Spin", "TableFactor",
+    "GaussianMarkovNetwork", "LinearGroup", "CategoricalEmission", "DensityEmission", "GaussianEmission", "HiddenMarkovModel", "MarkovChain", "MarkovNetwork", "QuadraticGroup", "Real", "Spin", "TableFactor",
     "canonical", "format_name", "grid_edges", "parse_name",
 ]

@@ -1,5 +1,6 @@
 """Hidden Markov models: a first-order :class:`~graphdgm.MarkovChain` over hidden states, each
-emitting one observation per step from a categorical table or a diagonal Gaussian.
+emitting one observation per step from a categorical table, a diagonal Gaussian, or any density
+model over binary vectors (one per state: a MADE, a NADE, ...).
 """
 from __future__ import annotations
 
@@ -93,13 +94,55 @@ class GaussianEmission:
         return f"GaussianEmission({self.means.shape[0]} states, dim {self.dim})"
 
 
-Emission = Union[CategoricalEmission, GaussianEmission]
+class DensityEmission:
+    """p(y_t | z_t = s) = p_s(y_t): one density model per hidden state over binary vectors y_t of
+    ``dim`` values, each a spec with an exact log-likelihood (``gd.MADE``, ``gd.NADE``, ...), compiled
+    with the HMM. The models are trained by EM with a gradient M-step
+    (``gd.fit(model, sequences, method="em")``). Give each state's model its own ``seed``: identical
+    starting densities are a symmetric fixed point of EM.
+
+    >>> import graphdgm as gd
+    >>> e = gd.DensityEmission([gd.MADE(6, hidden=[16], seed=s) for s in range(2)])
+    >>> e.dim, len(e.specs)
+    (6, 2)
+    """
+
+    kind = "density"
+
+    def __init__(self, specs: Sequence[Any]) -> None:
+        if isinstance(specs, (str, bytes)) or not isinstance(specs, Sequence) or not specs:
+            raise SpecError("DensityEmission takes a list of density specs, one per hidden state, e.g. "
+                            "[gd.MADE(784, hidden=[500], seed=s) for s in range(S)]")
+        dims = []
+        for s, spec in enumerate(specs):
+            n = getattr(spec, "num_variables", None)
+            domains = getattr(spec, "domains", None)
+            if n is None or domains is None or not all(getattr(d, "kind", None) == "binary" for d in domains()):
+                raise SpecError(f"emission model {s} ({type(spec).__name__}) must be a spec over binary variables with an "
+                                f"exact log-likelihood, such as gd.MADE(dim, hidden=[...]) or gd.NADE(dim, hidden=...)")
+            dims.append(int(n))
+        if len(set(dims)) > 1:
+            raise SpecError(f"every state's emission model must cover the same number of binary values; got sizes {dims}")
+        self.specs = list(specs)
+        self.dim = dims[0]
+
+    def check(self, num_states: int) -> None:
+        if len(self.specs) != num_states:
+            raise SpecError(f"DensityEmission has {len(self.specs)} models; it needs one per hidden state ({num_states})")
+
+    def __repr__(self) -> str:
+        names = sorted({type(s).__name__ for s in self.specs})
+        return f"DensityEmission({len(self.specs)} states, {'/'.join(names)} over {self.dim} binary values)"
+
+
+Emission = Union[CategoricalEmission, GaussianEmission, DensityEmission]
 
 
 class HiddenMarkovModel:
     """A hidden Markov model: hidden states z_t form a first-order :class:`~graphdgm.MarkovChain`
     (``self.chain``: ``transition`` (S, S), ``initial`` (S,), default uniform) and each emits an
-    observation y_t from ``emission`` (a :class:`CategoricalEmission` or :class:`GaussianEmission`).
+    observation y_t from ``emission`` (a :class:`CategoricalEmission`, :class:`GaussianEmission` or
+    :class:`DensityEmission`).
 
     >>> import graphdgm as gd
     >>> hmm = gd.HiddenMarkovModel(["rainy", "sunny"], [[0.7, 0.3], [0.4, 0.6]],
@@ -111,9 +154,9 @@ class HiddenMarkovModel:
 
     def __init__(self, states: Sequence[Any] | int, transition: Any, emission: Emission, initial: Any = None,
                  name: str = "hmm") -> None:
-        if not isinstance(emission, (CategoricalEmission, GaussianEmission)):
-            raise SpecError(f"emission must be a gd.CategoricalEmission(table, symbols) or gd.GaussianEmission(means, stds), "
-                            f"got {type(emission).__name__}")
+        if not isinstance(emission, (CategoricalEmission, GaussianEmission, DensityEmission)):
+            raise SpecError(f"emission must be a gd.CategoricalEmission(table, symbols), gd.GaussianEmission(means, stds) or "
+                            f"gd.DensityEmission([one density spec per state]), got {type(emission).__name__}")
         self.name = str(name)
         self.chain = MarkovChain(states, transition, initial, order=1, name=f"{self.name}.hidden")
         emission.check(self.chain.num_states)
@@ -196,4 +239,4 @@ class HiddenMarkovModel:
         return f"HiddenMarkovModel({self.name!r}: {self.num_states} hidden states {shown}, {self.emission!r})"
 
 
-__all__ = ["CategoricalEmission", "Emission", "GaussianEmission", "HiddenMarkovModel"]
+__all__ = ["CategoricalEmission", "DensityEmission", "Emission", "GaussianEmission", "HiddenMarkovModel"]

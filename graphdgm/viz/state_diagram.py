@@ -73,7 +73,7 @@ def draw_hmm(spec: Any, *, threshold: float = 0.0) -> graphviz.Digraph:
     >>> src.count("style=dashed"), "o1" in src
     (3, True)
     """
-    from graphdgm.spec.hmm import CategoricalEmission
+    from graphdgm.spec.hmm import CategoricalEmission, DensityEmission
 
     S = spec.num_states
     title = f"{spec.name}: {S} hidden states, {spec.emission!r}"
@@ -87,6 +87,10 @@ def draw_hmm(spec: Any, *, threshold: float = 0.0) -> graphviz.Digraph:
                 sub.node(f"o{m}", label=dot_text(sym), shape="box", fillcolor=COLOURS["binary"])
         for i, m in zip(*np.nonzero(e.table > threshold)):
             g.edge(f"s{i}", f"o{m}", label=_p(e.table[i, m]), style="dashed", color="#999999", fontcolor="#666666")
+    elif isinstance(e, DensityEmission):
+        for i, m in enumerate(e.specs):
+            g.node(f"e{i}", label=dot_text(f"p(y | {spec.states[i]}): {m!r}"), shape="note", fillcolor=COLOURS["binary"])
+            g.edge(f"s{i}", f"e{i}", style="dashed", color="#999999")
     else:
         for i in range(S):
             mean = ", ".join(f"{v:.3g}" for v in e.means[i])

@@ -200,3 +200,17 @@ def test_sample_sizes_are_checked_not_truncated() -> None:
     for bad in ({"n": 2.7}, {"n": 0}, {"n": 3, "steps": -5}, {"n": 3, "steps": 2.5}):
         with pytest.raises(SpecError, match="steps" if "steps" in bad else "n must"):
             model.sample(bad.pop("n"), **bad)
+
+
+def test_a_network_with_zero_probabilities_and_mixed_cardinalities_saves_and_loads(tmp_path) -> None:
+    """Log-CPTs hold -inf for impossible states and for the padding of smaller variables: a
+    legitimate model, so saving must not refuse it as non-finite."""
+    bn = gd.BayesianNetwork.empty_like({"a": [], "b": ["a"]}, {"a": gd.Binary(), "b": gd.Categorical(3)})
+    model = gd.compile(bn)
+    gd.fit(model, torch.tensor([[0, 0], [0, 1], [1, 2]]), method="mle")
+    assert bool(torch.isneginf(model.cpt_log).any())
+    gd.io.save(model, tmp_path / "bn.pt")
+    back = gd.io.load(tmp_path / "bn.pt")
+    x = torch.tensor([[0, 0], [1, 2], [1, 0]])
+    assert torch.equal(back.log_prob(x), model.log_prob(x))
+    assert float(back.log_prob(x)[2]) == float("-inf")

@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from graphdgm.compiler.markov import CompiledMarkovNetwork
 from graphdgm.errors import SpecError
+from graphdgm.runtime.random import seeded_global_rng
 from graphdgm.spec.bayesian_network import BayesianNetwork
 
 
@@ -66,6 +68,44 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
         for gi, g in enumerate(self.groups):
             for r, name in enumerate(getattr(g, "factor_names", ())):
                 self._factor_slots[name] = (gi, r)
+        # neural CPDs: an MLP over the one-hot parents per such variable, tabulated into cpt_log
+        self.neural = nn.ModuleDict()
+        self.neural_variables: tuple[int, ...] = tuple(idx[v] for v in spec.ordering if v in spec.neural_cpds)
+        for v in spec.ordering:
+            if v not in spec.neural_cpds:
+                continue
+            i, cfg = idx[v], spec.neural_cpds[v]
+            pc = [int(cards[idx[p]]) for p in spec.parents[v]]
+            states = np.indices(pc).reshape(len(pc), -1).T  # (C_v, P): every parent configuration, C order
+            onehot = np.concatenate([np.eye(k)[states[:, j]] for j, k in enumerate(pc)], 1)  # (C_v, Σ cards)
+            self.register_buffer(f"parent_onehot_{i}", torch.from_numpy(onehot).to(dtype), persistent=False)
+            with seeded_global_rng(cfg["seed"]):  # torch layers draw from the global generator
+                sizes = [onehot.shape[1], *cfg["hidden"]]
+                layers: list[nn.Module] = []
+                for a, b in zip(sizes, sizes[1:]):
+                    layers += [nn.Linear(a, b, dtype=dtype), nn.Tanh()]
+                layers.append(nn.Linear(sizes[-1], int(cards[i]), dtype=dtype))
+            self.neural[str(i)] = nn.Sequential(*layers)
+        if self.neural_variables:  # the tables follow the networks' weights: now, and after loading saved weights
+            self.capabilities = self.capabilities | {"neural_cpds"}
+            self.tabulate()
+            self.register_load_state_dict_post_hook(lambda module, _keys: module.tabulate())
+
+    def neural_log_cpd(self, i: int, configs: torch.Tensor | None = None) -> torch.Tensor:
+        """log P(x_i | parent configuration) (C, K_i) from variable ``i``'s network, for the given
+        configuration indices (all of them by default); differentiable."""
+        onehot = getattr(self, f"parent_onehot_{i}")
+        inputs = onehot if configs is None else onehot[configs]
+        return torch.log_softmax(self.neural[str(i)](inputs), -1)
+
+    @torch.no_grad()
+    def tabulate(self) -> None:
+        """Write every neural CPD's table (all parent configurations) into ``cpt_log``, the factor
+        groups and the spec, so exact inference, sampling and export see the networks' CPDs."""
+        for i in self.neural_variables:
+            t = self.neural_log_cpd(i)  # (C_v, K_v)
+            self.cpt_log[i, : t.shape[0], : t.shape[1]] = t.to(self.cpt_log.dtype)
+        self.write_tables()
 
     def _padded(self, spec: BayesianNetwork, idx: dict[str, int], C: int, K: int) -> torch.Tensor:
         out = torch.full((self.num_variables, C, K), float("-inf"), dtype=self.values.dtype)
@@ -87,7 +127,12 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
         x = self.encode_data(x, "states")
         conf = self.configs(x, slice(None))  # (B, n)
         rows = torch.arange(self.num_variables, device=x.device)
-        return self.cpt_log[rows, conf, x].sum(1)
+        lp = self.cpt_log[rows, conf, x]  # (B, n)
+        if self.neural_variables and torch.is_grad_enabled():  # through the networks, so gradients reach them
+            lp = lp.clone()
+            for i in self.neural_variables:  # a loop over neural CPDs, each batched over examples
+                lp[:, i] = self.neural_log_cpd(i, conf[:, i]).gather(1, x[:, i : i + 1])[:, 0].to(lp.dtype)
+        return lp.sum(1)
 
     def encode_data(self, data: Any, what: str = "data") -> torch.Tensor:
         """Complete data as state indices (N, n) in ``model.variables`` order.

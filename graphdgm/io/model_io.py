@@ -37,7 +37,8 @@ def save(model: torch.nn.Module, path: str | os.PathLike) -> Path:
 
 
 def _check_finite(state: dict[str, torch.Tensor], what: str) -> None:
-    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    # -inf is a legitimate log of a zero probability (a CPT entry, a padded state); NaN and +inf are not
+    bad = [k for k, v in state.items() if v.is_floating_point() and bool((v.isnan() | (v == float("inf"))).any())]
     if bad:
         raise FormatError(f"{what}: parameters {bad[:5]} hold NaN or inf; a model with non-finite parameters "
                           "answers nothing reliably (retrain it, or restore its last finite parameters)")

@@ -234,15 +234,21 @@ def _build_dbn(d: dict[str, Any]) -> DBN:
 def _bn_to_dict(spec: BayesianNetwork) -> dict[str, Any]:
     return {"name": spec.name,
             "blocks": [{"name": b.name, "shape": list(b.shape), "domain": _domain_dict(b.domain)} for b in spec.blocks.values()],
-            "cpds": [{"child": v, "parents": list(spec.parents[v]), "table": _encode_array(spec.cpds[v])} for v in spec.ordering]}
+            "cpds": [{"child": v, "parents": list(spec.parents[v]), "table": _encode_array(spec.cpds[v])} for v in spec.ordering],
+            "neural_cpds": {v: dict(cfg) for v, cfg in spec.neural_cpds.items()}}  # their weights: the model's state dict
 
 
 def _build_bn(d: dict[str, Any]) -> BayesianNetwork:
     bn = BayesianNetwork(name=d.get("name", "bayesian_network"))
     for b in d["blocks"]:
         bn.add_block(b["name"], tuple(b["shape"]), Domain.from_dict(b["domain"]))
+    neural = d.get("neural_cpds", {})
     for c in d["cpds"]:
-        bn.add_cpd(c["child"], c["parents"], _decode_array(c["table"], f"CPT of {c['child']!r}"))
+        if c["child"] in neural:
+            cfg = neural[c["child"]]
+            bn.add_neural_cpd(c["child"], c["parents"], [int(h) for h in cfg["hidden"]], seed=int(cfg["seed"]))
+        else:
+            bn.add_cpd(c["child"], c["parents"], _decode_array(c["table"], f"CPT of {c['child']!r}"))
     return bn
 
 

@@ -12,19 +12,22 @@ from graphdgm.compiler.methods import model_method
 from graphdgm.errors import SpecError
 
 from graphdgm.learn.history import History
+from graphdgm.learn.neural_cpd import fit_neural_cpds
 from graphdgm.runtime.distributed import all_reduce_sum_
 from graphdgm.spec.validate import positive_float
 
 
 @torch.no_grad()
-def fit_tables_by_counting(model: torch.nn.Module, data: Any, *, pseudo_count: float = 0.0,
-                           progress: bool | None = None) -> History:
+def fit_tables_by_counting(model: torch.nn.Module, data: Any, *, pseudo_count: float = 0.0, steps: int = 300,
+                           lr: float = 0.05, progress: bool | None = None) -> History:
     """Set a compiled Bayesian network's CPTs to their (smoothed) counts in ``data``, in place.
 
     ``data``: (N, n) state indices or labels, or a pandas DataFrame matched by column name (see
     ``CompiledBayesianNetwork.encode_data``). The one record holds ``log_likelihood`` (total, in
     nats), ``log_likelihood_per_example`` and ``examples`` of the data under the fitted network.
     ``progress`` is accepted for uniformity with the other methods (one pass: nothing to show).
+    Neural CPDs (``bn.add_neural_cpd``) are trained by ``steps`` Adam steps (``lr``) on their
+    terms of the log-likelihood instead, which is maximum likelihood for the whole network.
 
     >>> import torch, graphdgm as gd
     >>> model = gd.compile(gd.BayesianNetwork.empty_like({"a": []}, {"a": gd.Binary()}))
@@ -34,7 +37,10 @@ def fit_tables_by_counting(model: torch.nn.Module, data: Any, *, pseudo_count: f
     """
     x = model.encode_data(data)  # (N, n) state indices, columns matched by name
     count_tables(model, x, pseudo_count=pseudo_count)
-    ll = model.log_prob(x)  # (N,)
+    if getattr(model, "neural_variables", ()):  # neural CPDs: gradient ascent on their terms of log p
+        fit_neural_cpds(model, x, steps=steps, lr=lr)
+    with torch.no_grad():
+        ll = model.log_prob(x)  # (N,)
     return History([{"iteration": 1, "examples": int(x.shape[0]), "log_likelihood": float(ll.sum()),
                      "log_likelihood_per_example": float(ll.mean())}])
 
@@ -125,7 +131,10 @@ def count_tables(model: Any, data: Any, pseudo_count: float = 0.0) -> Any:
     counts = (counts + float(pseudo_count)) * valid
     tot = counts.sum(-1, keepdim=True)
     probs = torch.where(tot > 0, counts / tot.clamp_min(1e-300), valid / valid.sum(-1, keepdim=True).clamp_min(1))
-    model.cpt_log.copy_(torch.log(probs))
+    new = torch.log(probs)
+    for i in getattr(model, "neural_variables", ()):  # a neural CPD keeps its network's table (trained by gradient)
+        new[i] = model.cpt_log[i]
+    model.cpt_log.copy_(new)
     model.write_tables()
     return model
 

@@ -29,9 +29,12 @@ from graphdgm.learn.registry import (ADVICE, Objective, check_options, methods_f
 
 @dataclass(frozen=True)
 class CountingOptions:
-    """CPTs from counts (:func:`~graphdgm.learn.fit_tables_by_counting`): Dirichlet ``pseudo_count``."""
+    """CPTs from counts (:func:`~graphdgm.learn.fit_tables_by_counting`): Dirichlet ``pseudo_count``;
+    neural CPDs by ``steps`` Adam steps at ``lr``."""
 
     pseudo_count: float = 0.0
+    steps: int = 300
+    lr: float = 0.05
     progress: bool | None = None
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from graphdgm.errors import SpecError
 from graphdgm.spec.markov_network import MarkovNetwork
 from graphdgm.spec.names import canonical
-from graphdgm.spec.validate import real_array
+from graphdgm.spec.validate import positive_int, real_array
 
 
 class BayesianNetwork(MarkovNetwork):
@@ -43,6 +43,7 @@ class BayesianNetwork(MarkovNetwork):
         super().__init__(name)
         self.parents: dict[str, tuple[str, ...]] = {}
         self.cpds: dict[str, np.ndarray] = {}  # child -> table (*parent cards, child card)
+        self.neural_cpds: dict[str, dict[str, Any]] = {}  # child -> {"hidden": [...], "seed": s}: a network's CPD
 
     def add_cpd(self, child: str, parents: Sequence[str] = (), table: Any = None, *, tol: float = 1e-6) -> str:
         """Add P(child | parents); returns the factor's name ``"P(child|parents)"``."""
@@ -87,6 +88,36 @@ class BayesianNetwork(MarkovNetwork):
             MarkovNetwork.add_factor(self, [*parents, child], log_table=np.log(arr / sums[..., None]), name=name)
         self.parents[child] = parents
         self.cpds[child] = arr / sums[..., None]
+        return name
+
+    def add_neural_cpd(self, child: str, parents: Sequence[str], hidden: Sequence[int] | int = (16,), *,
+                       seed: int = 0) -> str:
+        """Add P(child | parents) computed by a small neural network: the parents' states, one-hot,
+        through ``hidden`` tanh layers to a softmax over the child's states. The compiled network
+        tabulates it over every parent configuration, so exact inference, sampling and pgmpy see
+        an ordinary CPT; ``gd.fit(model, data, method="mle")`` trains it by gradient ascent on the
+        log-likelihood while the other CPTs are counted. The network's weights (initialised from
+        ``seed``) are the CPD's parameters: the spec holds a uniform table until a compiled model
+        writes its tabulation back.
+
+        >>> import graphdgm as gd
+        >>> bn = gd.BayesianNetwork.empty_like({"a": [], "b": []}, {"a": gd.Binary(), "b": gd.Binary()})
+        >>> _ = bn.add_variable("c", gd.Categorical(3))
+        >>> bn.add_neural_cpd("c", ["a", "b"], hidden=[8])
+        'P(c|a,b)'
+        """
+        if isinstance(parents, str):
+            parents = [parents]
+        if not parents:
+            raise SpecError(f"a neural CPD maps parents' states to P({child} | parents); {child!r} has no parents, so "
+                            f"give it a table with bn.add_cpd({child!r}, [], probabilities)")
+        sizes = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
+        sizes = [positive_int(h, "each hidden layer size of a neural CPD") for h in sizes]
+        cards = [self.domain_of(v).cardinality for v in (*parents, child)]
+        if None in cards:
+            raise SpecError(f"P({child}|...): CPDs need discrete variables")
+        name = self.add_cpd(child, parents, np.full(cards, 1.0 / cards[-1]))
+        self.neural_cpds[canonical(child)] = {"hidden": sizes, "seed": int(seed)}
         return name
 
     def _refuse(self, what: str) -> None:

@@ -318,3 +318,30 @@ def test_empty_data_and_bad_counts_are_named() -> None:
     for n, length in ((2.7, 3), (-1, 3), (2, 0), (2, 1.5)):
         with pytest.raises(SpecError, match="n \\(the number of sequences\\)" if n != 2 else "length"):
             model.sample(n, length)
+
+
+def test_scaled_recursions_equal_log_space_and_fall_back_when_a_scale_underflows() -> None:
+    from graphdgm.infer.forward_backward import backward_messages, forward_messages, scaled_forward_backward
+
+    model = gd.compile(gd.HiddenMarkovModel.random(4, symbols=5, seed=3))
+    _, y = model.sample(40, 30, seed=2)
+    n = torch.randint(1, 31, (40,), generator=torch.Generator().manual_seed(0))
+    y = torch.where(torch.arange(30) < n[:, None], y, torch.full_like(y, -1))
+    e = model.emission_log_prob(*model.observations(y, n))
+    post, ll, _ = scaled_forward_backward(model, e, n)
+    alpha, beta = forward_messages(model, e, n), backward_messages(model, e, n)
+    ll_log = torch.logsumexp(alpha[:, -1], -1)
+    mask = (torch.arange(30) < n[:, None])[..., None]
+    post_log = torch.where(mask, (alpha + beta - ll_log[:, None, None]).exp(), torch.zeros_like(alpha))
+    assert torch.allclose(ll, ll_log, atol=1e-10, rtol=0) and torch.allclose(post, post_log, atol=1e-12)
+    # state 0 must move to state 1, whose emission is 2,000 nats less likely than state 0's: the
+    # scaled message underflows to zero, and the answer comes from log space, finite and exact
+    hmm = gd.HiddenMarkovModel(2, [[0.0, 1.0], [0.0, 1.0]], gd.GaussianEmission([0.0, 63.2], [1.0, 1.0]), initial=[1.0, 0.0])
+    far = gd.compile(hmm)
+    obs = torch.tensor([[[0.0], [0.0]]], dtype=torch.float64)
+    e = far.emission_log_prob(*far.observations(obs))
+    assert scaled_forward_backward(far, e, torch.tensor([2])) is None
+    expected = -math.log(2 * math.pi) - 63.2**2 / 2  # N(0 | 0, 1) at step 0, then N(0 | 63.2, 1)
+    assert abs(float(far.log_prob(obs)) - expected) < 1e-9
+    post, _ = far.forward_backward(obs)
+    assert post[0].tolist() == [[1.0, 0.0], [0.0, 1.0]]

@@ -1,7 +1,8 @@
 """Forward-backward and Viterbi for a hidden chain with per-step emissions (an HMM), in log space,
 batched over sequences of different lengths (a mask carries each sequence's last message through
-the padding). Every recursion loops over time steps only; each step is one batched (B, S, S)
-log-sum-exp or max.
+the padding). Every recursion loops over time steps only. Forward-backward and the likelihood run
+in scaled probability space (one (B, S) x (S, S) product per step) and fall back to log space
+(one (B, S, S) log-sum-exp per step) when a scale underflows; Viterbi is a (B, S, S) max per step.
 
 What a model needs (capability ``emission``): ``log_initial`` (S,), ``log_transition`` (S, S),
 ``observations(obs, lengths) -> (y, lengths)`` and ``emission_log_prob(y, lengths) -> (B, T, S)``
@@ -51,6 +52,48 @@ def backward_messages(model: Any, e: torch.Tensor, lengths: torch.Tensor) -> tor
     return beta
 
 
+def scaled_forward_backward(model: Any, e: torch.Tensor, lengths: torch.Tensor, backward: bool = True
+                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The forward and backward recursions in scaled probability space (Rabiner 1989): each step
+    is one (B, S) x (S, S) product and a normalisation, instead of a (B, S, S) log-sum-exp. Each
+    step's emissions are shifted by their maximum over states, so at least one is 1.
+
+    Returns (posteriors (B, T, S), log p(y) (B,), scales log c_t (B, T)), or None when a scale
+    underflows to zero at a step inside a sequence: an impossible sequence, or probabilities
+    beyond float range. Then the caller uses the log-space recursions, which tell the two apart.
+    """
+    B, T, S = e.shape
+    on = torch.arange(T, device=e.device) < lengths[:, None]  # (B, T)
+    shift = e.amax(-1, keepdim=True).clamp_min(-torch.finfo(e.dtype).max)  # (B, T, 1); all -inf: stays finite
+    b = (e - shift).exp()  # (B, T, S), max 1 per step
+    A = model.log_transition.exp()
+    full = bool(on.all())
+    alpha = torch.empty_like(e)
+    scale = torch.ones(B, T, dtype=e.dtype, device=e.device)
+    a = model.log_initial.exp() * b[:, 0]
+    for t in range(T):
+        if t:
+            a = (alpha[:, t - 1] @ A) * b[:, t]
+        c = a.sum(-1)  # (B,)
+        if not full:  # padding: carry the last normalised message, scale 1
+            c = torch.where(on[:, t], c, torch.ones_like(c))
+            a = torch.where(on[:, t, None], a, alpha[:, t - 1] if t else a)
+        scale[:, t] = c
+        alpha[:, t] = a / c[:, None]
+    if not bool((scale > 0).all()):
+        return None
+    log_scale = scale.log() + torch.where(on, shift[..., 0], torch.zeros_like(scale))  # (B, T)
+    ll = log_scale.sum(1)
+    if not backward:
+        return alpha, ll, log_scale
+    beta = torch.ones_like(e)
+    for t in range(T - 2, -1, -1):
+        new = ((b[:, t + 1] * beta[:, t + 1]) @ A.t()) / scale[:, t + 1, None]
+        beta[:, t] = new if full else torch.where(on[:, t + 1, None], new, torch.ones_like(new))
+    post = alpha * beta
+    return torch.where(on[..., None], post, torch.zeros_like(post)), ll, log_scale
+
+
 def check_possible(model: Any, alpha: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor, what: str) -> None:
     """Raise :class:`EvidenceError` naming the first sequence, time step and observation at which
     the observations have probability zero (every forward message -inf), so no posterior or path
@@ -83,8 +126,11 @@ def sequence_log_prob(model: Any, obs: Any, lengths: Any = None) -> torch.Tensor
     [0.125, 0.5]
     """
     y, n = model.observations(obs, lengths)
-    alpha = forward_messages(model, model.emission_log_prob(y, n), n)
-    return torch.logsumexp(alpha[:, -1], -1)
+    e = model.emission_log_prob(y, n)
+    fast = scaled_forward_backward(model, e, n, backward=False)
+    if fast is not None:
+        return fast[1]
+    return torch.logsumexp(forward_messages(model, e, n)[:, -1], -1)
 
 
 @model_method("forward_backward", REQUIRES)
@@ -99,7 +145,10 @@ def forward_backward(model: Any, obs: Any, lengths: Any = None) -> tuple[torch.T
     """
     y, n = model.observations(obs, lengths)
     e = model.emission_log_prob(y, n)  # (B, T, S)
-    alpha, beta = forward_messages(model, e, n), backward_messages(model, e, n)
+    fast = scaled_forward_backward(model, e, n)
+    if fast is not None:
+        return fast[0], fast[1]
+    alpha, beta = forward_messages(model, e, n), backward_messages(model, e, n)  # log space: exact at any range
     check_possible(model, alpha, y, n, "forward_backward")
     ll = torch.logsumexp(alpha[:, -1], -1)  # (B,)
     post = (alpha + beta - ll[:, None, None]).exp()  # (B, T, S)
@@ -156,5 +205,5 @@ def expected_transitions(model: Any, alpha: torch.Tensor, beta: torch.Tensor, e:
     return xi
 
 
-__all__ = ["backward_messages", "check_possible", "expected_transitions", "forward_backward", "forward_messages",
+__all__ = ["backward_messages", "scaled_forward_backward", "check_possible", "expected_transitions", "forward_backward", "forward_messages",
            "sequence_log_prob", "viterbi"]

@@ -14,4 +14,4 @@ from graphdgm.compiler import compile
 from graphdgm import data, graph, infer, io, learn, viz
 from graphdgm.learn import fit
 from graphdgm.viz import draw
-from graphdgm.infer import log_likelihood, log_partition, map_query, query, sample
+from graphdgm.infer import inpaint, log_likelihood, log_partition, map_query, query, sample

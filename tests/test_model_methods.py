@@ -87,3 +87,17 @@ def test_a_registered_method_reaches_every_model_with_the_capability() -> None:
     assert not hasattr(CompiledModel, "probe_for_test")
     with pytest.raises(ValueError, match="public identifier"):
         model_method("_private", {"dag"})
+
+
+def test_one_inpaint_for_every_model_that_can_inpaint() -> None:
+    g = torch.Generator().manual_seed(0)
+    known = torch.tensor([True, True, False, False])
+    x = (torch.rand(3, 4, generator=g) < 0.5).double()
+    for spec in (gd.MADE(4, hidden=[8]), gd.NADE(4, hidden=3), gd.RBM(4, 3), gd.DBN([4, 3, 2])):
+        model = gd.compile(spec)
+        filled = gd.inpaint(model, x, known, seed=1)
+        assert filled.shape == (3, 4)
+        assert torch.equal(filled[:, :2].double(), x[:, :2])  # the known part is kept
+        assert bool(((filled == 0) | (filled == 1)).all())
+    with pytest.raises(gd.CapabilityError, match="no conditional sampler"):
+        gd.inpaint(gd.compile(gd.MarkovNetwork.ising_grid(2, 2)), torch.zeros(1, 4), known)

@@ -1,5 +1,5 @@
 """Inference backends behind one protocol, and the query API."""
-from graphdgm.infer.api import log_partition, map_query, query, sample
+from graphdgm.infer.api import inpaint, log_partition, map_query, query, sample
 from graphdgm.infer.diagnostics import Diagnostics
 from graphdgm.infer.likelihood import log_likelihood
 from graphdgm.infer.exact.backend import Exact
@@ -28,6 +28,6 @@ register_backend("rbm_exact", GraphEnumeration)  # the name exact RBM enumeratio
 
 __all__ = [
     "AutoregressiveEnumeration", "AutoregressiveIndependence", "AutoregressiveMH", "AIS", "Backend", "GraphEnumeration", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
-    "ModeCoverage", "kernel_mmd", "knn_precision_recall", "mode_coverage", "check_capabilities", "get_backend", "log_likelihood", "log_partition", "map_query", "query", "sample", "register_backend", "unregister_backend",
+    "ModeCoverage", "kernel_mmd", "knn_precision_recall", "mode_coverage", "check_capabilities", "get_backend", "log_likelihood", "log_partition", "inpaint", "map_query", "query", "sample", "register_backend", "unregister_backend",
     "ancestral", "chain_algebra", "forward_backward", "viterbi",
 ]

@@ -179,3 +179,25 @@ def sample(model: Any, n: int, *, evidence: dict[str, Any] | None = None, **opti
         raise CapabilityError(f"a {type(model).__name__} has no sampler of its own; for a Markov network use "
                               "graphdgm.infer.mcmc.sample_chains(model, BlockGibbs(), ...)")
     return fn(n, evidence=evidence, **options)
+
+
+def inpaint(model: Any, x: Any, known: Any, *, seed: int | torch.Generator = 0, **options: Any) -> torch.Tensor:
+    """Fill in the unknown entries of ``x`` (B, D) given the ``known`` mask ((D,) or (B, D)): a draw
+    from p(x_unknown | x_known) for every row, by the model's own conditional sampler (exact
+    ancestral passes for prefix evidence in autoregressive models, else their independence MH
+    chain; block Gibbs for RBMs and DBNs). ``options`` (``steps``, ...) go to that sampler.
+
+    >>> import torch, graphdgm as gd
+    >>> made = gd.compile(gd.MADE(6, hidden=[12]))
+    >>> known = torch.tensor([True, True, True, False, False, False])
+    >>> filled = gd.inpaint(made, torch.ones(4, 6), known)
+    >>> filled.shape, bool((filled[:, :3] == 1).all())
+    (torch.Size([4, 6]), True)
+    """
+    model = _model(model)
+    fn = getattr(model, "inpaint", None)
+    if fn is None:
+        raise CapabilityError(f"a {type(model).__name__} has no conditional sampler for inpainting; autoregressive "
+                              f"models, RBMs and DBNs inpaint, and gd.sample(model, n, evidence=...) conditions on "
+                              f"evidence shared by every sample")
+    return fn(x, known, seed=seed, **options)

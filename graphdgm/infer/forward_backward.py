@@ -170,26 +170,22 @@ def viterbi(model: Any, obs: Any, lengths: Any = None) -> tuple[torch.Tensor, to
     e = model.emission_log_prob(y, n)  # (B, T, S)
     B, T, S = e.shape
     dev, log_t = e.device, model.log_transition
-    keep = torch.arange(S, device=dev).expand(B, S)
-    delta = model.log_initial + e[:, 0]  # (B, S)
-    back = torch.empty(B, T, S, dtype=torch.long, device=dev)
-    back[:, 0] = keep
-    full = bool((n == T).all())
+    log_tT = log_t.t().contiguous()  # (to, from): the max runs over the contiguous last axis
+    on = torch.arange(T, device=dev) < n[:, None]  # (B, T)
+    full = bool(on.all())
+    delta = torch.empty_like(e)  # max over paths ending in each state: values only, no back-pointers
+    delta[:, 0] = model.log_initial + e[:, 0]
     for t in range(1, T):
-        best, arg = (delta[:, :, None] + log_t).max(1)  # (B, S): best predecessor of each state
-        if full:
-            delta, back[:, t] = best + e[:, t], arg
-            continue
-        on = (t < n)[:, None]
-        delta = torch.where(on, best + e[:, t], delta)
-        back[:, t] = torch.where(on, arg, keep)  # padding: each state is its own predecessor
-    score, last = delta.max(-1)  # (B,)
+        new = (delta[:, t - 1, None, :] + log_tT).amax(-1) + e[:, t]  # (B, S)
+        delta[:, t] = new if full else torch.where(on[:, t, None], new, delta[:, t - 1])  # padding: carried
+    score, last = delta[:, -1].max(-1)  # (B,)
     if bool(torch.isneginf(score).any()):  # max and sum have the same zero set: only then run the forward pass
         check_possible(model, forward_messages(model, e, n), y, n, "viterbi")  # raises, naming the step
     path = torch.empty(B, T, dtype=torch.long, device=dev)
     path[:, -1] = last
-    for t in range(T - 1, 0, -1):
-        path[:, t - 1] = back[:, t].gather(1, path[:, t : t + 1])[:, 0]
+    for t in range(T - 1, 0, -1):  # the chosen state's best predecessor: one (B, S) argmax per step
+        prev = (delta[:, t - 1] + log_t[:, path[:, t]].t()).argmax(-1)
+        path[:, t - 1] = prev if full else torch.where(on[:, t], prev, path[:, t])
     mask = torch.arange(T, device=dev) < n[:, None]
     return torch.where(mask, path, torch.full_like(path, -1)), score
 

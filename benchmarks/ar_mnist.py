@@ -52,6 +52,8 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=30)
     ap.add_argument("--limit", type=int, default=None, help="train on the first N training images (short runs)")
     ap.add_argument("--eval-limit", type=int, default=None, help="evaluate on N validation and test images (every k-th)")
+    ap.add_argument("--valid-limit", type=int, default=None,
+                    help="early-stop on N validation images (every k-th); the test NLL still uses the whole test set")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
@@ -70,6 +72,8 @@ def main() -> None:
         train = train[: args.limit]
     if args.eval_limit:  # a strided subset: the splits are ordered by digit
         valid, test = (s[:: max(1, len(s) // args.eval_limit)][: args.eval_limit] for s in (valid, test))
+    if args.valid_limit:
+        valid = valid[:: max(1, len(valid) // args.valid_limit)][: args.valid_limit]
     spec = build(args)
     model = gd.compile(spec, device=args.device)
     print(f"{spec}: {sum(p.numel() for p in model.parameters()):,} parameters, {torch.get_num_threads()} threads, "
@@ -96,7 +100,7 @@ def main() -> None:
     res = {"model": str(spec), "epochs": len(history), "train_minutes": round(minutes, 1),
            "best_epoch": history.last.get("best_epoch"), "best_valid_nll": min(history["valid_nll"]),
            "test_nll": round(test_nll, 2), "eval_seconds": round(eval_s, 1), "threads": torch.get_num_threads(),
-           "device": args.device, "train_images": len(train), "first_losses": history["loss"][:3], "last_loss": history["loss"][-1]}
+           "device": args.device, "train_images": len(train), "valid_images": len(valid), "test_images": len(test), "first_losses": history["loss"][:3], "last_loss": history["loss"][-1]}
     if getattr(model, "num_masks", 1) > 1:
         model.use_mask(0)
         res["test_nll_one_mask"] = round(mean_nll(model, test.to(args.device), batch_size=500, ensemble=False), 2)

@@ -26,7 +26,16 @@ from graphdgm.viz import save_image_grid
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def build(args) -> gd.AutoregressiveModel:
+def build(args) -> gd.AutoregressiveModel | gd.Graph:
+    if args.graph:  # the graph language: one block, one directed autoregressive edge onto itself
+        g = gd.Graph(args.model)
+        x = g.block("x", (28, 28), gd.Bernoulli())
+        pattern = {"nade": lambda: gd.graph.TiedDense(hidden=args.hidden[0], seed=args.seed),
+                   "made": lambda: gd.graph.MaskedDense(hidden=args.hidden, masks=args.masks, direct=args.direct, seed=args.seed),
+                   "pixelcnn": lambda: gd.graph.MaskedConv(channels=args.channels, layers=args.layers, seed=args.seed),
+                   "pixelrnn": lambda: gd.graph.RecurrentRows(hidden=args.channels, layers=args.layers, seed=args.seed)}[args.model]()
+        g.connect(x, x, pattern)
+        return g
     if args.model == "nade":
         return gd.NADE((28, 28), hidden=args.hidden[0], seed=args.seed)
     if args.model == "made":
@@ -41,6 +50,7 @@ def main() -> None:
     ap.add_argument("--model", choices=["nade", "made", "pixelcnn", "pixelrnn"], required=True)
     ap.add_argument("--hidden", type=int, nargs="+", default=[500])
     ap.add_argument("--masks", type=int, default=1)
+    ap.add_argument("--graph", action="store_true", help="declare the model as a gd.Graph with an autoregressive edge")
     ap.add_argument("--direct", action="store_true", help="MADE: add the masked direct input-to-output connection")
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--layers", type=int, default=5)

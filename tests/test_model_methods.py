@@ -101,3 +101,15 @@ def test_one_inpaint_for_every_model_that_can_inpaint() -> None:
         assert bool(((filled == 0) | (filled == 1)).all())
     with pytest.raises(gd.CapabilityError, match="no conditional sampler"):
         gd.inpaint(gd.compile(gd.MarkovNetwork.ising_grid(2, 2)), torch.zeros(1, 4), known)
+
+
+def test_the_drawing_modules_import_each_other_without_a_circle() -> None:
+    import networkx as nx
+
+    g = nx.DiGraph()
+    for p in sorted((PACKAGE / "viz").glob("*.py")):
+        me = f"graphdgm.viz.{p.stem}"
+        g.add_node(me)
+        g.add_edges_from((me, m) for m in imported_modules(p) if m.startswith("graphdgm.viz.") and m != me)
+    assert nx.is_directed_acyclic_graph(g), nx.find_cycle(g)
+    assert not any(m.startswith("graphdgm.viz.draw") for m in imported_modules(PACKAGE / "viz" / "styles.py"))

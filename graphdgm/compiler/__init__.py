@@ -26,8 +26,19 @@ from graphdgm.compiler.gan import CompiledGAN
 from graphdgm.spec.gan import GAN
 
 
+def _lower_graph(spec: Graph, dtype: torch.dtype) -> torch.nn.Module:
+    """A graph compiles to one CompiledGraph; a graph whose edge is autoregressive (directed
+    conditionals within one block) lowers through that pattern's family operator instead."""
+    if spec.autoregressive_edge() is not None:
+        return compile(spec.autoregressive_spec(), dtype=dtype)
+    return CompiledGraph(spec, dtype=dtype)
+
+
+# neural conditionals train in float32 by default, energies and tables in float64
+register_lowering(Graph, default_dtype=lambda g: torch.float32 if g.autoregressive_edge() is not None else torch.float64)(_lower_graph)
+
 # each spec family compiles to its model class, called as cls(spec, dtype=dtype)
-for _spec, _compiled in ((Graph, CompiledGraph), (MarkovNetwork, CompiledMarkovNetwork), (GaussianMarkovNetwork, CompiledGaussianMarkovNetwork),
+for _spec, _compiled in ((MarkovNetwork, CompiledMarkovNetwork), (GaussianMarkovNetwork, CompiledGaussianMarkovNetwork),
                          (RBM, CompiledRBM), (DBN, CompiledDBN), (BayesianNetwork, CompiledBayesianNetwork),
                          (MarkovChain, CompiledMarkovChain), (HiddenMarkovModel, CompiledHMM)):
     register_lowering(_spec)(_compiled)

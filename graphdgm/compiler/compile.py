@@ -10,12 +10,13 @@ from torch import nn
 from graphdgm.errors import SpecError
 
 _LOWERINGS: dict[type, Callable[..., nn.Module]] = {}
-_DEFAULT_DTYPES: dict[type, torch.dtype] = {}
+_DEFAULT_DTYPES: dict[type, Any] = {}
 
 
-def register_lowering(spec_type: type, default_dtype: torch.dtype = torch.float64) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+def register_lowering(spec_type: type, default_dtype: torch.dtype | Callable[[Any], torch.dtype] = torch.float64
+                      ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register the function that compiles specs of ``spec_type`` (used by each spec family), and
-    the dtype its models get when ``compile`` is not given one."""
+    the dtype its models get when ``compile`` is not given one (or a function of the spec giving it)."""
 
     def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         _LOWERINGS[spec_type] = fn
@@ -95,7 +96,8 @@ def compile(spec: Any, device: torch.device | str | None = None, dtype: torch.dt
     device = as_device(device)
     for t in type(spec).__mro__:
         if t in _LOWERINGS:
-            dtype = _DEFAULT_DTYPES[t] if dtype is None else dtype
+            default = _DEFAULT_DTYPES[t]
+            dtype = (default(spec) if callable(default) else default) if dtype is None else dtype
             module = _LOWERINGS[t](spec, dtype=dtype)
             return module.to(device) if device is not None else module
     known = ", ".join(t.__name__ for t in _LOWERINGS) or "none"

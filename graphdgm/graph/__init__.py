@@ -6,8 +6,8 @@
 'W_v_h'
 """
 from graphdgm.graph.graph import ROLES, Edge, Graph
-from graphdgm.graph.patterns import Dense, Grid, Pairs, Pattern
+from graphdgm.graph.patterns import Autoregressive, Dense, Grid, MaskedConv, MaskedDense, Pairs, Pattern, RecurrentRows, TiedDense
 from graphdgm.graph.units import Bernoulli, Gaussian, Softmax, Spin, Unit, unit_for_domain
 
-__all__ = ["Bernoulli", "Dense", "Edge", "Gaussian", "Graph", "Grid", "Pairs", "Pattern", "ROLES", "Softmax", "Spin", "Unit",
+__all__ = ["Autoregressive", "Bernoulli", "Dense", "Edge", "MaskedConv", "MaskedDense", "RecurrentRows", "TiedDense", "Gaussian", "Graph", "Grid", "Pairs", "Pattern", "ROLES", "Softmax", "Spin", "Unit",
            "unit_for_domain"]

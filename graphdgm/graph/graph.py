@@ -34,7 +34,7 @@ import networkx as nx
 import numpy as np
 
 from graphdgm.errors import SpecError
-from graphdgm.graph.patterns import Dense, Grid, Pairs, Pattern, as_pattern
+from graphdgm.graph.patterns import Autoregressive, Dense, Grid, Pairs, Pattern, as_pattern
 from graphdgm.graph.units import Unit, unit_for_domain
 from graphdgm.spec.domains import Domain
 from graphdgm.spec.markov_network import MarkovNetwork, grid_edges, grid_weights
@@ -117,9 +117,13 @@ class Graph(MarkovNetwork):
             if not isinstance(blk, str) or blk not in self.blocks:
                 raise SpecError(f"connect({a!r}, {b!r}): {blk!r} is not a declared block; blocks are {list(self.blocks)}")
         pattern = as_pattern(pattern)
-        name = name or f"W_{a}_{b}"
+        name = name or (f"AR_{a}" if isinstance(pattern, Autoregressive) else f"W_{a}_{b}")
         if name in self.edges:
             raise SpecError(f"an edge named {name!r} already exists; pass name= to connect() to name this one")
+        if isinstance(pattern, Autoregressive) or self.autoregressive_edge() is not None:
+            self._check_autoregressive(name, a, b, pattern)
+            self.edges[name] = Edge(name, a, b, pattern)
+            return name
         ua, ub = self.units[a], self.units[b]
         na, nb = self.blocks[a].size, self.blocks[b].size
         if isinstance(pattern, Dense):
@@ -135,6 +139,31 @@ class Graph(MarkovNetwork):
             raise SpecError(f"edge {name!r}: pattern {pattern!r} is not supported by Graph.connect")
         self.edges[name] = Edge(name, a, b, pattern)
         return name
+
+    def _check_autoregressive(self, name: str, a: str, b: str, pattern: Pattern) -> None:
+        """A directed autoregressive edge joins one observed binary block with itself, and is the
+        graph's only edge (the conditionals are its whole model)."""
+        if not isinstance(pattern, Autoregressive) or self.edges or self.factors or len(self.blocks) != 1:
+            raise SpecError(f"edge {name!r}: an autoregressive edge ({pattern.describe()}) is a whole model over one "
+                            f"block: declare one block, connect it with itself, and add no other edges or factors")
+        if a != b:
+            raise SpecError(f"edge {name!r}: an autoregressive edge joins a block with itself: connect({a!r}, {a!r}, ...)")
+        if self.units[a].kind != "bernoulli" or self.roles[a] != "observed":
+            raise SpecError(f"edge {name!r}: autoregressive edges model an observed block of Bernoulli units; {a!r} is "
+                            f"{self.units[a].kind} and {self.roles[a]}")
+        pattern.spec(self.blocks[a].shape, self.name)  # the family validates sizes, orderings, image shapes now
+
+    def autoregressive_edge(self) -> Edge | None:
+        """The graph's autoregressive edge, if it has one."""
+        return next((e for e in self.edges.values() if isinstance(e.pattern, Autoregressive)), None)
+
+    def autoregressive_spec(self) -> Any:
+        """The family declaration the autoregressive edge lowers through (MADE, NADE, PixelCNN,
+        PixelRNN), over this graph's block; a SpecError when the graph has no such edge."""
+        e = self.autoregressive_edge()
+        if e is None:
+            raise SpecError(f"graph {self.name!r} has no autoregressive edge")
+        return e.pattern.spec(self.blocks[e.a].shape, self.name)
 
     def _lower_pairs(self, name: str, a: str, b: str, pattern: Pairs | Grid) -> None:
         """Pairs and grids are parametric couplings of the Markov-network layer (one factor group)."""
@@ -213,7 +242,8 @@ class Graph(MarkovNetwork):
 
     def __repr__(self) -> str:
         blocks = ", ".join(f"{b} {self.blocks[b].shape} {self.units[b].kind} {self.roles[b]}" for b in self.blocks)
-        edges = [f"{e.a}-{e.b} {e.pattern.describe()}" for e in self.edges.values()]
+        edges = [f"{e.a}{'->' if getattr(e.pattern, 'directed', False) else '-'}{e.b} {e.pattern.describe()}"
+                 for e in self.edges.values()]
         if self.factors:
             edges.append(f"{len(self.factors)} table factors")
         return f"{type(self).__name__}({self.name!r}: blocks {blocks}; edges {', '.join(edges) or 'none'})"

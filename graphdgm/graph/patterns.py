@@ -8,6 +8,14 @@
 - :class:`Grid`: pairs at fixed offsets on a 2-D block (the Ising and Potts constructors).
 
 Factor tables of any arity are declared with :meth:`graphdgm.Graph.add_factor`.
+
+Directed patterns make a block's units conditionals rather than energy terms. An autoregressive
+edge joins a binary block with itself, p(x) = Π_d p(x_πd | x_π<d), each a pattern of its own:
+
+- :class:`MaskedDense`: masked dense layers, one or several mask sets (MADE);
+- :class:`TiedDense`: one hidden layer whose weights are shared by all conditionals (NADE);
+- :class:`MaskedConv`: gated masked convolutions over a 2-D block (PixelCNN);
+- :class:`RecurrentRows`: a masked input convolution and a Row LSTM down the rows (PixelRNN).
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from graphdgm.errors import SpecError
+from graphdgm.spec.autoregressive import MADE, NADE, PixelCNN, PixelRNN
 from graphdgm.spec.validate import positive_float, real_array
 
 
@@ -127,6 +136,107 @@ class Grid(Pattern):
         return f"{self.coupling_kind} grid"
 
 
+class Autoregressive(Pattern):
+    """Base of the directed patterns within one binary block: x_d depends on the units before d in
+    the ordering. ``family`` is the spec class the compiler lowers the edge through, ``options``
+    its keyword arguments; ``seed`` initialises the weights."""
+
+    kind = "autoregressive"
+    directed = True
+    options: dict[str, Any]
+
+    def __init__(self, seed: int = 0, **options: Any) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise SpecError(f"{type(self).__name__} seed must be an int, got {seed!r}")
+        self.seed = int(seed)
+        self.options = options
+
+    def family(self) -> type:
+        raise NotImplementedError
+
+    def spec(self, shape: tuple[int, ...], name: str) -> Any:
+        """The family spec this edge declares over a block of ``shape`` (validated there)."""
+        return self.family()(shape, **self.options, seed=self.seed, name=name)
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k} {v}" for k, v in self.options.items() if v is not None and k != "ordering")
+        return f"{self.kind} ({args})" if args else self.kind
+
+
+class MaskedDense(Autoregressive):
+    """Masked dense layers (MADE): ``hidden`` sizes, ``masks`` mask sets (order- and
+    connectivity-agnostic training when > 1), ``direct`` input-to-output connection, ``ordering``.
+
+    >>> MaskedDense(hidden=[500], direct=True).describe()
+    'masked dense (hidden [500], masks 1, direct True)'
+    """
+
+    kind = "masked dense"
+
+    def __init__(self, hidden: Sequence[int] | int = (500,), *, masks: int = 1, direct: bool = False,
+                 ordering: Any = None, seed: int = 0) -> None:
+        super().__init__(seed, hidden=list(hidden) if isinstance(hidden, Sequence) else hidden, masks=masks,
+                         direct=direct, ordering=ordering)
+
+    def family(self) -> type:
+        return MADE
+
+
+class TiedDense(Autoregressive):
+    """One hidden layer shared by every conditional, its activation updated one unit at a time
+    (NADE): ``hidden`` units, ``ordering``.
+
+    >>> TiedDense(hidden=500).describe()
+    'tied dense (hidden 500)'
+    """
+
+    kind = "tied dense"
+
+    def __init__(self, hidden: int = 500, *, ordering: Any = None, seed: int = 0) -> None:
+        super().__init__(seed, hidden=hidden, ordering=ordering)
+
+    def family(self) -> type:
+        return NADE
+
+
+class MaskedConv(Autoregressive):
+    """Gated masked convolutions over a 2-D block in raster order (PixelCNN): ``channels``,
+    ``layers``, ``kernel``, ``first_kernel`` (the mask-A layer), ``gated``.
+
+    >>> MaskedConv(channels=32, layers=5).describe()
+    'masked conv (channels 32, layers 5, kernel 3, first_kernel 7, gated True)'
+    """
+
+    kind = "masked conv"
+
+    def __init__(self, *, channels: int = 64, layers: int = 7, kernel: int = 3, first_kernel: int = 7,
+                 gated: bool = True, seed: int = 0) -> None:
+        super().__init__(seed, channels=channels, layers=layers, kernel=kernel, first_kernel=first_kernel, gated=gated)
+
+    def family(self) -> type:
+        return PixelCNN
+
+
+class RecurrentRows(Autoregressive):
+    """A masked input convolution, then Row LSTM layers run down the rows of a 2-D block
+    (PixelRNN): ``hidden`` units, ``layers``, state-to-state ``kernel`` width.
+
+    >>> RecurrentRows(hidden=32).describe()
+    'recurrent rows (hidden 32, layers 2, kernel 3)'
+    """
+
+    kind = "recurrent rows"
+
+    def __init__(self, *, hidden: int = 64, layers: int = 2, kernel: int = 3, seed: int = 0) -> None:
+        super().__init__(seed, hidden=hidden, layers=layers, kernel=kernel)
+
+    def family(self) -> type:
+        return PixelRNN
+
+
+AUTOREGRESSIVE_PATTERNS: dict[str, type] = {c.kind: c for c in (MaskedDense, TiedDense, MaskedConv, RecurrentRows)}
+
+
 def as_pattern(pattern: Any) -> Pattern:
     if isinstance(pattern, Pattern):
         return pattern
@@ -138,4 +248,5 @@ def as_pattern(pattern: Any) -> Pattern:
     raise SpecError(f"an edge needs a pattern such as gd.Dense(), gd.graph.Pairs(pairs, w) or gd.graph.Grid(w); got {pattern!r}")
 
 
-__all__ = ["Dense", "Grid", "Pairs", "Pattern", "as_pattern"]
+__all__ = ["AUTOREGRESSIVE_PATTERNS", "Autoregressive", "Dense", "Grid", "MaskedConv", "MaskedDense", "Pairs", "Pattern",
+           "RecurrentRows", "TiedDense", "as_pattern"]

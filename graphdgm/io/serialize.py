@@ -25,7 +25,7 @@ from graphdgm.spec.domains import Domain
 from graphdgm.spec.gaussian import GaussianMarkovNetwork
 from graphdgm.spec.markov_network import MarkovNetwork
 from graphdgm.graph.graph import Edge, Graph
-from graphdgm.graph.patterns import Dense, Grid, Pairs
+from graphdgm.graph.patterns import AUTOREGRESSIVE_PATTERNS, Autoregressive, Dense, Grid, Pairs
 from graphdgm.graph.units import Unit
 from graphdgm.spec.rbm import DBN, RBM
 from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelCNN, PixelRNN
@@ -339,6 +339,11 @@ def _graph_to_dict(spec: Graph) -> dict[str, Any]:
                          init_std=e.pattern.init_std, seed=e.pattern.seed)
         elif isinstance(e.pattern, Grid):
             entry["periodic"] = e.pattern.periodic
+        elif isinstance(e.pattern, Autoregressive):  # the declaration; weights travel in the model's state dict
+            opts = dict(e.pattern.options)
+            if opts.get("ordering") is not None and not isinstance(opts["ordering"], str):
+                opts["ordering"] = np.asarray(opts["ordering"]).tolist()
+            entry.update(options=opts, seed=e.pattern.seed)
         edges.append(entry)
     d["edges"] = edges
     return d
@@ -355,7 +360,7 @@ def _build_graph(d: dict[str, Any]) -> Graph:
         g.block(name, tuple(b["shape"]), Unit.from_dict(units[name]), role=roles[name], bias=bias)
         if g.units[name].domain != Domain.from_dict(b["domain"]):
             raise FormatError(f"block {name!r}: its unit {units[name]!r} does not match its saved domain {b['domain']!r}")
-    coupling_edges = {e["name"] for e in d["edges"] if e["pattern"] != "dense"}
+    coupling_edges = {e["name"] for e in d["edges"] if e["pattern"] in ("pairs", "grid")}
     rest = dict(d, couplings=[c for c in d["couplings"] if c["name"] not in coupling_edges], blocks=[])
     _add_markov_layer(g, rest)
     for c in d["couplings"]:
@@ -364,7 +369,9 @@ def _build_graph(d: dict[str, Any]) -> Graph:
             g.add_coupling(pairs, _decode_array(c["weights"], f"coupling {c['name']!r} weights"), kind=c["kind"],
                            name=c["name"], pattern=c["pattern"])
     for e in d["edges"]:
-        if e["pattern"] == "dense":
+        if e["pattern"] in AUTOREGRESSIVE_PATTERNS:
+            g.connect(e["a"], e["b"], AUTOREGRESSIVE_PATTERNS[e["pattern"]](**e["options"], seed=int(e["seed"])), name=e["name"])
+        elif e["pattern"] == "dense":
             w = None if e["weights"] is None else _decode_array(e["weights"], f"edge {e['name']!r} weights")
             g.connect(e["a"], e["b"], Dense(w, init_std=e["init_std"], seed=e["seed"]), name=e["name"])
         else:

@@ -8,7 +8,7 @@ import graphviz
 import numpy as np
 
 from graphdgm.errors import SpecError
-from graphdgm.viz.draw import COLOURS, FONT, describe_domain
+from graphdgm.viz.styles import COLOURS, FONT, describe_domain
 from graphdgm.viz.labels import dot_text, html_text, node_id
 
 AR_VIEWS = ("auto", "layers", "dag", "masks")

@@ -16,12 +16,22 @@ import graphviz
 from graphdgm.errors import SpecError
 from graphdgm.graph.graph import Graph
 from graphdgm.spec import Domain, MarkovNetwork
+from graphdgm.spec.autoregressive import AutoregressiveModel
+from graphdgm.spec.bayesian_network import BayesianNetwork
+from graphdgm.spec.gan import GAN
+from graphdgm.spec.hmm import HiddenMarkovModel
+from graphdgm.spec.markov_chain import MarkovChain
+from graphdgm.spec.rbm import DBN, RBM
 from graphdgm.spec.names import parse_name
 from graphdgm.viz.labels import dot_text, html_text
+from graphdgm.viz.styles import COLOURS, FONT, describe_domain
+from graphdgm.viz.dag import draw_autoregressive, draw_bayesian_network
+from graphdgm.viz.gan import draw_gan
+from graphdgm.viz.graph_view import draw_graph
+from graphdgm.viz.layers import draw_layers
+from graphdgm.viz.state_diagram import draw_hmm, draw_markov_chain
 
 VIEWS = ("auto", "variables", "factors", "blocks")
-COLOURS = {"spin": "#a6cee3", "binary": "#fdbf6f", "categorical": "#b2df8a", "real": "#fb9a99"}
-FONT = "Helvetica"  # graphviz-pure has built-in metrics for it
 
 
 def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: float = 0.0) -> graphviz.Graph:
@@ -41,43 +51,23 @@ def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: 
     >>> "x: 3x3 spin" in draw(gd.MarkovNetwork.ising_grid(3, 3), "blocks").source
     True
     """
-    from graphdgm.spec.autoregressive import AutoregressiveModel
-    from graphdgm.spec.bayesian_network import BayesianNetwork
-    from graphdgm.spec.gan import GAN
-    from graphdgm.spec.rbm import DBN, RBM
-
     if isinstance(spec, BayesianNetwork) and view in ("auto", "dag"):  # directed: parent -> child
-        from graphdgm.viz.dag import draw_bayesian_network
-
         return draw_bayesian_network(spec)
     if isinstance(spec, GAN):  # the generator and discriminator graphs, meeting at x
-        from graphdgm.viz.gan import draw_gan
-
         return draw_gan(spec)
-    from graphdgm.spec.hmm import HiddenMarkovModel
-    from graphdgm.spec.markov_chain import MarkovChain
-
     if isinstance(spec, (MarkovChain, HiddenMarkovModel)):  # state diagrams: states, arrows labelled p(j | i)
-        from graphdgm.viz.state_diagram import draw_hmm, draw_markov_chain
-
         if view not in ("auto", "states"):
             raise SpecError(f"a {type(spec).__name__} is drawn as its state diagram: view='auto' or 'states', not {view!r}")
         if isinstance(spec, MarkovChain):
             return draw_markov_chain(spec, threshold=threshold, max_states=max_variables)
         return draw_hmm(spec, threshold=threshold)
     if isinstance(spec, AutoregressiveModel):  # layers, the variable DAG, or MADE's masks
-        from graphdgm.viz.dag import draw_autoregressive
-
         return draw_autoregressive(spec, view)
     if hasattr(spec, "spec") and not isinstance(spec, MarkovNetwork):  # a compiled model: draw its spec
         return draw(spec.spec, view, max_variables=max_variables, threshold=threshold)
     if isinstance(spec, (RBM, DBN)) and view != "graph":  # layered specs: plates with their sizes
-        from graphdgm.viz.layers import draw_layers
-
         return draw_layers(spec)
     if isinstance(spec, Graph) and (view == "graph" or (view == "auto" and (spec.edges or len(set(spec.roles.values())) > 1))):
-        from graphdgm.viz.graph_view import draw_graph  # blocks and their edges
-
         return draw_graph(spec)
     if not isinstance(spec, MarkovNetwork):
         raise SpecError(f"draw() takes a spec (MarkovNetwork, FactorGraph, BayesianNetwork, RBM, DBN, NADE, MADE, PixelCNN, PixelRNN, GAN, MarkovChain, HiddenMarkovModel), got {type(spec).__name__}")
@@ -98,11 +88,6 @@ def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: 
 
 
 # ---------------------------------------------------------------- helpers
-def describe_domain(d: Domain) -> str:
-    """A domain in words, with its state labels: the tooltip text of a variable or block."""
-    return d.describe() + (" {" + ", ".join(str(s) for s in d.labels) + "}" if d.labels else "")
-
-
 def _new_graph(spec: MarkovNetwork, engine: str, title: str) -> graphviz.Graph:
     kinds = dict.fromkeys(b.domain.describe() for b in spec.blocks.values())
     swatches = "".join(

@@ -6,7 +6,7 @@ from typing import Any
 
 import graphviz
 
-from graphdgm.viz.draw import COLOURS, FONT
+from graphdgm.viz.styles import COLOURS, FONT
 from graphdgm.viz.labels import dot_text, html_text
 
 

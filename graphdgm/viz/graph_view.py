@@ -5,10 +5,9 @@ from __future__ import annotations
 import graphviz
 
 from graphdgm.graph.patterns import Dense
-from graphdgm.viz.draw import COLOURS, FONT
+from graphdgm.viz.styles import COLOURS, FONT, ROLE_STYLE
 from graphdgm.viz.labels import dot_text, html_text
 
-ROLE_STYLE = {"observed": "filled,rounded", "latent": "filled,rounded,dashed", "input": "filled,rounded,bold"}
 
 
 def draw_graph(spec) -> graphviz.Graph:
@@ -37,6 +36,10 @@ def draw_graph(spec) -> graphviz.Graph:
     for e in spec.edges.values():
         from_edges.add(e.name)
         na, nb = spec.blocks[e.a].size, spec.blocks[e.b].size
+        if getattr(e.pattern, "directed", False):  # conditionals in the block's ordering: an arrow onto itself
+            g.edge(ids[e.a], ids[e.b], label=dot_text(f"{e.name}: {e.pattern.describe()}, x_d | x_<d"), dir="forward",
+                   arrowhead="normal", penwidth="2")
+            continue
         if isinstance(e.pattern, Dense):
             label = f"{e.name}: dense {na} x {nb}" if not e.lateral else f"{e.name}: dense lateral {na} x {na}"
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import graphviz
 
-from graphdgm.viz.draw import COLOURS, FONT
+from graphdgm.viz.styles import COLOURS, FONT
 from graphdgm.viz.labels import dot_text, html_text
 
 

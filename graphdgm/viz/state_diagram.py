@@ -10,7 +10,7 @@ import numpy as np
 
 from graphdgm.errors import SpecError
 from graphdgm.viz.dag import titled_digraph
-from graphdgm.viz.draw import COLOURS
+from graphdgm.viz.styles import COLOURS
 from graphdgm.viz.labels import dot_text, html_text
 
 

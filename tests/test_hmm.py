@@ -345,3 +345,16 @@ def test_scaled_recursions_equal_log_space_and_fall_back_when_a_scale_underflows
     assert abs(float(far.log_prob(obs)) - expected) < 1e-9
     post, _ = far.forward_backward(obs)
     assert post[0].tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+@pytest.mark.parametrize("dtype, gap", [(torch.float64, 744.0), (torch.float32, 102.0)])
+def test_near_underflow_the_recursions_use_log_space(dtype, gap) -> None:
+    """A scale that is subnormal (not zero) has lost its digits: the answer must still be exact."""
+    mean = math.sqrt(2 * gap)
+    hmm = gd.HiddenMarkovModel(2, [[0.0, 1.0], [0.0, 1.0]], gd.GaussianEmission([0.0, mean], [1.0, 1.0]), initial=[1.0, 0.0])
+    model = gd.compile(hmm, dtype=dtype)
+    obs = torch.zeros(1, 2, 1, dtype=dtype)
+    expected = -math.log(2 * math.pi) - gap
+    tol = 1e-9 if dtype == torch.float64 else 2e-3
+    assert abs(float(model.log_prob(obs)) - expected) < tol
+    assert abs(float(model.forward_backward(obs)[1]) - expected) < tol

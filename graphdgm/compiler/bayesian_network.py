@@ -101,7 +101,21 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
     @torch.no_grad()
     def tabulate(self) -> None:
         """Write every neural CPD's table (all parent configurations) into ``cpt_log``, the factor
-        groups and the spec, so exact inference, sampling and export see the networks' CPDs."""
+        groups and the spec, so exact inference, sampling and export see the networks' CPDs.
+        ``gd.fit`` and loading saved weights call it; after changing the networks' weights in a
+        loop of your own, call ``model.tabulate()`` before querying or sampling, since those read
+        the tables.
+
+        >>> import graphdgm as gd
+        >>> bn = gd.BayesianNetwork.empty_like({"a": []}, {"a": gd.Binary()})
+        >>> _ = bn.add_variable("b", gd.Binary()); _ = bn.add_neural_cpd("b", ["a"], hidden=[4])
+        >>> model = gd.compile(bn)
+        >>> with torch.no_grad():
+        ...     _ = model.neural[str(model.index["b"])][-1].bias.fill_(3.0)   # a change the tables do not see yet
+        >>> model.tabulate()
+        >>> bool((model.cpt_log[1, :2, :2].exp() - model.neural_log_cpd(1).exp()).abs().max() < 1e-12)
+        True
+        """
         for i in self.neural_variables:
             t = self.neural_log_cpd(i)  # (C_v, K_v)
             self.cpt_log[i, : t.shape[0], : t.shape[1]] = t.to(self.cpt_log.dtype)

@@ -92,8 +92,11 @@ class CompiledHMM(CompiledModel):
                 y, n = padded_indices(obs, lengths, self.spec.emission.num_symbols, "observation symbol", self.device)
         else:
             y, n = self._vector_observations(obs, lengths)
-            if self.density and bool(((y != 0) & (y != 1)).any()):
-                raise SpecError("observations for density emissions must be binary vectors (0/1 values); binarise them first")
+            bad = ((y != 0) & (y != 1)).any(-1) if self.density else None
+            if bad is not None and bool(bad.any()):
+                b, t = (int(i) for i in bad.nonzero()[0])
+                raise SpecError(f"observations for density emissions must be binary vectors (0/1 values); sequence {b}, "
+                                f"step {t} holds {y[b, t].tolist()[:8]}; binarise them first (e.g. (y > 0.5).double())")
         if y.shape[0] == 0 or bool((n < 1).any()):
             raise SpecError("every observation sequence needs at least one step (got an empty batch or sequence)")
         return y, n

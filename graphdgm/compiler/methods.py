@@ -46,14 +46,18 @@ class _CapabilityMethod:
                 return fn
         return None
 
+    def missing(self, obj: Any) -> str:
+        """Why ``obj`` has no such method: the capabilities it would need, and those it has."""
+        needs = " or ".join("{" + ", ".join(sorted(r)) + "}" for r, _ in _REGISTRY.get(self.name, ()))
+        return (f"{type(obj).__name__!r} has no method {self.name!r}: it needs the capabilities {needs}; "
+                f"this model has {sorted(getattr(obj, 'capabilities', ()))}")
+
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
             return self
         fn = self.implementation(obj)
         if fn is None:
-            needs = " or ".join("{" + ", ".join(sorted(r)) + "}" for r, _ in _REGISTRY.get(self.name, ()))
-            raise AttributeError(f"{type(obj).__name__!r} has no method {self.name!r}: it needs the capabilities {needs}; "
-                                 f"this model has {sorted(getattr(obj, 'capabilities', ()))}")
+            raise AttributeError(self.missing(obj))
         return types.MethodType(fn, obj)
 
 
@@ -62,6 +66,17 @@ class CompiledModel(nn.Module):
     structural properties) and the methods registered with :func:`model_method`."""
 
     capabilities: frozenset[str] = frozenset()
+
+    def __getattr__(self, name: str) -> Any:
+        # reached when normal lookup fails, which includes a registered method whose capabilities
+        # this model lacks: say which capabilities it needs, rather than torch's bare message
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            method = CompiledModel.__dict__.get(name)
+            if isinstance(method, _CapabilityMethod):
+                raise AttributeError(method.missing(self)) from None
+            raise
 
 
 def model_method(name: str, requires: Iterable[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -38,7 +38,7 @@ def sample_autoregressive(model: Any, n: int, *, evidence: dict[str, Any] | None
     A MADE with several masks is the mixture 1/M Σ_k p_k(x) of its masks: each sample picks
     a mask, uniformly without evidence, by the posterior p(mask | evidence) ∝ p_k(evidence)
     when the evidence is a prefix of every mask's ordering, and otherwise the chain's target
-    is the mixture itmodel.
+    is the mixture itself.
 
     >>> import graphdgm as gd
     >>> made = gd.compile(gd.MADE((4, 4), hidden=[16]))

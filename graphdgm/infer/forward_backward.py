@@ -59,8 +59,9 @@ def scaled_forward_backward(model: Any, e: torch.Tensor, lengths: torch.Tensor, 
     step's emissions are shifted by their maximum over states, so at least one is 1.
 
     Returns (posteriors (B, T, S), log p(y) (B,), scales log c_t (B, T)), or None when a scale
-    underflows to zero at a step inside a sequence: an impossible sequence, or probabilities
-    beyond float range. Then the caller uses the log-space recursions, which tell the two apart.
+    comes within a factor 1/eps of underflow at a step inside a sequence (an impossible sequence,
+    or probabilities near the end of the float range, where a message would lose its digits).
+    Then the caller uses the log-space recursions, which are exact at any range.
     """
     B, T, S = e.shape
     on = torch.arange(T, device=e.device) < lengths[:, None]  # (B, T)
@@ -80,7 +81,8 @@ def scaled_forward_backward(model: Any, e: torch.Tensor, lengths: torch.Tensor, 
             a = torch.where(on[:, t, None], a, alpha[:, t - 1] if t else a)
         scale[:, t] = c
         alpha[:, t] = a / c[:, None]
-    if not bool((scale > 0).all()):
+    info = torch.finfo(e.dtype)
+    if not bool((scale >= info.tiny / info.eps).all()):  # near underflow a message loses its digits: use log space
         return None
     log_scale = scale.log() + torch.where(on, shift[..., 0], torch.zeros_like(scale))  # (B, T)
     ll = log_scale.sum(1)
@@ -134,6 +136,7 @@ def sequence_log_prob(model: Any, obs: Any, lengths: Any = None) -> torch.Tensor
 
 
 @model_method("forward_backward", REQUIRES)
+@torch.no_grad()
 def forward_backward(model: Any, obs: Any, lengths: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior marginals p(z_t = s | y) (B, T, S) (zero rows at padded steps) and log p(y) (B,).
 
@@ -157,6 +160,7 @@ def forward_backward(model: Any, obs: Any, lengths: Any = None) -> tuple[torch.T
 
 
 @model_method("viterbi", REQUIRES)
+@torch.no_grad()
 def viterbi(model: Any, obs: Any, lengths: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The most probable hidden paths (B, T) (state indices, -1 at padded steps;
     ``spec.chain.decode`` gives labels) and their log joint log p(z*, y) (B,).

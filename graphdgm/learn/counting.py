@@ -27,7 +27,8 @@ def fit_tables_by_counting(model: torch.nn.Module, data: Any, *, pseudo_count: f
     nats), ``log_likelihood_per_example`` and ``examples`` of the data under the fitted network.
     ``progress`` is accepted for uniformity with the other methods (one pass: nothing to show).
     Neural CPDs (``bn.add_neural_cpd``) are trained by ``steps`` Adam steps (``lr``) on their
-    terms of the log-likelihood instead, which is maximum likelihood for the whole network.
+    terms of the log-likelihood instead, which is maximum likelihood for the whole network
+    (``pseudo_count`` smooths the counted tables only).
 
     >>> import torch, graphdgm as gd
     >>> model = gd.compile(gd.BayesianNetwork.empty_like({"a": []}, {"a": gd.Binary()}))

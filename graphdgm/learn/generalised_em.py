@@ -2,7 +2,9 @@
 NADE, ... per hidden state): the E-step is exact forward-backward; the M-step sets the initial
 and transition probabilities in closed form and takes gradient steps on each state's model,
 weighted by the posterior of its state. A step that would lower the expected log-likelihood is
-undone, so the log-likelihood never decreases (generalised EM, Dempster, Laird and Rubin 1977).
+undone, so the log-likelihood never decreases (generalised EM, Dempster, Laird and Rubin 1977);
+with ``pseudo_count > 0`` the tables are MAP estimates, and the quantity that never decreases is
+the log-likelihood plus the Dirichlet prior's log-density.
 """
 from __future__ import annotations
 
@@ -94,6 +96,7 @@ def fit_em_gradient(model: Any, sequences: Any, lengths: Any = None, *, iteratio
             if not kept:  # a step that lowers Q is undone: the log-likelihood cannot decrease
                 for p, old in zip(params, saved):
                     p.copy_(old)
+                opt = torch.optim.Adam(params, lr=lr)  # and its moments with it, so the next M-step starts afresh
         prev, (ll, gamma, xi) = ll, _posteriors(model, y, n)
         history.append({"iteration": it, "log_likelihood": ll, "improvement": ll - prev, "kept": kept})
         if hasattr(bar, "set_postfix"):

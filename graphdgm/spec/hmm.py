@@ -10,6 +10,7 @@ from typing import Any, Union
 import numpy as np
 
 from graphdgm.errors import SpecError
+from graphdgm.spec.autoregressive import AutoregressiveModel
 from graphdgm.spec.markov_chain import MarkovChain, add_chain_cpds, check_stochastic, encode_labels, state_labels
 from graphdgm.spec.validate import positive_int, real_array
 
@@ -115,12 +116,11 @@ class DensityEmission:
                             "[gd.MADE(784, hidden=[500], seed=s) for s in range(S)]")
         dims = []
         for s, spec in enumerate(specs):
-            n = getattr(spec, "num_variables", None)
-            domains = getattr(spec, "domains", None)
-            if n is None or domains is None or not all(getattr(d, "kind", None) == "binary" for d in domains()):
-                raise SpecError(f"emission model {s} ({type(spec).__name__}) must be a spec over binary variables with an "
-                                f"exact log-likelihood, such as gd.MADE(dim, hidden=[...]) or gd.NADE(dim, hidden=...)")
-            dims.append(int(n))
+            if not isinstance(spec, AutoregressiveModel):  # an exact log p and a sampler over observed units only
+                raise SpecError(f"emission model {s} ({type(spec).__name__}) must be a density over binary vectors with an "
+                                f"exact log-likelihood: an autoregressive spec such as gd.MADE(dim, hidden=[...]) or "
+                                f"gd.NADE(dim, hidden=...)")
+            dims.append(int(spec.num_variables))
         if len(set(dims)) > 1:
             raise SpecError(f"every state's emission model must cover the same number of binary values; got sizes {dims}")
         self.specs = list(specs)

@@ -28,14 +28,22 @@ from graphdgm.spec.gan import GAN
 
 def _lower_graph(spec: Graph, dtype: torch.dtype) -> torch.nn.Module:
     """A graph compiles to one CompiledGraph; a graph whose edge is autoregressive (directed
-    conditionals within one block) lowers through that pattern's family operator instead."""
+    conditionals within one block) lowers through that pattern's family operator instead, and a
+    graph of CPT edges through the Bayesian network's."""
     if spec.autoregressive_edge() is not None:
         return compile(spec.autoregressive_spec(), dtype=dtype)
+    if spec.cpt_edges():  # a Bayesian network declared as CPT edges
+        return compile(spec.bayesian_network(), dtype=dtype)
+    if spec.transition_edge() is not None:  # a chain through time, with or without an emission edge
+        return compile(spec.sequence_model(), dtype=dtype)
+    if spec.generator_edge() is not None:  # a generator network from an input block (a GAN)
+        return compile(spec.generator_model(), dtype=dtype)
     return CompiledGraph(spec, dtype=dtype)
 
 
 # neural conditionals train in float32 by default, energies and tables in float64
-register_lowering(Graph, default_dtype=lambda g: torch.float32 if g.autoregressive_edge() is not None else torch.float64)(_lower_graph)
+register_lowering(Graph, default_dtype=lambda g: torch.float32 if g.autoregressive_edge() is not None or g.generator_edge() is not None
+                  else torch.float64)(_lower_graph)
 
 # each spec family compiles to its model class, called as cls(spec, dtype=dtype)
 for _spec, _compiled in ((MarkovNetwork, CompiledMarkovNetwork), (GaussianMarkovNetwork, CompiledGaussianMarkovNetwork),

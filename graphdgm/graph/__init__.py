@@ -6,8 +6,8 @@
 'W_v_h'
 """
 from graphdgm.graph.graph import ROLES, Edge, Graph
-from graphdgm.graph.patterns import Autoregressive, Dense, Grid, MaskedConv, MaskedDense, Pairs, Pattern, RecurrentRows, TiedDense
+from graphdgm.graph.patterns import CPT, Autoregressive, Dense, Emission, NeuralMap, Transition, Grid, MaskedConv, MaskedDense, Pairs, Pattern, RecurrentRows, TiedDense
 from graphdgm.graph.units import Bernoulli, Gaussian, Softmax, Spin, Unit, unit_for_domain
 
-__all__ = ["Autoregressive", "Bernoulli", "Dense", "Edge", "MaskedConv", "MaskedDense", "RecurrentRows", "TiedDense", "Gaussian", "Graph", "Grid", "Pairs", "Pattern", "ROLES", "Softmax", "Spin", "Unit",
+__all__ = ["CPT", "Autoregressive", "Bernoulli", "Emission", "NeuralMap", "Transition", "Dense", "Edge", "MaskedConv", "MaskedDense", "RecurrentRows", "TiedDense", "Gaussian", "Graph", "Grid", "Pairs", "Pattern", "ROLES", "Softmax", "Spin", "Unit",
            "unit_for_domain"]

@@ -34,9 +34,13 @@ import networkx as nx
 import numpy as np
 
 from graphdgm.errors import SpecError
-from graphdgm.graph.patterns import Autoregressive, Dense, Grid, Pairs, Pattern, as_pattern
+from graphdgm.graph.patterns import CPT, Autoregressive, Dense, Emission, Grid, NeuralMap, Pairs, Pattern, Transition, as_pattern
 from graphdgm.graph.units import Unit, unit_for_domain
+from graphdgm.spec.bayesian_network import BayesianNetwork
 from graphdgm.spec.domains import Domain
+from graphdgm.spec.gan import GAN
+from graphdgm.spec.hmm import CategoricalEmission, DensityEmission, GaussianEmission, HiddenMarkovModel
+from graphdgm.spec.markov_chain import MarkovChain
 from graphdgm.spec.markov_network import MarkovNetwork, grid_edges, grid_weights
 from graphdgm.spec.validate import real_array
 
@@ -51,6 +55,7 @@ class Edge:
     a: str
     b: str
     pattern: Pattern
+    sources: tuple[str, ...] = ()  # a CPT edge's parent blocks (a is the first, or the child for a root)
 
     @property
     def lateral(self) -> bool:
@@ -80,6 +85,9 @@ class Graph(MarkovNetwork):
         ``gd.graph.Spin()``) or a domain (``gd.Spin()``, ``gd.Categorical(3)``); ``bias`` True (zeros,
         learnable), False (no own term) or initial values of shape (n,), (n, k) for softmax units.
         """
+        if self.autoregressive_edge() is not None:
+            raise SpecError(f"graph {self.name!r} has an autoregressive edge, which is its whole model over one block; "
+                            f"declare block {name!r} in another graph")
         if isinstance(unit, Domain):
             unit = unit_for_domain(unit)
         if not isinstance(unit, Unit):
@@ -110,9 +118,18 @@ class Graph(MarkovNetwork):
         return self.block(name, shape, domain, bias=False)
 
     # ----------------------------------------------------------------- edges
-    def connect(self, a: str, b: str, pattern: Pattern | type = Dense, *, name: str | None = None) -> str:
+    def connect(self, a: str | Sequence[str], b: str, pattern: Pattern | type = Dense, *, name: str | None = None) -> str:
         """Join blocks ``a`` and ``b`` (the same block for lateral couplings) with ``pattern``;
-        returns the edge's name (``W_a_b`` by default)."""
+        returns the edge's name (``W_a_b`` by default). A :class:`~graphdgm.graph.CPT` edge takes a
+        list of parent blocks as ``a`` (empty for a root) and the child as ``b``."""
+        if isinstance(pattern, CPT):
+            return self._connect_cpt(a, b, pattern, name)
+        if isinstance(pattern, (Transition, Emission)) or self.transition_edge() is not None:
+            return self._connect_sequence(a, b, pattern, name)
+        if isinstance(pattern, NeuralMap) or self.generator_edge() is not None:
+            return self._connect_generator(a, b, pattern, name)
+        if any(isinstance(e.pattern, CPT) for e in self.edges.values()):
+            raise SpecError(f"graph {self.name!r} holds CPT edges (a Bayesian network); it takes only CPT edges")
         for blk in (a, b):
             if not isinstance(blk, str) or blk not in self.blocks:
                 raise SpecError(f"connect({a!r}, {b!r}): {blk!r} is not a declared block; blocks are {list(self.blocks)}")
@@ -140,10 +157,162 @@ class Graph(MarkovNetwork):
         self.edges[name] = Edge(name, a, b, pattern)
         return name
 
+    def _connect_cpt(self, parents: Any, child: str, pattern: CPT, name: str | None) -> str:
+        """A CPT edge: parents -> child, both scalar discrete blocks; one CPT per child."""
+        parents = [parents] if isinstance(parents, str) else list(parents)
+        for blk in (*parents, child):
+            if not isinstance(blk, str) or blk not in self.blocks:
+                raise SpecError(f"CPT edge into {child!r}: {blk!r} is not a declared block; blocks are {list(self.blocks)}")
+            if self.blocks[blk].shape not in ((), (1,)) or not self.units[blk].discrete or self.units[blk].kind == "spin":
+                raise SpecError(f"CPT edge into {child!r}: block {blk!r} must be one discrete variable (shape (), a "
+                                f"gd.Bernoulli() or gd.Softmax(k) unit); it is {self.blocks[blk].shape} {self.units[blk].kind}")
+        if child in parents:
+            raise SpecError(f"CPT edge: {child!r} cannot be its own parent")
+        if any(isinstance(e.pattern, CPT) and e.b == child for e in self.edges.values()):
+            raise SpecError(f"{child!r} already has a CPT; each block gets exactly one P(child | parents)")
+        if any(not isinstance(e.pattern, CPT) for e in self.edges.values()) or self.factors:
+            raise SpecError(f"graph {self.name!r} has undirected edges or factors; CPT edges make a Bayesian network, "
+                            f"which holds only CPTs")
+        name = name or f"P({child}{'|' + ','.join(parents) if parents else ''})"
+        self.bayesian_network(extra=(child, tuple(parents), pattern.table))  # validates shape, rows and acyclicity
+        self.edges[name] = Edge(name, parents[0] if parents else child, child, pattern, tuple(parents))
+        return name
+
+    def _connect_sequence(self, a: Any, b: Any, pattern: Pattern, name: str | None) -> str:
+        """A chain through time: one Transition self-edge on a discrete state block, then at most one
+        Emission edge from it to an observation block; nothing else."""
+        for blk in (a, b):
+            if not isinstance(blk, str) or blk not in self.blocks:
+                raise SpecError(f"connect({a!r}, {b!r}): {blk!r} is not a declared block; blocks are {list(self.blocks)}")
+        trans = self.transition_edge()
+        if isinstance(pattern, Transition):
+            if trans is not None or self.edges or self.factors or self.couplings or self.fields:
+                raise SpecError(f"graph {self.name!r}: a Transition edge is the first edge of a chain through time; this "
+                                f"graph already has edges or factors")
+            if a != b:
+                raise SpecError(f"a Transition edge ties a block to itself through time: connect({a!r}, {a!r}, ...)")
+            if self.blocks[a].shape not in ((), (1,)) or not self.units[a].discrete or self.units[a].kind == "spin":
+                raise SpecError(f"a Transition edge needs one discrete state per step: block {a!r} of shape (), a "
+                                f"gd.Softmax(S) or gd.Bernoulli() unit; it is {self.blocks[a].shape} {self.units[a].kind}")
+        elif isinstance(pattern, Emission):
+            if trans is None or a != trans.a or a == b:
+                raise SpecError(f"an Emission edge goes from the chain's state block to an observation block; declare "
+                                f"the Transition edge first and connect(state, observation, gd.graph.Emission(...))")
+            if self.emission_edge() is not None:
+                raise SpecError(f"graph {self.name!r} already has an emission edge; a step emits one observation block")
+        else:
+            raise SpecError(f"graph {self.name!r} is a chain through time (a Transition edge); it takes one Emission "
+                            f"edge and no {pattern.describe()} edges")
+        name = name or (f"T_{a}" if isinstance(pattern, Transition) else f"E_{a}_{b}")
+        self.edges[name] = Edge(name, a, b, pattern)
+        try:
+            self.sequence_model()  # the family validates tables, shapes and rows now
+        except SpecError:
+            del self.edges[name]
+            raise
+        return name
+
+    def _connect_generator(self, a: Any, b: Any, pattern: Pattern, name: str | None) -> str:
+        """x = G(z): an input block of Gaussian noise to a data block, the graph's only edge."""
+        if not isinstance(pattern, NeuralMap) or self.edges or self.factors or self.couplings or self.fields:
+            raise SpecError(f"graph {self.name!r}: a NeuralMap edge (a generator) is the graph's only edge; it takes no "
+                            f"other edges or factors")
+        for blk in (a, b):
+            if not isinstance(blk, str) or blk not in self.blocks:
+                raise SpecError(f"connect({a!r}, {b!r}): {blk!r} is not a declared block; blocks are {list(self.blocks)}")
+        if a == b or self.roles[a] != "input" or self.units[a].kind != "gaussian":
+            raise SpecError(f"a NeuralMap edge maps an input block of gd.Gaussian() noise to a data block; {a!r} is a "
+                            f"{self.units[a].kind} {self.roles[a]} block (declare it with role='input')")
+        if self.units[b].kind not in ("gaussian", "bernoulli"):
+            raise SpecError(f"a generator's data block holds real (gd.Gaussian()) or binary (gd.Bernoulli()) values; "
+                            f"{b!r} is {self.units[b].kind}")
+        name = name or f"G_{a}_{b}"
+        self.edges[name] = Edge(name, a, b, pattern)
+        try:
+            self.generator_model()  # the GAN validates networks and shapes now
+        except SpecError:
+            del self.edges[name]
+            raise
+        return name
+
+    def generator_edge(self) -> Edge | None:
+        return next((e for e in self.edges.values() if isinstance(e.pattern, NeuralMap)), None)
+
+    def generator_model(self) -> Any:
+        """The :class:`~graphdgm.GAN` this graph's NeuralMap edge declares."""
+        e = self.generator_edge()
+        if e is None:
+            raise SpecError(f"graph {self.name!r} has no NeuralMap edge")
+        data = "binary" if self.units[e.b].kind == "bernoulli" else "real"
+        return GAN(self.blocks[e.b].shape or 1, latent=self.blocks[e.a].size, data=data, seed=e.pattern.seed,
+                   name=self.name, **e.pattern.options)
+
+    def transition_edge(self) -> Edge | None:
+        return next((e for e in self.edges.values() if isinstance(e.pattern, Transition)), None)
+
+    def emission_edge(self) -> Edge | None:
+        return next((e for e in self.edges.values() if isinstance(e.pattern, Emission)), None)
+
+    def sequence_model(self) -> Any:
+        """The :class:`~graphdgm.MarkovChain` (a Transition edge alone) or
+        :class:`~graphdgm.HiddenMarkovModel` (with an Emission edge) this graph declares."""
+        t, e = self.transition_edge(), self.emission_edge()
+        if t is None:
+            raise SpecError(f"graph {self.name!r} has no Transition edge")
+        S = self.units[t.a].width if self.units[t.a].kind == "softmax" else 2
+        p = t.pattern
+        if e is None:
+            return MarkovChain(S, p.table, p.initial, order=p.order, name=self.name)
+        if p.order != 1:
+            raise SpecError(f"an HMM's hidden chain is first order; the Transition edge {t.name!r} has order {p.order}")
+        obs, unit, q = self.blocks[e.b], self.units[e.b], e.pattern
+        if q.emission_kind == "categorical":
+            if obs.shape not in ((), (1,)) or unit.kind not in ("softmax", "bernoulli"):
+                raise SpecError(f"a table emission needs a categorical observation block (shape (), gd.Softmax(M)); "
+                                f"{e.b!r} is {obs.shape} {unit.kind}")
+            emission: Any = CategoricalEmission(q.table)
+            M = unit.width if unit.kind == "softmax" else 2
+            if emission.num_symbols != M:
+                raise SpecError(f"the emission table has {emission.num_symbols} columns; observation block {e.b!r} has "
+                                f"{M} states, so it needs one column per state (shape ({S}, {M}))")
+        elif q.emission_kind == "gaussian":
+            if unit.kind != "gaussian":
+                raise SpecError(f"a Gaussian emission needs a block of gd.Gaussian() units; {e.b!r} is {unit.kind}")
+            emission = GaussianEmission(q.means, q.stds)
+            if emission.dim != obs.size:
+                raise SpecError(f"the Gaussian emission has dimension {emission.dim}; block {e.b!r} has {obs.size} units")
+        else:
+            if unit.kind != "bernoulli":
+                raise SpecError(f"density emissions model binary vectors; block {e.b!r} is {unit.kind}")
+            emission = DensityEmission(q.models)
+            if emission.dim != obs.size:
+                raise SpecError(f"the emission models cover {emission.dim} values; block {e.b!r} has {obs.size} units")
+        return HiddenMarkovModel(S, p.table, emission, initial=p.initial, name=self.name)
+
+    def bayesian_network(self, extra: tuple[str, tuple[str, ...], Any] | None = None) -> Any:
+        """The :class:`~graphdgm.BayesianNetwork` this graph's CPT edges declare (the compiler
+        lowers such a graph through it); ``extra`` is one more CPT to check."""
+        bn = BayesianNetwork(self.name)
+        for blk, b in self.blocks.items():
+            bn.add_variable(blk, b.domain)
+        for e in self.edges.values():
+            if isinstance(e.pattern, CPT):
+                bn.add_cpd(e.b, list(e.sources), e.pattern.table)
+        if extra is not None:
+            bn.add_cpd(extra[0], list(extra[1]), extra[2])
+        return bn
+
+    def cpt_edges(self) -> list[Edge]:
+        return [e for e in self.edges.values() if isinstance(e.pattern, CPT)]
+
     def _check_autoregressive(self, name: str, a: str, b: str, pattern: Pattern) -> None:
         """A directed autoregressive edge joins one observed binary block with itself, and is the
         graph's only edge (the conditionals are its whole model)."""
-        if not isinstance(pattern, Autoregressive) or self.edges or self.factors or len(self.blocks) != 1:
+        existing = self.autoregressive_edge()
+        if existing is not None:
+            raise SpecError(f"edge {name!r}: graph {self.name!r} already has the autoregressive edge {existing.name!r} "
+                            f"({existing.pattern.describe()}), which is its whole model; it takes no other edges")
+        if self.edges or self.factors or self.couplings or self.fields or len(self.blocks) != 1:
             raise SpecError(f"edge {name!r}: an autoregressive edge ({pattern.describe()}) is a whole model over one "
                             f"block: declare one block, connect it with itself, and add no other edges or factors")
         if a != b:
@@ -151,7 +320,37 @@ class Graph(MarkovNetwork):
         if self.units[a].kind != "bernoulli" or self.roles[a] != "observed":
             raise SpecError(f"edge {name!r}: autoregressive edges model an observed block of Bernoulli units; {a!r} is "
                             f"{self.units[a].kind} and {self.roles[a]}")
+        if self.biases.get(a) is not None:
+            raise SpecError(f"edge {name!r}: block {a!r} was given initial bias values, but an autoregressive edge has its "
+                            f"own output biases; declare the block with the default bias")
         pattern.spec(self.blocks[a].shape, self.name)  # the family validates sizes, orderings, image shapes now
+
+    def _refuse_undirected(self, what: str) -> None:
+        kind = ("an autoregressive edge" if self.autoregressive_edge() is not None else
+                "CPT edges (a Bayesian network)" if self.cpt_edges() else
+                "a Transition edge (a chain through time)" if self.transition_edge() is not None else
+                "a NeuralMap edge (a generator)" if self.generator_edge() is not None else None)
+        if kind:
+            raise SpecError(f"graph {self.name!r} holds {kind}, so {what} would be ignored by its model; declare "
+                            f"undirected factors in a graph without directed edges")
+
+    def add_factor(self, *args: Any, **kwargs: Any) -> str:
+        """A factor table of any arity (see :meth:`graphdgm.MarkovNetwork.add_factor`); refused in a
+        graph with directed edges."""
+        self._refuse_undirected("add_factor")
+        return super().add_factor(*args, **kwargs)
+
+    def add_coupling(self, *args: Any, **kwargs: Any) -> str:
+        """Pairwise couplings (see :meth:`graphdgm.MarkovNetwork.add_coupling`); refused in a graph
+        with directed edges."""
+        self._refuse_undirected("add_coupling")
+        return super().add_coupling(*args, **kwargs)
+
+    def add_field(self, *args: Any, **kwargs: Any) -> str:
+        """Unary fields (see :meth:`graphdgm.MarkovNetwork.add_field`); refused in a graph with
+        directed edges."""
+        self._refuse_undirected("add_field")
+        return super().add_field(*args, **kwargs)
 
     def autoregressive_edge(self) -> Edge | None:
         """The graph's autoregressive edge, if it has one."""
@@ -242,7 +441,8 @@ class Graph(MarkovNetwork):
 
     def __repr__(self) -> str:
         blocks = ", ".join(f"{b} {self.blocks[b].shape} {self.units[b].kind} {self.roles[b]}" for b in self.blocks)
-        edges = [f"{e.a}{'->' if getattr(e.pattern, 'directed', False) else '-'}{e.b} {e.pattern.describe()}"
+        edges = [f"{','.join(e.sources) if isinstance(e.pattern, CPT) else e.a}"
+                 f"{'->' if getattr(e.pattern, 'directed', False) else '-'}{e.b} {e.pattern.describe()}"
                  for e in self.edges.values()]
         if self.factors:
             edges.append(f"{len(self.factors)} table factors")

@@ -16,6 +16,14 @@ edge joins a binary block with itself, p(x) = Π_d p(x_πd | x_π<d), each a pat
 - :class:`TiedDense`: one hidden layer whose weights are shared by all conditionals (NADE);
 - :class:`MaskedConv`: gated masked convolutions over a 2-D block (PixelCNN);
 - :class:`RecurrentRows`: a masked input convolution and a Row LSTM down the rows (PixelRNN).
+
+A :class:`CPT` edge is a conditional probability table from parent blocks (any number, or none)
+to a child block: a graph of CPT edges is a Bayesian network.
+
+A :class:`Transition` edge joins a discrete block with itself *through time*: the block is the
+state at every step of a sequence, p(z_t | z_t-1 .. z_t-k) one table tied across steps (a
+Markov chain of order k). An :class:`Emission` edge from that block to another makes the state
+hidden and the other block its observation at each step (a hidden Markov model).
 """
 from __future__ import annotations
 
@@ -234,6 +242,110 @@ class RecurrentRows(Autoregressive):
         return PixelRNN
 
 
+class CPT(Pattern):
+    """P(child | parents) as a table of shape (*parent cardinalities, child cardinality), each row
+    summing to one: ``g.connect(["rain", "sprinkler"], "wet", CPT(table))``, or
+    ``g.connect([], "rain", CPT([0.8, 0.2]))`` for a root. Checked against the blocks at connect.
+
+    >>> CPT([[0.9, 0.1], [0.2, 0.8]]).describe()
+    'cpt 2 x 2'
+    """
+
+    kind = "cpt"
+    directed = True
+
+    def __init__(self, table: Any) -> None:
+        self.table = real_array(table, "CPT table")
+
+    def describe(self) -> str:
+        return "cpt " + " x ".join(str(s) for s in self.table.shape)
+
+
+class Transition(Pattern):
+    """p(z_t | previous ``order`` states), one table of shape (S,)*order + (S,) tied through time,
+    and the distribution of the first ``order`` states (``initial``, uniform by default).
+
+    >>> Transition([[0.9, 0.1], [0.5, 0.5]]).describe()
+    'transition 2 x 2, tied through time'
+    """
+
+    kind = "transition"
+    directed = True
+
+    def __init__(self, table: Any, *, initial: Any = None, order: int = 1) -> None:
+        self.table = real_array(table, "Transition table")
+        self.initial = None if initial is None else real_array(initial, "Transition initial distribution")
+        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+            raise SpecError(f"Transition order must be a positive int, got {order!r}")
+        self.order = int(order)
+
+    def describe(self) -> str:
+        return "transition " + " x ".join(str(s) for s in self.table.shape) + ", tied through time"
+
+
+class Emission(Pattern):
+    """p(y_t | z_t) from a hidden state to its observation at each step: a ``table`` (S, M) for a
+    categorical observation block, ``means`` and ``stds`` (S, D) for a Gaussian one, or one
+    density ``models`` spec per state (``gd.MADE``, ``gd.NADE``) for a block of binary units.
+
+    >>> Emission([[0.1, 0.9], [0.8, 0.2]]).describe()
+    'emission table 2 x 2'
+    """
+
+    kind = "emission"
+    directed = True
+
+    def __init__(self, table: Any = None, *, means: Any = None, stds: Any = None, models: Sequence[Any] | None = None) -> None:
+        given = [table is not None, means is not None or stds is not None, models is not None]
+        if sum(given) != 1:
+            raise SpecError("Emission takes one of: a table (states x symbols), means= and stds= (Gaussian), or "
+                            "models= (one density spec per state)")
+        self.table = None if table is None else real_array(table, "Emission table")
+        self.means = None if means is None else real_array(means, "Emission means")
+        self.stds = None if stds is None else real_array(stds, "Emission stds")
+        self.models = None if models is None else list(models)
+
+    @property
+    def emission_kind(self) -> str:
+        return "categorical" if self.table is not None else "gaussian" if self.means is not None else "density"
+
+    def describe(self) -> str:
+        if self.table is not None:
+            return "emission table " + " x ".join(str(s) for s in self.table.shape)
+        if self.means is not None:
+            return f"emission Gaussian {self.means.shape[0]} states"
+        return f"emission {len(self.models)} density models"
+
+
+class NeuralMap(Pattern):
+    """x = G(z): a generator network from an input block of noise z to a data block x (a GAN's
+    generator; the discriminator, named here too, belongs to the adversarial objective).
+    ``options`` are the GAN's: ``generator`` ("mlp", "dcgan"), ``generator_hidden``,
+    ``discriminator``, ``discriminator_hidden``, ``channels``, ``latent_distribution``, ``pack``,
+    ``batch_norm``.
+
+    >>> NeuralMap(generator_hidden=[64, 64]).describe()
+    'neural map (generator mlp [64, 64])'
+    """
+
+    kind = "neural map"
+    directed = True
+
+    def __init__(self, *, seed: int = 0, **options: Any) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise SpecError(f"NeuralMap seed must be an int, got {seed!r}")
+        unknown = set(options) - {"generator", "generator_hidden", "discriminator", "discriminator_hidden", "channels",
+                                  "latent_distribution", "pack", "batch_norm"}
+        if unknown:
+            raise SpecError(f"NeuralMap options {sorted(unknown)} are unknown; it takes generator, generator_hidden, "
+                            f"discriminator, discriminator_hidden, channels, latent_distribution, pack, batch_norm")
+        self.seed, self.options = int(seed), options
+
+    def describe(self) -> str:
+        hidden = self.options.get("generator_hidden", [256, 256])
+        return f"neural map (generator {self.options.get('generator', 'mlp')} {list(hidden) if not isinstance(hidden, int) else [hidden]})"
+
+
 AUTOREGRESSIVE_PATTERNS: dict[str, type] = {c.kind: c for c in (MaskedDense, TiedDense, MaskedConv, RecurrentRows)}
 
 
@@ -248,5 +360,5 @@ def as_pattern(pattern: Any) -> Pattern:
     raise SpecError(f"an edge needs a pattern such as gd.Dense(), gd.graph.Pairs(pairs, w) or gd.graph.Grid(w); got {pattern!r}")
 
 
-__all__ = ["AUTOREGRESSIVE_PATTERNS", "Autoregressive", "Dense", "Grid", "MaskedConv", "MaskedDense", "Pairs", "Pattern",
+__all__ = ["AUTOREGRESSIVE_PATTERNS", "Autoregressive", "CPT", "Dense", "Emission", "NeuralMap", "Transition", "Grid", "MaskedConv", "MaskedDense", "Pairs", "Pattern",
            "RecurrentRows", "TiedDense", "as_pattern"]

@@ -25,7 +25,7 @@ from graphdgm.spec.domains import Domain
 from graphdgm.spec.gaussian import GaussianMarkovNetwork
 from graphdgm.spec.markov_network import MarkovNetwork
 from graphdgm.graph.graph import Edge, Graph
-from graphdgm.graph.patterns import AUTOREGRESSIVE_PATTERNS, Autoregressive, Dense, Grid, Pairs
+from graphdgm.graph.patterns import AUTOREGRESSIVE_PATTERNS, CPT, Autoregressive, Dense, Emission, Grid, NeuralMap, Pairs, Transition
 from graphdgm.graph.units import Unit
 from graphdgm.spec.rbm import DBN, RBM
 from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelCNN, PixelRNN
@@ -339,6 +339,20 @@ def _graph_to_dict(spec: Graph) -> dict[str, Any]:
                          init_std=e.pattern.init_std, seed=e.pattern.seed)
         elif isinstance(e.pattern, Grid):
             entry["periodic"] = e.pattern.periodic
+        elif isinstance(e.pattern, CPT):
+            entry.update(parents=list(e.sources), table=_encode_array(e.pattern.table))
+        elif isinstance(e.pattern, NeuralMap):
+            entry.update(options={k: (list(v) if isinstance(v, tuple) else v) for k, v in e.pattern.options.items()},
+                         seed=e.pattern.seed)
+        elif isinstance(e.pattern, Transition):
+            entry.update(table=_encode_array(e.pattern.table), order=e.pattern.order,
+                         initial=None if e.pattern.initial is None else _encode_array(e.pattern.initial))
+        elif isinstance(e.pattern, Emission):
+            q = e.pattern
+            entry.update(table=None if q.table is None else _encode_array(q.table),
+                         means=None if q.means is None else _encode_array(q.means),
+                         stds=None if q.stds is None else _encode_array(q.stds),
+                         models=None if q.models is None else [spec_to_dict(m) for m in q.models])
         elif isinstance(e.pattern, Autoregressive):  # the declaration; weights travel in the model's state dict
             opts = dict(e.pattern.options)
             if opts.get("ordering") is not None and not isinstance(opts["ordering"], str):
@@ -369,7 +383,20 @@ def _build_graph(d: dict[str, Any]) -> Graph:
             g.add_coupling(pairs, _decode_array(c["weights"], f"coupling {c['name']!r} weights"), kind=c["kind"],
                            name=c["name"], pattern=c["pattern"])
     for e in d["edges"]:
-        if e["pattern"] in AUTOREGRESSIVE_PATTERNS:
+        if e["pattern"] == "neural map":
+            g.connect(e["a"], e["b"], NeuralMap(**e["options"], seed=int(e["seed"])), name=e["name"])
+        elif e["pattern"] == "transition":
+            init = None if e["initial"] is None else _decode_array(e["initial"], f"edge {e['name']!r} initial")
+            g.connect(e["a"], e["b"], Transition(_decode_array(e["table"], f"edge {e['name']!r} table"), initial=init,
+                                                 order=int(e["order"])), name=e["name"])
+        elif e["pattern"] == "emission":
+            arrays = {k: None if e[k] is None else _decode_array(e[k], f"edge {e['name']!r} {k}") for k in ("table", "means", "stds")}
+            models = None if e["models"] is None else [spec_from_dict(m) for m in e["models"]]
+            g.connect(e["a"], e["b"], Emission(arrays["table"], means=arrays["means"], stds=arrays["stds"], models=models),
+                      name=e["name"])
+        elif e["pattern"] == "cpt":
+            g.connect(e["parents"], e["b"], CPT(_decode_array(e["table"], f"edge {e['name']!r} table")), name=e["name"])
+        elif e["pattern"] in AUTOREGRESSIVE_PATTERNS:
             g.connect(e["a"], e["b"], AUTOREGRESSIVE_PATTERNS[e["pattern"]](**e["options"], seed=int(e["seed"])), name=e["name"])
         elif e["pattern"] == "dense":
             w = None if e["weights"] is None else _decode_array(e["weights"], f"edge {e['name']!r} weights")

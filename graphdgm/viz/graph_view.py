@@ -36,6 +36,17 @@ def draw_graph(spec) -> graphviz.Graph:
     for e in spec.edges.values():
         from_edges.add(e.name)
         na, nb = spec.blocks[e.a].size, spec.blocks[e.b].size
+        if e.pattern.kind in ("transition", "emission", "neural map"):  # directed: arrows labelled by their pattern
+            label = e.pattern.describe() if e.pattern.kind == "emission" else f"{e.name}: {e.pattern.describe()}"
+            g.edge(ids[e.a], ids[e.b], label=dot_text(label), dir="forward", arrowhead="normal", penwidth="2",
+                   style="dashed" if e.pattern.kind == "emission" else "solid")
+            continue
+        if e.pattern.kind == "cpt":
+            for parent in e.sources:  # a CPT: an arrow from each parent to the child
+                g.edge(ids[parent], ids[e.b], dir="forward", arrowhead="normal")
+            g.node(ids[e.b] + "_cpt", label=dot_text(e.pattern.describe()), shape="plaintext", fontsize="9")
+            g.edge(ids[e.b] + "_cpt", ids[e.b], style="dotted", arrowhead="none")
+            continue
         if getattr(e.pattern, "directed", False):  # conditionals in the block's ordering: an arrow onto itself
             g.edge(ids[e.a], ids[e.b], label=dot_text(f"{e.name}: {e.pattern.describe()}, x_d | x_<d"), dir="forward",
                    arrowhead="normal", penwidth="2")

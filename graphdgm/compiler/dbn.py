@@ -16,10 +16,7 @@ from torch import nn
 from graphdgm.compiler.methods import CompiledModel
 from graphdgm.compiler.names import NamedVariables
 from graphdgm.compiler.rbm import CompiledRBM
-from graphdgm.errors import EvidenceError
-from graphdgm.runtime.random import make_generator
 from graphdgm.spec.rbm import DBN
-from graphdgm.spec.validate import positive_int
 
 
 class CompiledDBN(NamedVariables, CompiledModel):
@@ -34,7 +31,7 @@ class CompiledDBN(NamedVariables, CompiledModel):
 
     # a stack of trainable layers (``rbms``: greedy layer-wise training applies), and a variational
     # bound on log p(v) through the recognition pass (what gd.log_likelihood gives)
-    capabilities = frozenset({"layerwise", "recognition_bound"})
+    capabilities = frozenset({"layerwise", "recognition_bound", "sample"})
 
     def __init__(self, spec: DBN, dtype: torch.dtype = torch.float64) -> None:
         super().__init__()
@@ -78,41 +75,6 @@ class CompiledDBN(NamedVariables, CompiledModel):
             last = i == len(self.rbms) - 2
             x = r.visible_mean(x) if (means and last) else r.sample_visible(x, generator)
         return x
-
-    @torch.no_grad()
-    def sample(self, n: int, steps: int = 1000, *, seed: int | torch.Generator = 0, means: bool = False,
-               evidence: dict[str, Any] | None = None) -> torch.Tensor:
-        """``n`` visible samples: ``steps`` Gibbs sweeps in the top RBM, then one downward pass.
-        With ``evidence`` on visible units, :meth:`inpaint` from random fills."""
-        n, steps = positive_int(n, "n (the number of samples)"), positive_int(steps, "steps (Gibbs sweeps)", minimum=0)
-        g = make_generator(seed, self.top.weight.device)
-        if evidence:
-            clamp = self.rbms[0]._visible_clamp(evidence, n)
-            v = torch.where(clamp[0], clamp[1], (torch.rand(n, self.V, generator=g, dtype=self.dtype, device=clamp[1].device) < 0.5).to(self.dtype))
-            return self.inpaint(v, clamp[0], steps=steps, seed=g)
-        if len(self.rbms) == 1:
-            return self.top.sample(n, steps, seed=g)
-        top_v = self.top.sample(n, steps, seed=g)  # (n, H_{L-1})
-        return self.down(top_v, g, means)
-
-    @torch.no_grad()
-    def inpaint(self, v: torch.Tensor, known: torch.Tensor, steps: int = 200, seed: int | torch.Generator = 0) -> torch.Tensor:
-        """Fill in unknown visible units by alternating an upward sample, one top-RBM Gibbs sweep and a
-        downward pass, with the ``known`` units (mask (V,) or (B, V)) clamped each time (an
-        approximate conditional sampler: the recognition pass is not the exact posterior)."""
-        steps = positive_int(steps, "steps (up-down sweeps)", minimum=0)
-        g = make_generator(seed, self.top.weight.device)
-        v = torch.as_tensor(v, dtype=self.dtype, device=self.top.weight.device).reshape(-1, self.V)
-        known = torch.as_tensor(known, dtype=torch.bool, device=v.device)
-        if known.shape not in ((self.V,), tuple(v.shape)):
-            raise EvidenceError(f"known has shape {tuple(known.shape)}; give a mask of shape ({self.V},) or {tuple(v.shape)}")
-        fixed = v.clone()
-        for _ in range(steps):  # a loop over up-down sweeps
-            hs = self.up(v, g, sample=True)
-            top_v = self.top.gibbs(hs[-2] if len(hs) > 1 else v, 1, g)
-            v = self.down(top_v, g) if len(self.rbms) > 1 else top_v
-            v = torch.where(known, fixed, v)
-        return v
 
     def encode_evidence(self, evidence: dict[str, Any] | None) -> dict[int, Any]:
         return {i: x for i, x in self._evidence_items(evidence or {}, "value")}

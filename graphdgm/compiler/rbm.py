@@ -15,9 +15,7 @@ from torch import nn
 
 from graphdgm.compiler.graph import CompiledGraph
 from graphdgm.errors import EvidenceError, SpecError
-from graphdgm.runtime.random import make_generator
 from graphdgm.spec.rbm import RBM
-from graphdgm.spec.validate import positive_int
 
 
 class CompiledRBM(CompiledGraph):
@@ -39,6 +37,9 @@ class CompiledRBM(CompiledGraph):
         self.visible_type = spec.visible_type
         self.V, self.H, self.K = spec.num_visible, spec.num_hidden, spec.categories or 1
         self._v, self._h = spec.visible_name, spec.hidden_name
+        # two blocks and one dense edge with fused conditionals (sample_hidden, sample_visible, gibbs):
+        # what the layered Gibbs sampler of infer/layered_gibbs.py needs
+        self.capabilities = self.capabilities | {"visible_hidden", "sample"}
 
     # the parameters under their RBM names (the graph's own parameters, not copies)
     @property
@@ -168,7 +169,7 @@ class CompiledRBM(CompiledGraph):
                 v = torch.where(clamp[0], clamp[1], v)
         return v
 
-    def _visible_clamp(self, evidence: dict[str, Any] | None, n: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def visible_clamp(self, evidence: dict[str, Any] | None, n: int) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Evidence on visible units (one value, or one per sample) as (mask (V,), values (n, V))."""
         if not evidence:
             return None
@@ -186,42 +187,6 @@ class CompiledRBM(CompiledGraph):
             mask[i] = True
             vals[:, i] = val
         return mask, vals
-
-    @torch.no_grad()
-    def sample(self, n: int, steps: int = 1000, *, evidence: dict[str, Any] | None = None, seed: int | torch.Generator = 0,
-               init: torch.Tensor | None = None) -> torch.Tensor:
-        """``n`` visible samples (n, V) after ``steps`` Gibbs sweeps from random states (or ``init``),
-        with any visible units clamped by ``evidence`` (a value, or one value per sample).
-
-        >>> import graphdgm as gd
-        >>> rbm = gd.compile(gd.RBM(6, 4))
-        >>> x = rbm.sample(5, steps=10, evidence={"v[0]": 1})
-        >>> x.shape, bool((x[:, 0] == 1).all())
-        (torch.Size([5, 6]), True)
-        """
-        n, steps = positive_int(n, "n (the number of samples)"), positive_int(steps, "steps (Gibbs sweeps)", minimum=0)
-        g = make_generator(seed, self.weight.device)
-        clamp = self._visible_clamp(evidence, n)
-        if init is None:
-            h = (torch.rand(n, self.H, generator=g, dtype=self.dtype, device=self.weight.device) < 0.5).to(self.dtype)
-            v = self.sample_visible(h, g)
-        else:
-            v = torch.as_tensor(init, dtype=self.dtype, device=self.weight.device).reshape(n, self.V)
-        if clamp is not None:
-            v = torch.where(clamp[0], clamp[1], v)
-        return self.gibbs(v, steps, g, clamp)
-
-    @torch.no_grad()
-    def inpaint(self, v: torch.Tensor, known: torch.Tensor, steps: int = 1000, seed: int | torch.Generator = 0) -> torch.Tensor:
-        """Fill in the unknown visible units of ``v`` (B, V) by Gibbs sampling with the ``known``
-        units (mask (V,) or (B, V)) clamped; returns (B, V)."""
-        steps = positive_int(steps, "steps (Gibbs sweeps)", minimum=0)
-        v = torch.as_tensor(v, dtype=self.dtype, device=self.weight.device).reshape(-1, self.V)
-        known = torch.as_tensor(known, dtype=torch.bool, device=v.device)
-        if known.shape not in ((self.V,), tuple(v.shape)):
-            raise EvidenceError(f"known has shape {tuple(known.shape)}; give a mask of shape ({self.V},) or {tuple(v.shape)}")
-        g = make_generator(seed, v.device)
-        return self.gibbs(v, steps, g, (known, v))
 
     # ---------------------------------------------------------------- energy
     def _visible_term(self, v: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from graphdgm.infer.enumeration import GraphEnumeration
 from graphdgm.infer import rbm_ais
 from graphdgm.infer.ar_exact import AutoregressiveEnumeration
 from graphdgm.infer.mcmc.autoregressive import AutoregressiveIndependence, AutoregressiveMH
-from graphdgm.infer import ancestral, autoregressive_sampling, chain_algebra, forward_backward
+from graphdgm.infer import ancestral, autoregressive_sampling, chain_algebra, forward_backward, layered_gibbs
 from graphdgm.infer.forward_backward import viterbi
 from graphdgm.infer.sample_quality import ModeCoverage, kernel_mmd, knn_precision_recall, mode_coverage
 from graphdgm.infer.registry import (

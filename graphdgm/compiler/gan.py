@@ -10,8 +10,8 @@ from torch import nn
 
 from graphdgm.compiler.methods import CompiledModel
 from graphdgm.compiler.gan_networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
-from graphdgm.errors import CapabilityError, SpecError
-from graphdgm.runtime.random import make_generator, seeded_global_rng
+from graphdgm.errors import SpecError
+from graphdgm.runtime.random import seeded_global_rng
 from graphdgm.spec.gan import GAN
 from graphdgm.spec.validate import positive_int
 
@@ -109,36 +109,6 @@ class CompiledGAN(CompiledModel):
             grouped = grouped[:, 0]  # a user's discriminator without packing sees (B, *data_shape)
         out = self.discriminator(grouped)
         return out.reshape(B // self.pack)
-
-    def sample(self, n: int, *, evidence: dict[str, Any] | None = None, seed: int | torch.Generator = 0,
-               binarize: str | None = None, batch_size: int = 10_000) -> torch.Tensor:
-        """``n`` samples (n, D) from the generator (eval mode, so batch norm uses running statistics).
-
-        For binary data the generator gives probabilities; ``binarize="bernoulli"`` draws 0/1
-        values from them and ``"threshold"`` rounds at 0.5.
-        """
-        if evidence:
-            raise CapabilityError("a GAN has no likelihood, so it cannot condition on evidence; sample without "
-                                  "evidence, or use a model with log_prob (NADE, MADE, an RBM) for inpainting")
-        if binarize not in (None, "bernoulli", "threshold"):
-            raise SpecError(f"binarize must be None, 'bernoulli' or 'threshold', got {binarize!r}")
-        n = positive_int(n, "n (the number of samples)")
-        batch_size = positive_int(batch_size, "batch_size")
-        g = make_generator(seed, self.device)
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                parts = [self.generate(self.noise(min(batch_size, n - s), g)).reshape(-1, self.D)
-                         for s in range(0, n, batch_size)]  # a loop over batches of samples
-        finally:
-            self.train(was_training)
-        x = torch.cat(parts) if parts else torch.zeros(0, self.D, device=self.device, dtype=self.dtype)
-        if binarize == "bernoulli":
-            x = torch.bernoulli(x.clamp(0, 1), generator=g)
-        elif binarize == "threshold":
-            x = (x > 0.5).to(x.dtype)
-        return x
 
     def extra_repr(self) -> str:
         return f"data {self.data_shape} ({self.spec.data}), latent {self.latent}, pack {self.pack}"

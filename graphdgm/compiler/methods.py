@@ -82,7 +82,14 @@ class CompiledModel(nn.Module):
 def model_method(name: str, requires: Iterable[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn(model, ...)`` as ``model.<name>(...)`` on every compiled model whose
     capabilities include ``requires``. Implementations registered first win when several apply.
-    Returns ``fn`` unchanged, so the same function is also the module-level API."""
+    Returns ``fn`` unchanged, so the same function is also the module-level API.
+
+    >>> import graphdgm as gd
+    >>> size = model_method("size_example", {"emission"})(lambda model: model.num_states)
+    >>> gd.compile(gd.HiddenMarkovModel.random(3, symbols=2, seed=0)).size_example()
+    3
+    >>> unregister_model_method("size_example", size)
+    """
     if not name.isidentifier() or name.startswith("_"):
         raise ValueError(f"a model method needs a public identifier as its name, got {name!r}")
     req = frozenset(requires)
@@ -98,7 +105,16 @@ def model_method(name: str, requires: Iterable[str]) -> Callable[[Callable[..., 
 
 def unregister_model_method(name: str, fn: Callable[..., Any]) -> None:
     """Remove implementation ``fn`` of method ``name`` (and the method itself when it was the last),
-    for plugins and tests that register their own."""
+    for plugins and tests that register their own.
+
+    >>> import graphdgm as gd
+    >>> probe = model_method("probe_example", {"context_transitions"})(lambda model: model.num_states)
+    >>> chain = gd.compile(gd.MarkovChain(["a", "b"], [[0.9, 0.1], [0.5, 0.5]]))
+    >>> chain.probe_example()
+    2
+    >>> unregister_model_method("probe_example", probe); hasattr(chain, "probe_example")
+    False
+    """
     impls = _REGISTRY.get(name, [])
     impls[:] = [(r, f) for r, f in impls if f is not fn]
     if not impls:

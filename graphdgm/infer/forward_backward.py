@@ -28,7 +28,15 @@ REQUIRES = frozenset({"emission"})
 
 def forward_messages(model: Any, e: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """log p(y_0..y_t, z_t) (B, T, S) from emission log-probabilities ``e`` (B, T, S); past a
-    sequence's end its last message is carried."""
+    sequence's end its last message is carried.
+
+    >>> import torch, graphdgm as gd
+    >>> hmm = gd.compile(gd.HiddenMarkovModel.random(2, symbols=3, seed=0))
+    >>> y, n = hmm.observations([[0, 2, 1]])
+    >>> alpha = forward_messages(hmm, hmm.emission_log_prob(y, n), n)
+    >>> bool(torch.allclose(alpha[:, -1].logsumexp(-1), hmm.log_prob([[0, 2, 1]])))
+    True
+    """
     B, T, S = e.shape
     log_t = model.log_transition
     alpha = torch.empty_like(e)
@@ -41,7 +49,16 @@ def forward_messages(model: Any, e: torch.Tensor, lengths: torch.Tensor) -> torc
 
 
 def backward_messages(model: Any, e: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """log p(y_t+1..y_end | z_t) (B, T, S); 0 from each sequence's last step on."""
+    """log p(y_t+1..y_end | z_t) (B, T, S); 0 from each sequence's last step on.
+
+    >>> import torch, graphdgm as gd
+    >>> hmm = gd.compile(gd.HiddenMarkovModel.random(2, symbols=3, seed=0))
+    >>> y, n = hmm.observations([[0, 2, 1]])
+    >>> e = hmm.emission_log_prob(y, n)
+    >>> beta = backward_messages(hmm, e, n)
+    >>> bool(torch.allclose((hmm.log_initial + e[:, 0] + beta[:, 0]).logsumexp(-1), hmm.log_prob([[0, 2, 1]])))
+    True
+    """
     B, T, S = e.shape
     log_t = model.log_transition
     beta = torch.zeros_like(e)
@@ -62,6 +79,13 @@ def scaled_forward_backward(model: Any, e: torch.Tensor, lengths: torch.Tensor, 
     comes within a factor 1/eps of underflow at a step inside a sequence (an impossible sequence,
     or probabilities near the end of the float range, where a message would lose its digits).
     Then the caller uses the log-space recursions, which are exact at any range.
+
+    >>> import torch, graphdgm as gd
+    >>> hmm = gd.compile(gd.HiddenMarkovModel.random(3, symbols=4, seed=1))
+    >>> y, n = hmm.observations([[0, 3, 1, 2]])
+    >>> post, ll, _ = scaled_forward_backward(hmm, hmm.emission_log_prob(y, n), n)
+    >>> bool(torch.allclose(post.sum(-1), torch.ones(1, 4, dtype=post.dtype))), bool(torch.allclose(ll, hmm.log_prob([[0, 3, 1, 2]])))
+    (True, True)
     """
     B, T, S = e.shape
     on = torch.arange(T, device=e.device) < lengths[:, None]  # (B, T)
@@ -99,7 +123,16 @@ def scaled_forward_backward(model: Any, e: torch.Tensor, lengths: torch.Tensor, 
 def check_possible(model: Any, alpha: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor, what: str) -> None:
     """Raise :class:`EvidenceError` naming the first sequence, time step and observation at which
     the observations have probability zero (every forward message -inf), so no posterior or path
-    of an impossible sequence is ever returned."""
+    of an impossible sequence is ever returned.
+
+    >>> import torch, graphdgm as gd
+    >>> hmm = gd.compile(gd.HiddenMarkovModel(2, [[0.5, 0.5]] * 2, gd.CategoricalEmission([[1.0, 0.0], [1.0, 0.0]])))
+    >>> y, n = hmm.observations([[0, 1]])
+    >>> check_possible(hmm, forward_messages(hmm, hmm.emission_log_prob(y, n), n), y, n, "demo")
+    Traceback (most recent call last):
+    ...
+    graphdgm.errors.EvidenceError: demo: observation sequence 0 has probability zero at time step 1: no hidden state can emit symbol 1. Drop or correct that observation, or give every state some probability of every symbol (e.g. fit with pseudo_count > 0)
+    """
     T = alpha.shape[1]
     on = torch.arange(T, device=alpha.device) < lengths[:, None]  # (B, T)
     dead = torch.isneginf(alpha).all(-1) & on  # (B, T): p(y_0..y_t) = 0
@@ -196,7 +229,16 @@ def viterbi(model: Any, obs: Any, lengths: Any = None) -> tuple[torch.Tensor, to
 
 def expected_transitions(model: Any, alpha: torch.Tensor, beta: torch.Tensor, e: torch.Tensor, lengths: torch.Tensor,
                          ll: torch.Tensor) -> torch.Tensor:
-    """Σ_b Σ_t p(z_t = i, z_t+1 = j | y) (S, S): the pairwise posteriors summed over the batch."""
+    """Σ_b Σ_t p(z_t = i, z_t+1 = j | y) (S, S): the pairwise posteriors summed over the batch.
+
+    >>> import torch, graphdgm as gd
+    >>> hmm = gd.compile(gd.HiddenMarkovModel.random(2, symbols=3, seed=0))
+    >>> y, n = hmm.observations([[0, 2, 1], [1, 1, 1]])
+    >>> e = hmm.emission_log_prob(y, n)
+    >>> a, b = forward_messages(hmm, e, n), backward_messages(hmm, e, n)
+    >>> round(float(expected_transitions(hmm, a, b, e, n, a[:, -1].logsumexp(-1)).sum()), 6)  # 2 transitions in each
+    4.0
+    """
     B, T, S = e.shape
     xi = torch.zeros(S, S, dtype=e.dtype, device=e.device)
     for t in range(T - 1):  # (B, S, S) per step

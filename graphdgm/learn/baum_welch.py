@@ -21,7 +21,14 @@ REQUIRES = frozenset({"emission", "emission_statistics"})
 def expected_statistics(model: Any, y: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """One flat tensor of E-step sums over the batch: [Σ log p(y), Σ γ_0 (S), Σ ξ (S*S),
     emission statistics (categorical: Σ γ [y = m] (S*M); Gaussian: Σ γ, Σ γ y, Σ γ y² (S + 2SD))],
-    so that processes can all-reduce it in one call."""
+    so that processes can all-reduce it in one call.
+
+    >>> import graphdgm as gd
+    >>> hmm = gd.compile(gd.HiddenMarkovModel.random(2, symbols=3, seed=0))
+    >>> stats = expected_statistics(hmm, *hmm.observations([[0, 2, 1], [1]]))
+    >>> stats.shape, round(float(stats[1:3].sum()), 6)  # [log p, γ_0 (2), ξ (4), counts (6)]: γ_0 sums to 2 sequences
+    (torch.Size([13]), 2.0)
+    """
     e = model.emission_log_prob(y, lengths)  # (B, T, S)
     B, T, S = e.shape
     alpha, beta = forward_messages(model, e, lengths), backward_messages(model, e, lengths)
@@ -45,7 +52,14 @@ def expected_statistics(model: Any, y: torch.Tensor, lengths: torch.Tensor) -> t
 def maximise(model: Any, stats: torch.Tensor, pseudo_count: float = 0.0, variance_floor: float = 1e-6) -> None:
     """The M-step: set the parameters from summed :func:`expected_statistics` (plus a symmetric
     Dirichlet ``pseudo_count`` on the tables; Gaussian variances at least ``variance_floor``).
-    A row with no expected counts keeps its old values."""
+    A row with no expected counts keeps its old values.
+
+    >>> import graphdgm as gd
+    >>> hmm = gd.compile(gd.HiddenMarkovModel.random(2, symbols=3, seed=0))
+    >>> maximise(hmm, expected_statistics(hmm, *hmm.observations([[0, 2, 1, 1, 0]])))
+    >>> [round(float(r), 6) for r in hmm.log_transition.exp().sum(-1)]
+    [1.0, 1.0]
+    """
     S = model.num_states
     init, xi = stats[1 : 1 + S] + pseudo_count, stats[1 + S : 1 + S + S * S].view(S, S) + pseudo_count
     rest = stats[1 + S + S * S :]

@@ -149,7 +149,7 @@ class Autoregressive(Pattern):
     the ordering. ``family`` is the spec class the compiler lowers the edge through, ``options``
     its keyword arguments; ``seed`` initialises the weights."""
 
-    kind = "autoregressive"
+    kind = "autoregressive pattern"
     directed = True
     options: dict[str, Any]
 

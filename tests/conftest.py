@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -67,11 +66,21 @@ def mnist_path() -> Path:
     return p
 
 
-def free_port() -> int:
-    """A free local TCP port for a two-process gloo test's MASTER_PORT."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def init_gloo(rank: int, world: int, out_dir: str) -> None:
+    """Join a gloo process group through a file in the test's own folder. A file store needs no
+    TCP port, so two tests (or another job) can never race for one."""
+    import torch.distributed as dist
+
+    store = os.path.join(out_dir, "gloo_store")
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+
+
+def exit_worker() -> None:
+    """End a spawned worker that finished its work (results saved, group destroyed) without the
+    interpreter's teardown, during which gloo's background threads sometimes abort the process
+    (SIGABRT, "terminate called without an active exception"): a crash after the work is done,
+    not a failure of it. A worker that raised never gets here, so its error still reaches spawn."""
+    os._exit(0)
 
 
 def randomise_biases(model: torch.nn.Module, seed: int, std: float = 0.5) -> torch.nn.Module:

@@ -13,7 +13,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import graphdgm as gd
-from conftest import free_port
+from conftest import exit_worker, init_gloo
 from graphdgm.learn.adversarial import Adversarial, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
 
@@ -273,9 +273,8 @@ def test_kernel_mmd_and_knn_precision_recall() -> None:
 # ------------------------------------------------------------------ distributed
 
 
-def _gan_worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _gan_worker(rank: int, world: int, out_dir: str) -> None:
+    init_gloo(rank, world, out_dir)
     try:
         torch.set_num_threads(1)
         gan = gd.compile(small())
@@ -285,11 +284,12 @@ def _gan_worker(rank: int, world: int, port: int, out_dir: str) -> None:
         torch.save({k: v.detach() for k, v in gan.state_dict().items()}, os.path.join(out_dir, f"{rank}.pt"))
     finally:
         dist.destroy_process_group()
+    exit_worker()
 
 
 @pytest.mark.slow
 def test_two_ranks_keep_generator_and_discriminator_in_step(tmp_path) -> None:
-    mp.spawn(_gan_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_gan_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
     s0, s1 = (torch.load(tmp_path / f"{r}.pt") for r in (0, 1))
     start = gd.compile(small()).state_dict()
     for k in s0:

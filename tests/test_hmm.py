@@ -13,7 +13,7 @@ import torch
 from scipy.stats import norm
 
 import graphdgm as gd
-from conftest import free_port
+from conftest import exit_worker, init_gloo
 from graphdgm.errors import CapabilityError, EvidenceError, SpecError
 
 
@@ -250,13 +250,12 @@ def _fit_both(y: torch.Tensor, x: torch.Tensor) -> tuple[torch.nn.Module, torch.
     return hmm, chain, history["log_likelihood"]
 
 
-def _distributed_worker(rank: int, world: int, port: int, out_dir: str) -> None:
+def _distributed_worker(rank: int, world: int, out_dir: str) -> None:
     import os
 
     import torch.distributed as dist
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    init_gloo(rank, world, out_dir)
     try:
         torch.set_num_threads(1)
         y, x = _sequence_data()
@@ -264,13 +263,14 @@ def _distributed_worker(rank: int, world: int, port: int, out_dir: str) -> None:
         torch.save({"hmm": hmm.state_dict(), "chain": chain.state_dict(), "ll": ll}, os.path.join(out_dir, f"{rank}.pt"))
     finally:
         dist.destroy_process_group()
+    exit_worker()
 
 
 @pytest.mark.slow
 def test_two_ranks_fit_exactly_what_one_process_fits_on_all_sequences(tmp_path) -> None:
     import torch.multiprocessing as mp
 
-    mp.spawn(_distributed_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_distributed_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
     hmm, chain, ll = _fit_both(*_sequence_data())
     for rank in (0, 1):
         got = torch.load(tmp_path / f"{rank}.pt")

@@ -9,7 +9,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import graphdgm as gd
-from conftest import free_port
+from conftest import exit_worker, init_gloo
 from graphdgm.learn import ContrastiveDivergence
 
 
@@ -17,9 +17,8 @@ def _data() -> torch.Tensor:
     return torch.bernoulli(torch.full((32, 6), 0.4, dtype=torch.float64), generator=torch.Generator().manual_seed(0))
 
 
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _worker(rank: int, world: int, out_dir: str) -> None:
+    init_gloo(rank, world, out_dir)
     try:
         torch.set_num_threads(1)
         model = gd.compile(gd.RBM(6, 4))
@@ -28,11 +27,12 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         torch.save({k: v.detach() for k, v in model.state_dict().items()}, os.path.join(out_dir, f"{rank}.pt"))
     finally:
         dist.destroy_process_group()
+    exit_worker()
 
 
 @pytest.mark.slow
 def test_two_ranks_take_the_averaged_gradient_step(tmp_path) -> None:
-    mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
     s0, s1 = (torch.load(tmp_path / f"{r}.pt") for r in (0, 1))
     for k in s0:
         assert torch.equal(s0[k], s1[k]), f"{k} differs between ranks"
@@ -56,9 +56,8 @@ def test_distributed_training_without_a_process_group_is_a_clear_error() -> None
         gd.fit(gd.compile(gd.RBM(4, 2)), torch.zeros(8, 4), distributed=True, progress=False)
 
 
-def _mle_worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _mle_worker(rank: int, world: int, out_dir: str) -> None:
+    init_gloo(rank, world, out_dir)
     try:
         torch.set_num_threads(1)
         model = gd.compile(gd.MADE(6, hidden=[8]), dtype=torch.float64)
@@ -67,11 +66,12 @@ def _mle_worker(rank: int, world: int, port: int, out_dir: str) -> None:
         torch.save({k: v.detach() for k, v in model.state_dict().items()}, os.path.join(out_dir, f"{rank}.pt"))
     finally:
         dist.destroy_process_group()
+    exit_worker()
 
 
 @pytest.mark.slow
 def test_two_ranks_maximum_likelihood_step_is_the_averaged_gradient(tmp_path) -> None:
-    mp.spawn(_mle_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_mle_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
     s0, s1 = (torch.load(tmp_path / f"{r}.pt") for r in (0, 1))
     for k in s0:
         assert torch.equal(s0[k], s1[k]), f"{k} differs between ranks"

@@ -9,13 +9,12 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import graphdgm as gd
-from conftest import free_port
+from conftest import exit_worker, init_gloo
 from graphdgm.infer.mcmc import BlockGibbs, sample_chains
 
 
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _worker(rank: int, world: int, out_dir: str) -> None:
+    init_gloo(rank, world, out_dir)
     try:
         torch.set_num_threads(1)
         model = gd.compile(gd.MarkovNetwork.ising_grid(3, 3, coupling=0.3, field=0.2))
@@ -23,11 +22,12 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         torch.save({"counts": r.counts, "chains": r.chains, "samples": r.samples, "rhat": r.rhat}, os.path.join(out_dir, f"{rank}.pt"))
     finally:
         dist.destroy_process_group()
+    exit_worker()
 
 
 @pytest.mark.slow
 def test_two_gloo_ranks_gather_chains(tmp_path) -> None:
-    mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
     r0, r1 = (torch.load(tmp_path / f"{r}.pt") for r in (0, 1))
     assert r0["chains"] == 128 and r0["samples"].shape == (300, 128, 1)
     assert torch.equal(r0["counts"], r1["counts"]) and torch.equal(r0["samples"], r1["samples"])

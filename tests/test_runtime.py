@@ -12,7 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import graphdgm as gd
-from conftest import free_port
+from conftest import exit_worker, init_gloo
 from graphdgm.runtime.distributed import (
     all_gather_cat,
     all_reduce_grads_,
@@ -64,9 +64,8 @@ def test_seeded_global_rng_repeats_draws_and_restores_the_callers_state() -> Non
 
 
 # ------------------------------------------------------------------ two gloo ranks
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _worker(rank: int, world: int, out_dir: str) -> None:
+    init_gloo(rank, world, out_dir)
     try:
         r = float(rank)
         p = torch.nn.Parameter(torch.zeros(2))
@@ -87,11 +86,12 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         torch.save(out, os.path.join(out_dir, f"{rank}.pt"))
     finally:
         dist.destroy_process_group()
+    exit_worker()
 
 
 @pytest.mark.slow
 def test_two_gloo_ranks_sum_average_gather_and_broadcast(tmp_path) -> None:
-    mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
     for rank in (0, 1):
         o = torch.load(tmp_path / f"{rank}.pt")
         assert o["rank_and_world"] == (rank, 2) and o["off"] == (0, 1) and o["on"]

@@ -174,7 +174,7 @@ class Graph(MarkovNetwork):
             raise SpecError(f"graph {self.name!r} has undirected edges or factors; CPT edges make a Bayesian network, "
                             f"which holds only CPTs")
         name = name or f"P({child}{'|' + ','.join(parents) if parents else ''})"
-        self.bayesian_network(extra=(child, tuple(parents), pattern.table))  # validates shape, rows and acyclicity
+        self._check_cpt(child, parents, pattern.table)
         self.edges[name] = Edge(name, parents[0] if parents else child, child, pattern, tuple(parents))
         return name
 
@@ -289,17 +289,29 @@ class Graph(MarkovNetwork):
                 raise SpecError(f"the emission models cover {emission.dim} values; block {e.b!r} has {obs.size} units")
         return HiddenMarkovModel(S, p.table, emission, initial=p.initial, name=self.name)
 
-    def bayesian_network(self, extra: tuple[str, tuple[str, ...], Any] | None = None) -> Any:
+    def _check_cpt(self, child: str, parents: list[str], table: Any) -> None:
+        """Validate one new CPT in time independent of the graph's size: its shape, rows and values
+        on a network of just its own variables, and acyclicity by one reachability search."""
+        local = BayesianNetwork(self.name)
+        for blk in dict.fromkeys((*parents, child)):
+            local.add_variable(blk, self.blocks[blk].domain)
+        local.add_cpd(child, parents, table)
+        dag = nx.DiGraph((p, e.b) for e in self.cpt_edges() for p in e.sources)
+        for p in parents:
+            if dag.has_node(child) and dag.has_node(p) and nx.has_path(dag, child, p):
+                path = " -> ".join(nx.shortest_path(dag, child, p))
+                raise SpecError(f"P({child}|{','.join(parents)}) would close a directed cycle ({path} -> {child}); a "
+                                f"Bayesian network must be acyclic")
+
+    def bayesian_network(self) -> Any:
         """The :class:`~graphdgm.BayesianNetwork` this graph's CPT edges declare (the compiler
-        lowers such a graph through it); ``extra`` is one more CPT to check."""
+        lowers such a graph through it)."""
         bn = BayesianNetwork(self.name)
         for blk, b in self.blocks.items():
             bn.add_variable(blk, b.domain)
         for e in self.edges.values():
             if isinstance(e.pattern, CPT):
                 bn.add_cpd(e.b, list(e.sources), e.pattern.table)
-        if extra is not None:
-            bn.add_cpd(extra[0], list(extra[1]), extra[2])
         return bn
 
     def cpt_edges(self) -> list[Edge]:

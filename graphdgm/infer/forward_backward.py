@@ -207,24 +207,30 @@ def viterbi(model: Any, obs: Any, lengths: Any = None) -> tuple[torch.Tensor, to
     e = model.emission_log_prob(y, n)  # (B, T, S)
     B, T, S = e.shape
     dev, log_t = e.device, model.log_transition
-    log_tT = log_t.t().contiguous()  # (to, from): the max runs over the contiguous last axis
     on = torch.arange(T, device=dev) < n[:, None]  # (B, T)
     full = bool(on.all())
-    delta = torch.empty_like(e)  # max over paths ending in each state: values only, no back-pointers
-    delta[:, 0] = model.log_initial + e[:, 0]
+    delta = torch.empty(T, B, S, dtype=e.dtype, device=dev)  # max over paths ending in each state: values only
+    torch.add(model.log_initial, e[:, 0], out=delta[0])
+    # scores laid out (from, B, to): the max over predecessors runs over the outer axis, an elementwise
+    # maximum of contiguous (B, to) slabs, 3-4x faster on CPU than reducing a short innermost axis
+    scores = torch.empty(S, B, S, dtype=e.dtype, device=dev)
+    log_t_rows = log_t[:, None, :]  # (from, 1, to)
     for t in range(1, T):
-        new = (delta[:, t - 1, None, :] + log_tT).amax(-1) + e[:, t]  # (B, S)
-        delta[:, t] = new if full else torch.where(on[:, t, None], new, delta[:, t - 1])  # padding: carried
-    score, last = delta[:, -1].max(-1)  # (B,)
+        torch.add(delta[t - 1].t()[:, :, None], log_t_rows, out=scores)
+        if full:
+            torch.add(scores.amax(0), e[:, t], out=delta[t])
+        else:  # padding: carried
+            delta[t] = torch.where(on[:, t, None], scores.amax(0) + e[:, t], delta[t - 1])
+    score, last = delta[-1].max(-1)  # (B,)
     if bool(torch.isneginf(score).any()):  # max and sum have the same zero set: only then run the forward pass
         check_possible(model, forward_messages(model, e, n), y, n, "viterbi")  # raises, naming the step
-    path = torch.empty(B, T, dtype=torch.long, device=dev)
-    path[:, -1] = last
+    log_tT = log_t.t().contiguous()  # (to, from): a chosen state's row of predecessor scores
+    path = torch.empty(T, B, dtype=torch.long, device=dev)
+    path[-1] = last
     for t in range(T - 1, 0, -1):  # the chosen state's best predecessor: one (B, S) argmax per step
-        prev = (delta[:, t - 1] + log_t[:, path[:, t]].t()).argmax(-1)
-        path[:, t - 1] = prev if full else torch.where(on[:, t], prev, path[:, t])
-    mask = torch.arange(T, device=dev) < n[:, None]
-    return torch.where(mask, path, torch.full_like(path, -1)), score
+        prev = (delta[t - 1] + log_tT.index_select(0, path[t])).argmax(-1)
+        path[t - 1] = prev if full else torch.where(on[:, t], prev, path[t])
+    return torch.where(on, path.t(), torch.full((B, T), -1, dtype=torch.long, device=dev)), score
 
 
 def expected_transitions(model: Any, alpha: torch.Tensor, beta: torch.Tensor, e: torch.Tensor, lengths: torch.Tensor,

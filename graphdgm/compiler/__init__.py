@@ -27,17 +27,12 @@ from graphdgm.spec.gan import GAN
 
 
 def _lower_graph(spec: Graph, dtype: torch.dtype) -> torch.nn.Module:
-    """A graph compiles to one CompiledGraph; a graph whose edge is autoregressive (directed
-    conditionals within one block) lowers through that pattern's family operator instead, and a
-    graph of CPT edges through the Bayesian network's."""
-    if spec.autoregressive_edge() is not None:
-        return compile(spec.autoregressive_spec(), dtype=dtype)
-    if spec.cpt_edges():  # a Bayesian network declared as CPT edges
-        return compile(spec.bayesian_network(), dtype=dtype)
-    if spec.transition_edge() is not None:  # a chain through time, with or without an emission edge
-        return compile(spec.sequence_model(), dtype=dtype)
-    if spec.generator_edge() is not None:  # a generator network from an input block (a GAN)
-        return compile(spec.generator_model(), dtype=dtype)
+    """A graph compiles to one CompiledGraph; a graph whose directed edges make it a family (an
+    autoregressive edge, CPT edges, a chain through time, a generator) lowers through that family's
+    operator, so it compiles to exactly what the family's constructor compiles to."""
+    family = spec.family_model()
+    if family is not None:
+        return compile(family, dtype=dtype)
     return CompiledGraph(spec, dtype=dtype)
 
 

@@ -36,15 +36,24 @@ import numpy as np
 from graphdgm.errors import SpecError
 from graphdgm.graph.patterns import CPT, Autoregressive, Dense, Emission, Grid, NeuralMap, Pairs, Pattern, Transition, as_pattern
 from graphdgm.graph.units import Unit, unit_for_domain
-from graphdgm.spec.bayesian_network import BayesianNetwork
 from graphdgm.spec.domains import Domain
-from graphdgm.spec.gan import GAN
-from graphdgm.spec.hmm import CategoricalEmission, DensityEmission, GaussianEmission, HiddenMarkovModel
-from graphdgm.spec.markov_chain import MarkovChain
 from graphdgm.spec.markov_network import MarkovNetwork, grid_edges, grid_weights
-from graphdgm.spec.validate import real_array
+from graphdgm.spec.validate import check_cpt_table, real_array
 
 ROLES = ("observed", "latent", "input")
+
+# directed pattern type -> the family class (a Graph subclass) its graphs are, or a function of the
+# graph returning it; filled by each family's module (see register_family)
+_FAMILIES: dict[type, Any] = {}
+
+
+def register_family(pattern: type, family: Any) -> None:
+    """Declare that a graph whose directed edges use ``pattern`` is the family ``family`` (a
+    :class:`Graph` subclass with a ``from_graph(graph)`` class method), or ``family(graph)`` when
+    the class depends on the other edges. Each family's module calls this for its patterns, so the
+    graph language needs no list of families and the compiler lowers a declared graph through the
+    family's operator."""
+    _FAMILIES[pattern] = family
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,17 @@ class Graph(MarkovNetwork):
         self.units: dict[str, Unit] = {}
         self.roles: dict[str, str] = {}
         self.biases: dict[str, np.ndarray | None] = {}  # block -> initial bias (None: zeros); absent: no bias
-        self.edges: dict[str, Edge] = {}
+        self._edges: dict[str, Edge] = {}
+        self._sealed = False  # a family constructor's complete declaration
+
+    @property
+    def edges(self) -> dict[str, Edge]:
+        """The declared edges by name. A family built by its constructor derives them from its
+        arguments (one source of truth), so they follow the parameters a compiled model writes back."""
+        return self._derived_edges() if self._sealed else self._edges
+
+    def _derived_edges(self) -> dict[str, Edge]:
+        return self._edges
 
     # ---------------------------------------------------------------- blocks
     def block(self, name: str, shape: Sequence[int] | int, unit: Unit | Domain, *, role: str = "observed",
@@ -85,9 +104,11 @@ class Graph(MarkovNetwork):
         ``gd.graph.Spin()``) or a domain (``gd.Spin()``, ``gd.Categorical(3)``); ``bias`` True (zeros,
         learnable), False (no own term) or initial values of shape (n,), (n, k) for softmax units.
         """
-        if self.autoregressive_edge() is not None:
+        self._refuse_if_sealed(f"block({name!r}, ...)")
+        if any(isinstance(e.pattern, Autoregressive) for e in self._edges.values()):
             raise SpecError(f"graph {self.name!r} has an autoregressive edge, which is its whole model over one block; "
                             f"declare block {name!r} in another graph")
+        domain = unit if isinstance(unit, Domain) else None  # a given domain keeps its state labels
         if isinstance(unit, Domain):
             unit = unit_for_domain(unit)
         if not isinstance(unit, Unit):
@@ -95,7 +116,7 @@ class Graph(MarkovNetwork):
                             f"gd.Gaussian(1.0), got {unit!r}")
         if role not in ROLES:
             raise SpecError(f"block {name!r}: role {role!r} is unknown; use one of {ROLES}")
-        self._declare_block(name, shape, unit.domain)
+        self._declare_block(name, shape, domain if domain is not None else unit.domain)
         n = self.blocks[name].size
         unit.scale(n)  # validates a per-unit σ against the block size
         self.units[name] = unit
@@ -122,6 +143,7 @@ class Graph(MarkovNetwork):
         """Join blocks ``a`` and ``b`` (the same block for lateral couplings) with ``pattern``;
         returns the edge's name (``W_a_b`` by default). A :class:`~graphdgm.graph.CPT` edge takes a
         list of parent blocks as ``a`` (empty for a root) and the child as ``b``."""
+        self._refuse_if_sealed(f"connect({a!r}, {b!r}, ...)")
         if isinstance(pattern, CPT):
             return self._connect_cpt(a, b, pattern, name)
         if isinstance(pattern, (Transition, Emission)) or self.transition_edge() is not None:
@@ -139,8 +161,7 @@ class Graph(MarkovNetwork):
             raise SpecError(f"an edge named {name!r} already exists; pass name= to connect() to name this one")
         if isinstance(pattern, Autoregressive) or self.autoregressive_edge() is not None:
             self._check_autoregressive(name, a, b, pattern)
-            self.edges[name] = Edge(name, a, b, pattern)
-            return name
+            return self._add_validated(Edge(name, a, b, pattern))
         ua, ub = self.units[a], self.units[b]
         na, nb = self.blocks[a].size, self.blocks[b].size
         if isinstance(pattern, Dense):
@@ -158,23 +179,31 @@ class Graph(MarkovNetwork):
         return name
 
     def _connect_cpt(self, parents: Any, child: str, pattern: CPT, name: str | None) -> str:
-        """A CPT edge: parents -> child, both scalar discrete blocks; one CPT per child."""
+        """A CPT edge: parents -> child, each one discrete variable (a scalar block, or one variable
+        ``z[3]`` of a plate); one CPT per child."""
         parents = [parents] if isinstance(parents, str) else list(parents)
-        for blk in (*parents, child):
-            if not isinstance(blk, str) or blk not in self.blocks:
-                raise SpecError(f"CPT edge into {child!r}: {blk!r} is not a declared block; blocks are {list(self.blocks)}")
-            if self.blocks[blk].shape not in ((), (1,)) or not self.units[blk].discrete or self.units[blk].kind == "spin":
-                raise SpecError(f"CPT edge into {child!r}: block {blk!r} must be one discrete variable (shape (), a "
-                                f"gd.Bernoulli() or gd.Softmax(k) unit); it is {self.blocks[blk].shape} {self.units[blk].kind}")
+        for v in (*parents, child):
+            if not isinstance(v, str):
+                raise SpecError(f"CPT edge into {child!r}: {v!r} is not a variable name; blocks are {list(self.blocks)}")
+            if v in self.blocks and self.blocks[v].shape not in ((), (1,)):
+                raise SpecError(f"CPT edge into {child!r}: block {v!r} has shape {self.blocks[v].shape}; each end of a CPT "
+                                f"edge must be one discrete variable, so name one, such as {v}[0], or declare {v!r} "
+                                f"with shape ()")
+            if v not in self.blocks:
+                self.index_of(v)  # an unknown name: UnknownVariableError names close matches
+            kind = self.domain_of(v).kind
+            if kind not in ("binary", "categorical"):
+                raise SpecError(f"CPT edge into {child!r}: {v!r} must be one discrete variable (a gd.Bernoulli() or "
+                                f"gd.Softmax(k) unit); it is {kind}")
         if child in parents:
             raise SpecError(f"CPT edge: {child!r} cannot be its own parent")
         if any(isinstance(e.pattern, CPT) and e.b == child for e in self.edges.values()):
-            raise SpecError(f"{child!r} already has a CPT; each block gets exactly one P(child | parents)")
+            raise SpecError(f"{child!r} already has a CPT; each variable gets exactly one P(child | parents)")
         if any(not isinstance(e.pattern, CPT) for e in self.edges.values()) or self.factors:
             raise SpecError(f"graph {self.name!r} has undirected edges or factors; CPT edges make a Bayesian network, "
                             f"which holds only CPTs")
         name = name or f"P({child}{'|' + ','.join(parents) if parents else ''})"
-        self._check_cpt(child, parents, pattern.table)
+        self._check_cpt(child, parents, pattern)
         self.edges[name] = Edge(name, parents[0] if parents else child, child, pattern, tuple(parents))
         return name
 
@@ -204,13 +233,7 @@ class Graph(MarkovNetwork):
             raise SpecError(f"graph {self.name!r} is a chain through time (a Transition edge); it takes one Emission "
                             f"edge and no {pattern.describe()} edges")
         name = name or (f"T_{a}" if isinstance(pattern, Transition) else f"E_{a}_{b}")
-        self.edges[name] = Edge(name, a, b, pattern)
-        try:
-            self.sequence_model()  # the family validates tables, shapes and rows now
-        except SpecError:
-            del self.edges[name]
-            raise
-        return name
+        return self._add_validated(Edge(name, a, b, pattern))  # the family validates tables, shapes and rows
 
     def _connect_generator(self, a: Any, b: Any, pattern: Pattern, name: str | None) -> str:
         """x = G(z): an input block of Gaussian noise to a data block, the graph's only edge."""
@@ -227,25 +250,10 @@ class Graph(MarkovNetwork):
             raise SpecError(f"a generator's data block holds real (gd.Gaussian()) or binary (gd.Bernoulli()) values; "
                             f"{b!r} is {self.units[b].kind}")
         name = name or f"G_{a}_{b}"
-        self.edges[name] = Edge(name, a, b, pattern)
-        try:
-            self.generator_model()  # the GAN validates networks and shapes now
-        except SpecError:
-            del self.edges[name]
-            raise
-        return name
+        return self._add_validated(Edge(name, a, b, pattern))  # the GAN validates networks and shapes
 
     def generator_edge(self) -> Edge | None:
         return next((e for e in self.edges.values() if isinstance(e.pattern, NeuralMap)), None)
-
-    def generator_model(self) -> Any:
-        """The :class:`~graphdgm.GAN` this graph's NeuralMap edge declares."""
-        e = self.generator_edge()
-        if e is None:
-            raise SpecError(f"graph {self.name!r} has no NeuralMap edge")
-        data = "binary" if self.units[e.b].kind == "bernoulli" else "real"
-        return GAN(self.blocks[e.b].shape or 1, latent=self.blocks[e.a].size, data=data, seed=e.pattern.seed,
-                   name=self.name, **e.pattern.options)
 
     def transition_edge(self) -> Edge | None:
         return next((e for e in self.edges.values() if isinstance(e.pattern, Transition)), None)
@@ -253,66 +261,17 @@ class Graph(MarkovNetwork):
     def emission_edge(self) -> Edge | None:
         return next((e for e in self.edges.values() if isinstance(e.pattern, Emission)), None)
 
-    def sequence_model(self) -> Any:
-        """The :class:`~graphdgm.MarkovChain` (a Transition edge alone) or
-        :class:`~graphdgm.HiddenMarkovModel` (with an Emission edge) this graph declares."""
-        t, e = self.transition_edge(), self.emission_edge()
-        if t is None:
-            raise SpecError(f"graph {self.name!r} has no Transition edge")
-        S = self.units[t.a].width if self.units[t.a].kind == "softmax" else 2
-        p = t.pattern
-        if e is None:
-            return MarkovChain(S, p.table, p.initial, order=p.order, name=self.name)
-        if p.order != 1:
-            raise SpecError(f"an HMM's hidden chain is first order; the Transition edge {t.name!r} has order {p.order}")
-        obs, unit, q = self.blocks[e.b], self.units[e.b], e.pattern
-        if q.emission_kind == "categorical":
-            if obs.shape not in ((), (1,)) or unit.kind not in ("softmax", "bernoulli"):
-                raise SpecError(f"a table emission needs a categorical observation block (shape (), gd.Softmax(M)); "
-                                f"{e.b!r} is {obs.shape} {unit.kind}")
-            emission: Any = CategoricalEmission(q.table)
-            M = unit.width if unit.kind == "softmax" else 2
-            if emission.num_symbols != M:
-                raise SpecError(f"the emission table has {emission.num_symbols} columns; observation block {e.b!r} has "
-                                f"{M} states, so it needs one column per state (shape ({S}, {M}))")
-        elif q.emission_kind == "gaussian":
-            if unit.kind != "gaussian":
-                raise SpecError(f"a Gaussian emission needs a block of gd.Gaussian() units; {e.b!r} is {unit.kind}")
-            emission = GaussianEmission(q.means, q.stds)
-            if emission.dim != obs.size:
-                raise SpecError(f"the Gaussian emission has dimension {emission.dim}; block {e.b!r} has {obs.size} units")
-        else:
-            if unit.kind != "bernoulli":
-                raise SpecError(f"density emissions model binary vectors; block {e.b!r} is {unit.kind}")
-            emission = DensityEmission(q.models)
-            if emission.dim != obs.size:
-                raise SpecError(f"the emission models cover {emission.dim} values; block {e.b!r} has {obs.size} units")
-        return HiddenMarkovModel(S, p.table, emission, initial=p.initial, name=self.name)
-
-    def _check_cpt(self, child: str, parents: list[str], table: Any) -> None:
-        """Validate one new CPT in time independent of the graph's size: its shape, rows and values
-        on a network of just its own variables, and acyclicity by one reachability search."""
-        local = BayesianNetwork(self.name)
-        for blk in dict.fromkeys((*parents, child)):
-            local.add_variable(blk, self.blocks[blk].domain)
-        local.add_cpd(child, parents, table)
+    def _check_cpt(self, child: str, parents: list[str], pattern: CPT) -> None:
+        """Validate one new CPT in time independent of the graph's size: its shape, rows and values,
+        and acyclicity by one reachability search."""
+        cards = [self.domain_of(v).cardinality for v in (*parents, child)]
+        check_cpt_table(child, parents, cards, pattern.table)
         dag = nx.DiGraph((p, e.b) for e in self.cpt_edges() for p in e.sources)
         for p in parents:
             if dag.has_node(child) and dag.has_node(p) and nx.has_path(dag, child, p):
                 path = " -> ".join(nx.shortest_path(dag, child, p))
                 raise SpecError(f"P({child}|{','.join(parents)}) would close a directed cycle ({path} -> {child}); a "
                                 f"Bayesian network must be acyclic")
-
-    def bayesian_network(self) -> Any:
-        """The :class:`~graphdgm.BayesianNetwork` this graph's CPT edges declare (the compiler
-        lowers such a graph through it)."""
-        bn = BayesianNetwork(self.name)
-        for blk, b in self.blocks.items():
-            bn.add_variable(blk, b.domain)
-        for e in self.edges.values():
-            if isinstance(e.pattern, CPT):
-                bn.add_cpd(e.b, list(e.sources), e.pattern.table)
-        return bn
 
     def cpt_edges(self) -> list[Edge]:
         return [e for e in self.edges.values() if isinstance(e.pattern, CPT)]
@@ -335,9 +294,9 @@ class Graph(MarkovNetwork):
         if self.biases.get(a) is not None:
             raise SpecError(f"edge {name!r}: block {a!r} was given initial bias values, but an autoregressive edge has its "
                             f"own output biases; declare the block with the default bias")
-        pattern.spec(self.blocks[a].shape, self.name)  # the family validates sizes, orderings, image shapes now
 
     def _refuse_undirected(self, what: str) -> None:
+        self._refuse_if_sealed(what)
         kind = ("an autoregressive edge" if self.autoregressive_edge() is not None else
                 "CPT edges (a Bayesian network)" if self.cpt_edges() else
                 "a Transition edge (a chain through time)" if self.transition_edge() is not None else
@@ -368,13 +327,43 @@ class Graph(MarkovNetwork):
         """The graph's autoregressive edge, if it has one."""
         return next((e for e in self.edges.values() if isinstance(e.pattern, Autoregressive)), None)
 
-    def autoregressive_spec(self) -> Any:
-        """The family declaration the autoregressive edge lowers through (MADE, NADE, PixelCNN,
-        PixelRNN), over this graph's block; a SpecError when the graph has no such edge."""
-        e = self.autoregressive_edge()
+    def family_edge(self) -> Edge | None:
+        """The first edge whose pattern makes the graph a family (see :func:`register_family`)."""
+        return next((e for e in self.edges.values() if type(e.pattern) in _FAMILIES), None)
+
+    def family_model(self) -> Graph | None:
+        """The family this graph's directed edges declare (MADE for a MaskedDense edge, a Bayesian
+        network for CPT edges, ...), validated there: the graph itself when its family's
+        constructor built it, else that family built from the graph's blocks and edges; None for
+        an energy-based graph."""
+        e = self.family_edge()
         if e is None:
-            raise SpecError(f"graph {self.name!r} has no autoregressive edge")
-        return e.pattern.spec(self.blocks[e.a].shape, self.name)
+            return None
+        family = _FAMILIES[type(e.pattern)]
+        cls = family if isinstance(family, type) else family(self)
+        return self if isinstance(self, cls) else cls.from_graph(self)
+
+    def _add_validated(self, edge: Edge) -> str:
+        """Add ``edge``, then let the graph's family validate the whole declaration; a refused edge
+        leaves the graph unchanged."""
+        self.edges[edge.name] = edge
+        try:
+            self.family_model()
+        except SpecError:
+            del self.edges[edge.name]
+            raise
+        return edge.name
+
+    def _seal(self) -> None:
+        """Called last by a family constructor: the declaration is complete, its edges derive from
+        the family's arguments (:meth:`_derived_edges`), and further blocks, edges and factors are
+        refused."""
+        self._sealed = True
+
+    def _refuse_if_sealed(self, what: str) -> None:
+        if self._sealed:
+            raise SpecError(f"{type(self).__name__} {self.name!r} is a complete declaration made by its constructor, so "
+                            f"{what} is refused; declare a gd.Graph with the blocks and edges you want instead")
 
     def _lower_pairs(self, name: str, a: str, b: str, pattern: Pairs | Grid) -> None:
         """Pairs and grids are parametric couplings of the Markov-network layer (one factor group)."""
@@ -461,4 +450,4 @@ class Graph(MarkovNetwork):
         return f"{type(self).__name__}({self.name!r}: blocks {blocks}; edges {', '.join(edges) or 'none'})"
 
 
-__all__ = ["Edge", "Graph", "ROLES"]
+__all__ = ["Edge", "Graph", "ROLES", "register_family"]

@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 
 from graphdgm.errors import SpecError
-from graphdgm.spec.autoregressive import MADE, NADE, PixelCNN, PixelRNN
 from graphdgm.spec.validate import positive_float, real_array
 
 
@@ -146,8 +145,8 @@ class Grid(Pattern):
 
 class Autoregressive(Pattern):
     """Base of the directed patterns within one binary block: x_d depends on the units before d in
-    the ordering. ``family`` is the spec class the compiler lowers the edge through, ``options``
-    its keyword arguments; ``seed`` initialises the weights."""
+    the ordering. ``options`` are the keyword arguments of the family constructor whose operator the
+    edge lowers through (registered by that family); ``seed`` initialises the weights."""
 
     kind = "autoregressive pattern"
     directed = True
@@ -158,13 +157,6 @@ class Autoregressive(Pattern):
             raise SpecError(f"{type(self).__name__} seed must be an int, got {seed!r}")
         self.seed = int(seed)
         self.options = options
-
-    def family(self) -> type:
-        raise NotImplementedError
-
-    def spec(self, shape: tuple[int, ...], name: str) -> Any:
-        """The family spec this edge declares over a block of ``shape`` (validated there)."""
-        return self.family()(shape, **self.options, seed=self.seed, name=name)
 
     def describe(self) -> str:
         args = ", ".join(f"{k} {v}" for k, v in self.options.items() if v is not None and k != "ordering")
@@ -186,9 +178,6 @@ class MaskedDense(Autoregressive):
         super().__init__(seed, hidden=list(hidden) if isinstance(hidden, Sequence) else hidden, masks=masks,
                          direct=direct, ordering=ordering)
 
-    def family(self) -> type:
-        return MADE
-
 
 class TiedDense(Autoregressive):
     """One hidden layer shared by every conditional, its activation updated one unit at a time
@@ -202,9 +191,6 @@ class TiedDense(Autoregressive):
 
     def __init__(self, hidden: int = 500, *, ordering: Any = None, seed: int = 0) -> None:
         super().__init__(seed, hidden=hidden, ordering=ordering)
-
-    def family(self) -> type:
-        return NADE
 
 
 class MaskedConv(Autoregressive):
@@ -221,9 +207,6 @@ class MaskedConv(Autoregressive):
                  gated: bool = True, seed: int = 0) -> None:
         super().__init__(seed, channels=channels, layers=layers, kernel=kernel, first_kernel=first_kernel, gated=gated)
 
-    def family(self) -> type:
-        return PixelCNN
-
 
 class RecurrentRows(Autoregressive):
     """A masked input convolution, then Row LSTM layers run down the rows of a 2-D block
@@ -238,9 +221,6 @@ class RecurrentRows(Autoregressive):
     def __init__(self, *, hidden: int = 64, layers: int = 2, kernel: int = 3, seed: int = 0) -> None:
         super().__init__(seed, hidden=hidden, layers=layers, kernel=kernel)
 
-    def family(self) -> type:
-        return PixelRNN
-
 
 class CPT(Pattern):
     """P(child | parents) as a table of shape (*parent cardinalities, child cardinality), each row
@@ -254,11 +234,16 @@ class CPT(Pattern):
     kind = "cpt"
     directed = True
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, *, hidden: Sequence[int] | None = None, seed: int = 0) -> None:
         self.table = real_array(table, "CPT table")
+        # a neural CPD: the parents' one-hot states through ``hidden`` tanh layers (weights from ``seed``),
+        # tabulated into ``table`` for exact inference; see BayesianNetwork.add_neural_cpd
+        self.hidden = None if hidden is None else [int(h) for h in hidden]
+        self.seed = int(seed)
 
     def describe(self) -> str:
-        return "cpt " + " x ".join(str(s) for s in self.table.shape)
+        net = f", neural {self.hidden}" if self.hidden is not None else ""
+        return "cpt " + " x ".join(str(s) for s in self.table.shape) + net
 
 
 class Transition(Pattern):

@@ -1,6 +1,9 @@
 """Neural autoregressive models over binary images or vectors, declared as DAGs.
 
-Each spec is one block ``x`` of binary variables with an ordering: p(x) = Π_d p(x_πd | x_π<d).
+Each family is a :class:`~graphdgm.Graph`: one block ``x`` of binary variables and one
+autoregressive edge on it (``MaskedDense``, ``TiedDense``, ``MaskedConv``, ``RecurrentRows``) with
+an ordering: p(x) = Π_d p(x_πd | x_π<d). ``gd.MADE(784, hidden=[500])`` and the graph
+``g.connect(x, x, gd.graph.MaskedDense(hidden=[500]))`` declare the same model.
 NADE and MADE take any ordering (natural by default); PixelCNN and PixelRNN use the raster order
 of a 2-D image. A spec only declares the architecture; :func:`graphdgm.compile` builds the torch
 network (weights initialised from ``seed``) with exact ``log_prob`` and sampling.
@@ -14,9 +17,10 @@ import networkx as nx
 import numpy as np
 
 from graphdgm.errors import SpecError
-from graphdgm.spec.domains import Binary
+from graphdgm.graph.graph import Edge, Graph, register_family
+from graphdgm.graph.patterns import Autoregressive, MaskedConv, MaskedDense, RecurrentRows, TiedDense
+from graphdgm.graph.units import Bernoulli
 from graphdgm.spec.validate import positive_int, shape_tuple
-from graphdgm.spec.variables import VariableBlocks
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -33,15 +37,15 @@ def _positive(x: Any, what: str) -> int:
     return positive_int(x, what)
 
 
-class AutoregressiveModel(VariableBlocks):
-    """Base of the neural autoregressive specs: a block ``x`` of binary units and an ordering."""
-
+class AutoregressiveModel(Graph):
+    """Base of the neural autoregressive families: a graph of one block ``x`` of binary units and
+    one autoregressive edge ``AR_x`` on it, with an ordering."""
 
     def __init__(self, shape: int | Sequence[int], *, ordering: Sequence[int] | str | None = None,
                  seed: int = 0, name: str = "ar") -> None:
         super().__init__(name)
         self.shape = _shape(shape)
-        self._declare_block("x", self.shape, Binary())
+        self.block("x", self.shape, Bernoulli())
         D = self.num_variables
         if ordering is None or (isinstance(ordering, str) and ordering == "natural"):
             order = np.arange(D)
@@ -56,6 +60,24 @@ class AutoregressiveModel(VariableBlocks):
                                 f"shape {self.shape}); got {len(order)} entries")
         self.ordering = order
         self.seed = int(seed)
+
+    def _pattern(self) -> Autoregressive:
+        raise NotImplementedError
+
+    def _declare_edge(self) -> None:
+        """Called last by each constructor: the graph is complete, its edge made from the arguments."""
+        self._seal()
+
+    def _derived_edges(self) -> dict[str, Edge]:
+        return {"AR_x": Edge("AR_x", "x", "x", self._pattern())}
+
+    @classmethod
+    def from_graph(cls, g: Graph) -> AutoregressiveModel:
+        """The family declared by graph ``g``'s autoregressive edge (validated here)."""
+        e = g.autoregressive_edge()
+        if e is None:
+            raise SpecError(f"graph {g.name!r} has no autoregressive edge")
+        return cls(g.blocks[e.a].shape, **e.pattern.options, seed=e.pattern.seed, name=g.name)
 
     @property
     def num_pixels(self) -> int:
@@ -115,6 +137,10 @@ class NADE(AutoregressiveModel):
                  name: str = "nade") -> None:
         super().__init__(shape, ordering=ordering, seed=seed, name=name)
         self.hidden = _positive(hidden, "hidden")
+        self._declare_edge()
+
+    def _pattern(self) -> Autoregressive:
+        return TiedDense(hidden=self.hidden, ordering=self.ordering, seed=self.seed)
 
     @property
     def layers(self) -> list[tuple[str, str]]:
@@ -148,6 +174,11 @@ class MADE(AutoregressiveModel):
         self.direct = bool(direct)
         if self.num_variables < 2:
             raise SpecError("MADE needs at least 2 variables")
+        self._declare_edge()
+
+    def _pattern(self) -> Autoregressive:
+        return MaskedDense(hidden=self.hidden, masks=self.num_masks, direct=self.direct, ordering=self.ordering,
+                           seed=self.seed)
 
     def masks(self, k: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
         """Mask ``k``: (ordering (D,), [M_1 (D, H1), ..., M_out (H_L, D)]) as 0/1 arrays, where
@@ -208,6 +239,11 @@ class PixelCNN(AutoregressiveModel):
         if self.kernel % 2 == 0 or self.first_kernel % 2 == 0:
             raise SpecError(f"kernel sizes must be odd, got kernel={kernel}, first_kernel={first_kernel}")
         self.gated = bool(gated)
+        self._declare_edge()
+
+    def _pattern(self) -> Autoregressive:
+        return MaskedConv(channels=self.channels, layers=self.num_layers, kernel=self.kernel,
+                          first_kernel=self.first_kernel, gated=self.gated, seed=self.seed)
 
     @property
     def layers(self) -> list[tuple[str, str]]:
@@ -238,6 +274,10 @@ class PixelRNN(AutoregressiveModel):
         self.kernel = _positive(kernel, "kernel")
         if self.kernel % 2 == 0:
             raise SpecError(f"kernel must be odd, got {kernel}")
+        self._declare_edge()
+
+    def _pattern(self) -> Autoregressive:
+        return RecurrentRows(hidden=self.hidden, layers=self.num_layers, kernel=self.kernel, seed=self.seed)
 
     @property
     def layers(self) -> list[tuple[str, str]]:
@@ -247,3 +287,7 @@ class PixelRNN(AutoregressiveModel):
 
     def _arch(self) -> str:
         return f"{self.num_layers} Row LSTM layers x {self.hidden} units"
+
+
+for _pattern_type, _family in ((TiedDense, NADE), (MaskedDense, MADE), (MaskedConv, PixelCNN), (RecurrentRows, PixelRNN)):
+    register_family(_pattern_type, _family)

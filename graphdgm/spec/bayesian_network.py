@@ -1,7 +1,8 @@
 """Discrete Bayesian networks: an autoregressive DAG with tabular conditionals.
 
-A Bayesian network is a :class:`~graphdgm.MarkovNetwork` whose factors are conditional
-probability tables P(child | parents) and whose graph is directed and acyclic. Lowered to its
+A Bayesian network is a :class:`~graphdgm.Graph` of CPT edges, one conditional probability table
+P(child | parents) per variable, directed and acyclic; as a Markov network its factors are the
+log-CPTs. Lowered to its
 factors it runs on every undirected backend (exact elimination, belief propagation, Gibbs); its
 topological order gives exact ancestral sampling and a normalised ``log_prob``.
 """
@@ -14,12 +15,14 @@ import networkx as nx
 import numpy as np
 
 from graphdgm.errors import SpecError
+from graphdgm.graph.graph import Edge, Graph, register_family
+from graphdgm.graph.patterns import CPT
 from graphdgm.spec.markov_network import MarkovNetwork
 from graphdgm.spec.names import canonical
-from graphdgm.spec.validate import positive_int, real_array
+from graphdgm.spec.validate import check_cpt_table, positive_int
 
 
-class BayesianNetwork(MarkovNetwork):
+class BayesianNetwork(Graph):
     """A discrete Bayesian network: variables, and one CPT P(child | parents) per variable.
 
     ``add_cpd(child, parents, table)`` takes ``table`` with axes ``(*parents, child)`` (the UAI
@@ -44,6 +47,41 @@ class BayesianNetwork(MarkovNetwork):
         self.parents: dict[str, tuple[str, ...]] = {}
         self.cpds: dict[str, np.ndarray] = {}  # child -> table (*parent cards, child card)
         self.neural_cpds: dict[str, dict[str, Any]] = {}  # child -> {"hidden": [...], "seed": s}: a network's CPD
+        self._dag = nx.DiGraph()  # parent -> child, kept as CPDs are added
+
+    @property
+    def edges(self) -> dict[str, Edge]:
+        """One CPT edge per CPD, parents -> child, made from the current tables (which a compiled
+        model writes back after fitting)."""
+        out = {}
+        for child, table in self.cpds.items():
+            ps = self.parents[child]
+            net = self.neural_cpds.get(child)
+            name = f"P({child}{'|' + ','.join(ps) if ps else ''})"
+            pattern = CPT(table, hidden=net["hidden"], seed=net["seed"]) if net else CPT(table)
+            out[name] = Edge(name, ps[0] if ps else child, child, pattern, ps)
+        return out
+
+    def connect(self, a: str | Sequence[str], b: str, pattern: Any = None, *, name: str | None = None) -> str:
+        """A CPT edge parents -> child, as :meth:`add_cpd` (a neural CPT as :meth:`add_neural_cpd`);
+        a Bayesian network takes no other edges."""
+        if not isinstance(pattern, CPT):
+            raise SpecError(f"a BayesianNetwork holds only CPT edges; connect(parents, child, gd.graph.CPT(table)), not "
+                            f"{pattern!r}")
+        parents = [a] if isinstance(a, str) else list(a)
+        if pattern.hidden is not None:
+            return self.add_neural_cpd(b, parents, pattern.hidden, seed=pattern.seed)
+        return self.add_cpd(b, parents, pattern.table)
+
+    @classmethod
+    def from_graph(cls, g: Graph) -> BayesianNetwork:
+        """The network a graph's CPT edges declare, over the graph's blocks (validated here)."""
+        bn = cls(g.name)
+        for blk, b in g.blocks.items():
+            bn.add_block(blk, b.shape, b.domain)
+        for e in g.cpt_edges():
+            bn.connect(list(e.sources), e.b, e.pattern)
+        return bn
 
     def add_cpd(self, child: str, parents: Sequence[str] = (), table: Any = None, *, tol: float = 1e-6) -> str:
         """Add P(child | parents); returns the factor's name ``"P(child|parents)"``."""
@@ -63,31 +101,20 @@ class BayesianNetwork(MarkovNetwork):
             raise SpecError(f"{child!r} already has a CPD; each variable gets exactly one P(child | parents)")
         if child in parents:
             raise SpecError(f"{child!r} cannot be its own parent")
-        g = self.dag()
-        g.add_edges_from((p, child) for p in parents)
-        if not nx.is_directed_acyclic_graph(g):
-            cycle = " -> ".join(a for a, _ in nx.find_cycle(g))
-            raise SpecError(f"P({child}|{','.join(parents)}) would close a directed cycle ({cycle} -> ...); a Bayesian "
-                            f"network must be acyclic")
+        for p in parents:  # a cycle through the new edges: one reachability search per parent
+            if self._dag.has_node(child) and self._dag.has_node(p) and nx.has_path(self._dag, child, p):
+                cycle = " -> ".join(nx.shortest_path(self._dag, child, p))
+                raise SpecError(f"P({child}|{','.join(parents)}) would close a directed cycle ({cycle} -> {child}); a "
+                                f"Bayesian network must be acyclic")
         cards = [self.domain_of(v).cardinality for v in (*parents, child)]
-        if None in cards:
-            raise SpecError(f"P({child}|...) : CPTs need discrete variables")
-        arr = real_array(table, f"CPT of {child!r}")
-        if arr.shape != tuple(cards):
-            raise SpecError(f"CPT of {child!r} given {list(parents)} needs shape {tuple(cards)} (parents' states, then "
-                            f"the child's), got {arr.shape}; transpose so the child's states are the last axis")
-        if not np.isfinite(arr).all() or (arr < 0).any():
-            raise SpecError(f"CPT of {child!r} has negative or non-finite probabilities")
-        sums = arr.sum(-1)
-        if np.abs(sums - 1).max() > tol:
-            bad = np.unravel_index(np.abs(sums - 1).argmax(), sums.shape)
-            raise SpecError(f"CPT of {child!r}: the row for parents {dict(zip(parents, bad))} sums to "
-                            f"{sums[bad]:.6g}, not 1; every row over the child's states must sum to one")
+        cpt = check_cpt_table(child, parents, cards, table, tol)
         name = f"P({child}{'|' + ','.join(parents) if parents else ''})"
         with np.errstate(divide="ignore"):
-            MarkovNetwork.add_factor(self, [*parents, child], log_table=np.log(arr / sums[..., None]), name=name)
+            MarkovNetwork.add_factor(self, [*parents, child], log_table=np.log(cpt), name=name)
         self.parents[child] = parents
-        self.cpds[child] = arr / sums[..., None]
+        self.cpds[child] = cpt
+        self._dag.add_node(child)
+        self._dag.add_edges_from((p, child) for p in parents)
         return name
 
     def add_neural_cpd(self, child: str, parents: Sequence[str], hidden: Sequence[int] | int = (16,), *,
@@ -185,3 +212,6 @@ class BayesianNetwork(MarkovNetwork):
 
     def __repr__(self) -> str:
         return f"BayesianNetwork({self.name!r}: {self.num_variables} variables, {len(self.cpds)} CPDs)"
+
+
+register_family(CPT, BayesianNetwork)

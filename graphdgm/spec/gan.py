@@ -14,9 +14,10 @@ import networkx as nx
 import numpy as np
 
 from graphdgm.errors import SpecError
-from graphdgm.spec.domains import Binary, Real
+from graphdgm.graph.graph import Edge, Graph, register_family
+from graphdgm.graph.patterns import NeuralMap
+from graphdgm.graph.units import Bernoulli, Gaussian
 from graphdgm.spec.validate import positive_int, shape_tuple
-from graphdgm.spec.variables import VariableBlocks
 
 NETWORKS = ("mlp", "dcgan")
 LATENTS = ("normal", "uniform")
@@ -40,8 +41,10 @@ def _network(net: Any, role: str) -> Any:
     raise SpecError(f"{role} must be 'mlp', 'dcgan', a torch.nn.Module or a callable returning one, got {type(net).__name__}")
 
 
-class GAN(VariableBlocks):
-    """A GAN: generator z -> x and discriminator x -> score, declared as graphs.
+class GAN(Graph):
+    """A GAN: generator z -> x and discriminator x -> score. As a graph: an input block ``z`` of
+    noise, a data block ``x``, and a :class:`~graphdgm.graph.NeuralMap` edge z -> x (the
+    discriminator belongs to the adversarial objective).
 
     ``data_shape`` is one example's shape (2 for points in the plane, (28, 28) for MNIST);
     ``data="real"`` makes the generator's output linear, ``"binary"`` a probability in (0, 1)
@@ -100,8 +103,26 @@ class GAN(VariableBlocks):
             if net == "dcgan" and (len(self.image_shape) != 3 or self.image_shape[1] % 4 or self.image_shape[2] % 4):
                 raise SpecError(f"the 'dcgan' {role} needs images whose height and width divide by 4, such as "
                                 f"(28, 28) or (3, 32, 32); data_shape is {shape}. Use {role}='mlp'")
-        self._declare_block("z", (self.latent,), Real())
-        self._declare_block("x", shape, Binary() if data == "binary" else Real())
+        self.block("z", (self.latent,), Gaussian(), role="input", bias=False)
+        self.block("x", shape, Bernoulli() if data == "binary" else Gaussian(), bias=False)
+        self._seal()
+
+    _OPTIONS = ("generator", "generator_hidden", "discriminator", "discriminator_hidden", "channels",
+                "latent_distribution", "pack", "batch_norm")
+
+    def _derived_edges(self) -> dict[str, Edge]:
+        options = {k: getattr(self, k) for k in self._OPTIONS}
+        return {"G_z_x": Edge("G_z_x", "z", "x", NeuralMap(seed=self.seed, **options))}
+
+    @classmethod
+    def from_graph(cls, g: Graph) -> GAN:
+        """The GAN a graph's NeuralMap edge declares (validated here)."""
+        e = g.generator_edge()
+        if e is None:
+            raise SpecError(f"graph {g.name!r} has no NeuralMap edge")
+        data = "binary" if g.units[e.b].kind == "bernoulli" else "real"
+        return cls(g.blocks[e.b].shape or 1, latent=g.blocks[e.a].size, data=data, seed=e.pattern.seed, name=g.name,
+                   **e.pattern.options)
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -147,3 +168,5 @@ class GAN(VariableBlocks):
         return (f"GAN({self.name!r}: x {self.data_shape} {self.data}, z {self.latent}, generator "
                 f"{self.describe('generator')}, discriminator {self.describe('discriminator')}{extra})")
 
+
+register_family(NeuralMap, GAN)

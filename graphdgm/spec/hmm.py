@@ -10,8 +10,12 @@ from typing import Any, Union
 import numpy as np
 
 from graphdgm.errors import SpecError
+from graphdgm.graph.graph import Edge, Graph, register_family
+from graphdgm.graph.patterns import Emission as EmissionEdge, Transition
+from graphdgm.graph.units import Bernoulli, Gaussian
 from graphdgm.spec.autoregressive import AutoregressiveModel
-from graphdgm.spec.markov_chain import MarkovChain, add_chain_cpds, check_stochastic, encode_labels, state_labels
+from graphdgm.spec.domains import Categorical
+from graphdgm.spec.markov_chain import MarkovChain, add_chain_cpds, block_states, check_stochastic, encode_labels, state_labels
 from graphdgm.spec.validate import positive_int, real_array
 
 
@@ -138,8 +142,10 @@ class DensityEmission:
 Emission = Union[CategoricalEmission, GaussianEmission, DensityEmission]
 
 
-class HiddenMarkovModel:
-    """A hidden Markov model: hidden states z_t form a first-order :class:`~graphdgm.MarkovChain`
+class HiddenMarkovModel(Graph):
+    """A hidden Markov model, a graph of a latent state block ``z`` with a
+    :class:`~graphdgm.graph.Transition` edge and an :class:`~graphdgm.graph.Emission` edge to the
+    observation block ``y``: hidden states z_t form a first-order :class:`~graphdgm.MarkovChain`
     (``self.chain``: ``transition`` (S, S), ``initial`` (S,), default uniform) and each emits an
     observation y_t from ``emission`` (a :class:`CategoricalEmission`, :class:`GaussianEmission` or
     :class:`DensityEmission`).
@@ -157,10 +163,62 @@ class HiddenMarkovModel:
         if not isinstance(emission, (CategoricalEmission, GaussianEmission, DensityEmission)):
             raise SpecError(f"emission must be a gd.CategoricalEmission(table, symbols), gd.GaussianEmission(means, stds) or "
                             f"gd.DensityEmission([one density spec per state]), got {type(emission).__name__}")
-        self.name = str(name)
+        super().__init__(str(name))
         self.chain = MarkovChain(states, transition, initial, order=1, name=f"{self.name}.hidden")
         emission.check(self.chain.num_states)
         self.emission = emission
+        self.block("z", (), Categorical(self.num_states, labels=self.states), role="latent", bias=False)
+        if isinstance(emission, CategoricalEmission):
+            self.block("y", (), Categorical(emission.num_symbols, labels=emission.symbols), bias=False)
+        else:
+            self.block("y", (emission.dim,), Gaussian() if isinstance(emission, GaussianEmission) else Bernoulli(), bias=False)
+        self._seal()
+
+    def _derived_edges(self) -> dict[str, Edge]:
+        e = self.emission
+        if isinstance(e, CategoricalEmission):
+            pattern = EmissionEdge(e.table)
+        elif isinstance(e, GaussianEmission):
+            pattern = EmissionEdge(means=e.means, stds=e.stds)
+        else:
+            pattern = EmissionEdge(models=e.specs)
+        return {"T_z": Edge("T_z", "z", "z", Transition(self.transition, initial=self.initial)),
+                "E_z_y": Edge("E_z_y", "z", "y", pattern)}
+
+    @classmethod
+    def from_graph(cls, g: Graph) -> HiddenMarkovModel:
+        """The HMM a graph's Transition and Emission edges declare (validated here)."""
+        t, e = g.transition_edge(), g.emission_edge()
+        if t is None or e is None:
+            raise SpecError(f"graph {g.name!r} needs a Transition edge and an Emission edge to be an HMM")
+        p = t.pattern
+        if p.order != 1:
+            raise SpecError(f"an HMM's hidden chain is first order; the Transition edge {t.name!r} has order {p.order}")
+        states = block_states(g, t.a)
+        S = len(states)
+        obs, unit, q = g.blocks[e.b], g.units[e.b], e.pattern
+        if q.emission_kind == "categorical":
+            if obs.shape not in ((), (1,)) or unit.kind not in ("softmax", "bernoulli"):
+                raise SpecError(f"a table emission needs a categorical observation block (shape (), gd.Softmax(M)); "
+                                f"{e.b!r} is {obs.shape} {unit.kind}")
+            symbols = block_states(g, e.b)
+            if q.table.ndim != 2 or q.table.shape[1] != len(symbols):
+                raise SpecError(f"the emission table has shape {q.table.shape}; observation block {e.b!r} has "
+                                f"{len(symbols)} states, so it needs one column per state: {len(symbols)} columns, shape ({S}, {len(symbols)})")
+            emission: Emission = CategoricalEmission(q.table, symbols)
+        elif q.emission_kind == "gaussian":
+            if unit.kind != "gaussian":
+                raise SpecError(f"a Gaussian emission needs a block of gd.Gaussian() units; {e.b!r} is {unit.kind}")
+            emission = GaussianEmission(q.means, q.stds)
+            if emission.dim != obs.size:
+                raise SpecError(f"the Gaussian emission has dimension {emission.dim}; block {e.b!r} has {obs.size} units")
+        else:
+            if unit.kind != "bernoulli":
+                raise SpecError(f"density emissions model binary vectors; block {e.b!r} is {unit.kind}")
+            emission = DensityEmission(q.models)
+            if emission.dim != obs.size:
+                raise SpecError(f"the emission models cover {emission.dim} values; block {e.b!r} has {obs.size} units")
+        return cls(states, p.table, emission, initial=p.initial, name=g.name)
 
     @property
     def states(self) -> tuple[Any, ...]:
@@ -238,5 +296,7 @@ class HiddenMarkovModel:
         shown = list(self.states[:6]) + (["..."] if self.num_states > 6 else [])
         return f"HiddenMarkovModel({self.name!r}: {self.num_states} hidden states {shown}, {self.emission!r})"
 
+
+register_family(Transition, lambda g: HiddenMarkovModel if g.emission_edge() is not None else MarkovChain)
 
 __all__ = ["CategoricalEmission", "DensityEmission", "Emission", "GaussianEmission", "HiddenMarkovModel"]

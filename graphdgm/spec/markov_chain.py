@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 
 from graphdgm.errors import SpecError
+from graphdgm.graph.graph import Edge, Graph
+from graphdgm.graph.patterns import Transition
+from graphdgm.spec.domains import Categorical
 from graphdgm.spec.validate import positive_int, real_array
 
 
@@ -75,8 +78,9 @@ def check_stochastic(table: Any, shape: tuple[int, ...], what: str, axes: str, t
     return np.where(off[..., None], arr / np.where(off, sums, 1.0)[..., None], arr)
 
 
-class MarkovChain:
-    """A discrete-time Markov chain of order ``order`` over the labelled ``states``.
+class MarkovChain(Graph):
+    """A discrete-time Markov chain of order ``order`` over the labelled ``states``: a graph of one
+    state block ``x`` and one :class:`~graphdgm.graph.Transition` edge on it, tied through time.
 
     ``transition`` has shape ``(S,) * order + (S,)``: entry ``[a, b, c]`` of an order-2 chain is
     p(x_t = c | x_{t-2} = a, x_{t-1} = b), and every row over the last axis sums to one.
@@ -95,7 +99,7 @@ class MarkovChain:
                  name: str = "markov_chain", *, tol: float = 1e-6) -> None:
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
             raise SpecError(f"order must be a positive int (1 for p(x_t | x_(t-1))), got {order!r}")
-        self.name = str(name)
+        super().__init__(str(name))
         self.states = state_labels(states)
         self.order = int(order)
         self._index = {s: i for i, s in enumerate(self.states)}
@@ -111,6 +115,20 @@ class MarkovChain:
                                 f"{'tuple of the first ' + str(k) + ' states' if k > 1 else 'state'}), got {arr.shape}")
             self.initial = check_stochastic(arr.reshape(-1), (S**k,), f"initial distribution of {self.name!r}",
                                             "", tol).reshape((S,) * k)
+        self.block("x", (), Categorical(S, labels=self.states), bias=False)
+        self._seal()
+
+    def _derived_edges(self) -> dict[str, Edge]:
+        return {"T_x": Edge("T_x", "x", "x", Transition(self.transition, initial=self.initial, order=self.order))}
+
+    @classmethod
+    def from_graph(cls, g: Graph) -> MarkovChain:
+        """The chain a graph's Transition edge declares (validated here); states are the block's labels."""
+        t = g.transition_edge()
+        if t is None:
+            raise SpecError(f"graph {g.name!r} has no Transition edge")
+        p = t.pattern
+        return cls(block_states(g, t.a), p.table, p.initial, order=p.order, name=g.name)
 
     # ------------------------------------------------------------------ names
     @property
@@ -231,6 +249,14 @@ class MarkovChain:
 
 
 # ------------------------------------------------------------------ helpers
+def block_states(g: Graph, block: str) -> tuple[Any, ...]:
+    """The state labels of a discrete block of ``g`` (0..S-1 unless its domain names them)."""
+    d = g.blocks[block].domain
+    if d.kind == "binary":
+        return (0, 1)
+    return tuple(d.labels) if d.labels else tuple(range(d.cardinality or 0))
+
+
 def add_chain_cpds(bn: Any, block: str, length: int, initial: np.ndarray, transition: np.ndarray) -> None:
     """Add the CPDs of an order-k chain over ``block[0..length-1]`` to ``bn``: P(x_i | x_<i) from the
     initial distribution for i < k (chain rule; a context of probability zero gets a uniform row),

@@ -157,3 +157,27 @@ def check_table_entries(shape: Sequence[int], what: str) -> None:
 
 __all__ = ["MAX_CARDINALITY", "MAX_TABLE_ENTRIES", "MAX_VARIABLES", "check_table_entries", "check_variable_count",
            "positive_float", "positive_int", "real_array", "shape_tuple"]
+
+
+def check_cpt_table(child: str, parents: Sequence[str], cards: Sequence[int | None], table: Any,
+                    tol: float = 1e-6) -> np.ndarray:
+    """A CPT P(child | parents) with axes (*parents, child) checked and normalised: its shape from
+    the variables' cardinalities, non-negative finite entries, rows summing to one (within ``tol``).
+
+    >>> check_cpt_table("b", ["a"], [2, 2], [[0.9, 0.1], [0.5, 0.5]]).tolist()
+    [[0.9, 0.1], [0.5, 0.5]]
+    """
+    if None in cards:
+        raise SpecError(f"P({child}|...) : CPTs need discrete variables")
+    arr = real_array(table, f"CPT of {child!r}")
+    if arr.shape != tuple(cards):
+        raise SpecError(f"CPT of {child!r} given {list(parents)} needs shape {tuple(cards)} (parents' states, then "
+                        f"the child's), got {arr.shape}; transpose so the child's states are the last axis")
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise SpecError(f"CPT of {child!r} has negative or non-finite probabilities")
+    sums = arr.sum(-1)
+    if np.abs(sums - 1).max() > tol:
+        bad = np.unravel_index(np.abs(sums - 1).argmax(), sums.shape)
+        raise SpecError(f"CPT of {child!r}: the row for parents {dict(zip(parents, bad))} sums to "
+                        f"{sums[bad]:.6g}, not 1; every row over the child's states must sum to one")
+    return arr / sums[..., None]

@@ -42,6 +42,10 @@ from graphdgm.spec.validate import check_cpt_table, real_array
 
 ROLES = ("observed", "latent", "input")
 
+# file tag -> Graph class (Graph itself, and every subclass that sets ``family_tag``): a saved graph
+# names its class by tag, and loading rebuilds that class with ``from_graph``
+GRAPH_CLASSES: dict[str, type] = {}
+
 # directed pattern type -> the family class (a Graph subclass) its graphs are, or a function of the
 # graph returning it; filled by each family's module (see register_family)
 _FAMILIES: dict[type, Any] = {}
@@ -77,6 +81,21 @@ class Graph(MarkovNetwork):
     p(x) ∝ exp(Σ_blocks own(x_b) + Σ_edges log φ_e(x)), with each block's own term its unit's
     bias term (learnable; set ``bias=False`` for none, or give initial values).
     """
+
+    family_tag = "graph"  # what a saved file calls this class (a family constructor sets its own)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "family_tag" in cls.__dict__:
+            GRAPH_CLASSES[cls.family_tag] = cls
+
+    @classmethod
+    def from_graph(cls, g: Graph) -> Graph:
+        """This class built from a declared graph ``g`` (a family rebuilds itself from its blocks and
+        edges, validated by its constructor); for ``Graph`` itself, ``g``."""
+        if cls is Graph:
+            return g
+        raise SpecError(f"{cls.__name__} cannot be built from a graph's blocks and edges")
 
     def __init__(self, name: str = "graph") -> None:
         super().__init__(name)
@@ -450,4 +469,6 @@ class Graph(MarkovNetwork):
         return f"{type(self).__name__}({self.name!r}: blocks {blocks}; edges {', '.join(edges) or 'none'})"
 
 
-__all__ = ["Edge", "Graph", "ROLES", "register_family"]
+GRAPH_CLASSES["graph"] = Graph
+
+__all__ = ["Edge", "GRAPH_CLASSES", "Graph", "ROLES", "register_family"]

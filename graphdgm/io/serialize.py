@@ -1,8 +1,14 @@
-"""Save and load a :class:`MarkovNetwork` or :class:`GaussianMarkovNetwork` as JSON, exactly (log
-tables bit for bit, ``-inf`` included).
+"""Save and load a declaration as JSON, exactly (log tables bit for bit, ``-inf`` included).
 
-Each spec family has a writer and a reader, chosen by the spec's type on save and by the saved
-``"family"`` entry on load (a file without one is a Markov network, as written before families).
+Every :class:`~graphdgm.Graph` (and so every family: an RBM, a DBN, MADE, a Bayesian network, an
+HMM, a GAN, ...) is written one way: its blocks (shape, domain with state labels, unit, role,
+initial bias), its edges (pattern and the pattern's arguments) and its Markov-network layer
+(tables, pairs, fields). ``"family"`` names the graph's class by its tag (``"graph"`` for a plain
+graph); loading builds the graph through ``connect`` (every edge validated again) and then the
+class with ``from_graph``. A :class:`~graphdgm.MarkovNetwork` and a
+:class:`~graphdgm.GaussianMarkovNetwork` have their own layouts, and files written before
+families were graphs load through :mod:`graphdgm.io.legacy` (a file without ``"family"`` is a
+Markov network).
 
 Arrays are stored as ``{"shape": [...], "data": [...]}`` with the data flattened in C order; floats
 are written by ``json`` with ``repr`` precision, so they round-trip exactly, and ``-inf`` (a zero
@@ -24,19 +30,14 @@ from graphdgm.runtime import atomic_write_text
 from graphdgm.spec.domains import Domain
 from graphdgm.spec.gaussian import GaussianMarkovNetwork
 from graphdgm.spec.markov_network import MarkovNetwork
-from graphdgm.graph.graph import Edge, Graph
+from graphdgm.graph.graph import GRAPH_CLASSES, Edge, Graph
 from graphdgm.graph.patterns import AUTOREGRESSIVE_PATTERNS, CPT, Autoregressive, Dense, Emission, Grid, NeuralMap, Pairs, Transition
 from graphdgm.graph.units import Unit
-from graphdgm.spec.rbm import DBN, RBM
-from graphdgm.spec.autoregressive import MADE, NADE, AutoregressiveModel, PixelCNN, PixelRNN
-from graphdgm.spec.bayesian_network import BayesianNetwork
-from graphdgm.spec.hmm import CategoricalEmission, DensityEmission, GaussianEmission, HiddenMarkovModel
-from graphdgm.spec.markov_chain import MarkovChain
-from graphdgm.spec.gan import GAN
+from graphdgm.io.legacy import legacy_readers
 
 FORMAT = "graphdgm.spec"
 VERSION = 1
-Spec = Union[Graph, MarkovNetwork, GaussianMarkovNetwork, RBM, DBN]
+Spec = Union[Graph, MarkovNetwork, GaussianMarkovNetwork]
 
 
 def _encode_array(a: np.ndarray) -> dict[str, Any]:
@@ -78,12 +79,14 @@ def spec_to_dict(spec: Spec) -> dict[str, Any]:
     >>> d["format"], d["version"], d["family"], d["blocks"][0]["shape"], d["couplings"][0]["kind"]
     ('graphdgm.spec', 1, 'markov_network', [2, 2], 'ising')
     """
-    for t in type(spec).__mro__:
-        if t in _WRITERS:
-            family, write = _WRITERS[t]
-            return {"format": FORMAT, "version": VERSION, "family": family, **write(spec)}
-    known = ", ".join(t.__name__ for t in _WRITERS)
-    raise SpecError(f"cannot save a {type(spec).__name__}; savable specs are: {known}")
+    if isinstance(spec, Graph):
+        return {"format": FORMAT, "version": VERSION, "family": spec.family_tag, **_graph_to_dict(spec)}
+    if isinstance(spec, GaussianMarkovNetwork):
+        return {"format": FORMAT, "version": VERSION, "family": "gaussian_markov_network", **_gaussian_to_dict(spec)}
+    if isinstance(spec, MarkovNetwork):
+        return {"format": FORMAT, "version": VERSION, "family": "markov_network", **_markov_to_dict(spec)}
+    raise SpecError(f"cannot save a {type(spec).__name__}; savable specs are graphs (gd.Graph and every family), "
+                    f"MarkovNetwork and GaussianMarkovNetwork")
 
 
 def _markov_to_dict(spec: MarkovNetwork) -> dict[str, Any]:
@@ -141,9 +144,12 @@ def spec_from_dict(d: dict[str, Any]) -> Spec:
     if d.get("version") != VERSION:
         raise FormatError(f"saved spec has version {d.get('version')!r}; this graphdgm reads version {VERSION}")
     family = d.get("family", "markov_network")
-    build = _READERS.get(family)
+    if family in GRAPH_CLASSES and "units" in d:  # blocks and edges: every graph class
+        build: Any = lambda d: GRAPH_CLASSES[family].from_graph(_build_graph(d))  # noqa: E731
+    else:
+        build = _READERS.get(family)
     if build is None:
-        raise FormatError(f"saved spec has family {family!r}; this graphdgm reads {sorted(_READERS)}")
+        raise FormatError(f"saved spec has family {family!r}; this graphdgm reads {sorted(set(_READERS) | set(GRAPH_CLASSES))}")
     try:
         return build(d)
     except GraphdgmError:
@@ -200,134 +206,12 @@ def _build_gaussian(d: dict[str, Any]) -> GaussianMarkovNetwork:
     return g
 
 
-_RBM_ARRAYS = ("weights", "visible_bias", "hidden_bias", "sigma")
-
-
-def _rbm_to_dict(spec: RBM) -> dict[str, Any]:
-    d = {"name": spec.name, "visible": list(spec.visible_shape), "hidden": spec.num_hidden, "visible_type": spec.visible_type,
-         "categories": spec.categories, "init_std": spec.init_std, "seed": spec.seed,
-         "visible_name": spec.visible_name, "hidden_name": spec.hidden_name}
-    for a in _RBM_ARRAYS:
-        val = getattr(spec, a)
-        d[a] = None if val is None else _encode_array(val)
-    return d
-
-
-def _build_rbm(d: dict[str, Any]) -> RBM:
-    arrays = {a: None if d.get(a) is None else _decode_array(d[a], f"RBM {a}") for a in _RBM_ARRAYS}
-    return RBM(tuple(d["visible"]), int(d["hidden"]), visible_type=d["visible_type"], categories=d.get("categories"),
-               init_std=float(d["init_std"]), seed=int(d["seed"]), name=d["name"], visible_name=d["visible_name"],
-               hidden_name=d["hidden_name"], **arrays)
-
-
-def _dbn_to_dict(spec: DBN) -> dict[str, Any]:
-    r0 = spec.rbms[0]
-    return {"name": spec.name, "layers": [list(r0.visible_shape)] + [r.num_hidden for r in spec.rbms],
-            "visible_type": spec.visible_type, "categories": r0.categories, "init_std": r0.init_std, "seed": r0.seed}
-
-
-def _build_dbn(d: dict[str, Any]) -> DBN:
-    return DBN(d["layers"], visible_type=d["visible_type"], categories=d.get("categories"), init_std=float(d["init_std"]),
-               seed=int(d["seed"]), name=d["name"])
-
-
-def _bn_to_dict(spec: BayesianNetwork) -> dict[str, Any]:
-    return {"name": spec.name,
-            "blocks": [{"name": b.name, "shape": list(b.shape), "domain": _domain_dict(b.domain)} for b in spec.blocks.values()],
-            "cpds": [{"child": v, "parents": list(spec.parents[v]), "table": _encode_array(spec.cpds[v])} for v in spec.ordering],
-            "neural_cpds": {v: dict(cfg) for v, cfg in spec.neural_cpds.items()}}  # their weights: the model's state dict
-
-
-def _build_bn(d: dict[str, Any]) -> BayesianNetwork:
-    bn = BayesianNetwork(name=d.get("name", "bayesian_network"))
-    for b in d["blocks"]:
-        bn.add_block(b["name"], tuple(b["shape"]), Domain.from_dict(b["domain"]))
-    neural = d.get("neural_cpds", {})
-    for c in d["cpds"]:
-        if c["child"] in neural:
-            cfg = neural[c["child"]]
-            bn.add_neural_cpd(c["child"], c["parents"], [int(h) for h in cfg["hidden"]], seed=int(cfg["seed"]))
-        else:
-            bn.add_cpd(c["child"], c["parents"], _decode_array(c["table"], f"CPT of {c['child']!r}"))
-    return bn
-
-
-def _chain_to_dict(spec: MarkovChain) -> dict[str, Any]:
-    return {"name": spec.name, "states": [_label(s) for s in spec.states], "order": spec.order,
-            "transition": _encode_array(spec.transition), "initial": _encode_array(spec.initial)}
-
-
-def _build_chain(d: dict[str, Any]) -> MarkovChain:
-    return MarkovChain(d["states"], _decode_array(d["transition"], "chain transition"),
-                       _decode_array(d["initial"], "chain initial distribution"), order=int(d["order"]), name=d["name"])
-
-
-def _hmm_to_dict(spec: HiddenMarkovModel) -> dict[str, Any]:
-    e = spec.emission
-    if isinstance(e, CategoricalEmission):
-        emission = {"kind": "categorical", "table": _encode_array(e.table), "symbols": [_label(s) for s in e.symbols]}
-    elif isinstance(e, DensityEmission):  # the models' declarations; their weights travel in the model's state dict
-        emission = {"kind": "density", "models": [spec_to_dict(m) for m in e.specs]}
-    else:
-        emission = {"kind": "gaussian", "means": _encode_array(e.means), "stds": _encode_array(e.stds)}
-    return {"name": spec.name, "states": [_label(s) for s in spec.states], "transition": _encode_array(spec.transition),
-            "initial": _encode_array(spec.initial), "emission": emission}
-
-
-def _build_hmm(d: dict[str, Any]) -> HiddenMarkovModel:
-    e = d["emission"]
-    if e["kind"] == "categorical":
-        emission: Any = CategoricalEmission(_decode_array(e["table"], "emission table"), e["symbols"])
-    elif e["kind"] == "gaussian":
-        emission = GaussianEmission(_decode_array(e["means"], "emission means"), _decode_array(e["stds"], "emission stds"))
-    elif e["kind"] == "density":
-        emission = DensityEmission([spec_from_dict(m) for m in e["models"]])
-    else:
-        raise FormatError(f"HMM emission kind {e['kind']!r}; this graphdgm reads 'categorical', 'gaussian' and 'density'")
-    return HiddenMarkovModel(d["states"], _decode_array(d["transition"], "HMM transition"), emission,
-                             initial=_decode_array(d["initial"], "HMM initial distribution"), name=d["name"])
-
-
-_AR_ARGS = {NADE: ("hidden",), MADE: ("hidden", "num_masks", "direct"), PixelCNN: ("channels", "num_layers", "kernel", "first_kernel", "gated"),
-            PixelRNN: ("hidden", "num_layers", "kernel")}
-_AR_KWARGS = {"num_masks": "masks", "num_layers": "layers"}
-
-
-def _ar_to_dict(spec: AutoregressiveModel) -> dict[str, Any]:
-    d = {"name": spec.name, "shape": list(spec.shape), "seed": spec.seed, "ordering": spec.ordering.tolist()}
-    d.update({a: getattr(spec, a) for a in _AR_ARGS[type(spec)]})
-    return d
-
-
-def _ar_builder(cls: type) -> Any:
-    def build(d: dict[str, Any]) -> AutoregressiveModel:
-        kwargs = {_AR_KWARGS.get(a, a): d[a] for a in _AR_ARGS[cls]}
-        if cls in (NADE, MADE):
-            kwargs["ordering"] = d["ordering"]
-        return cls(tuple(d["shape"]), name=d["name"], seed=int(d["seed"]), **kwargs)
-
-    return build
-
-
-_GAN_ARGS = ("latent", "generator", "discriminator", "generator_hidden", "discriminator_hidden", "channels", "data",
-             "latent_distribution", "pack", "batch_norm", "seed", "name")
-
-
-def _gan_to_dict(spec: GAN) -> dict[str, Any]:
-    if spec.custom:
-        raise FormatError(f"GAN {spec.name!r} uses a user's torch module, which JSON cannot hold; save its weights "
-                          f"with torch.save(model.state_dict(), path) and rebuild the spec in code")
-    return {"data_shape": list(spec.data_shape), **{a: getattr(spec, a) for a in _GAN_ARGS}}
-
-
-def _build_gan(d: dict[str, Any]) -> GAN:
-    return GAN(tuple(d["data_shape"]), **{a: d[a] for a in _GAN_ARGS if a in d})
-
-
 def _graph_to_dict(spec: Graph) -> dict[str, Any]:
     """A graph: its Markov-network layer (blocks, tables, pairs, fields) plus units, roles,
     initial biases and edges (dense weights, or None when initialised at compile time)."""
     d = _markov_to_dict(spec)
+    if spec.cpt_edges():
+        d["factors"] = []  # a Bayesian network's factors are its CPTs' logarithms, rebuilt from the CPT edges
     d["units"] = {b: spec.units[b].to_dict() for b in spec.blocks}
     d["roles"] = dict(spec.roles)
     d["biases"] = {b: (None if v is None else _encode_array(v)) for b, v in spec.biases.items()}
@@ -339,11 +223,17 @@ def _graph_to_dict(spec: Graph) -> dict[str, Any]:
                          init_std=e.pattern.init_std, seed=e.pattern.seed)
         elif isinstance(e.pattern, Grid):
             entry["periodic"] = e.pattern.periodic
-        elif isinstance(e.pattern, CPT):
-            entry.update(parents=list(e.sources), table=_encode_array(e.pattern.table))
-        elif isinstance(e.pattern, NeuralMap):
-            entry.update(options={k: (list(v) if isinstance(v, tuple) else v) for k, v in e.pattern.options.items()},
+        elif isinstance(e.pattern, CPT):  # a neural CPD's weights travel in the model's state dict
+            entry.update(parents=list(e.sources), table=_encode_array(e.pattern.table), hidden=e.pattern.hidden,
                          seed=e.pattern.seed)
+        elif isinstance(e.pattern, NeuralMap):
+            options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in e.pattern.options.items()}
+            bad = [k for k, v in options.items() if not isinstance(v, (str, int, float, bool, list, type(None)))]
+            if bad:
+                raise FormatError(f"{type(spec).__name__} {spec.name!r}: edge {e.name!r} uses a user's torch module "
+                                  f"({', '.join(bad)}), which JSON cannot hold; save its weights with "
+                                  f"torch.save(model.state_dict(), path) and rebuild the spec in code")
+            entry.update(options=options, seed=e.pattern.seed)
         elif isinstance(e.pattern, Transition):
             entry.update(table=_encode_array(e.pattern.table), order=e.pattern.order,
                          initial=None if e.pattern.initial is None else _encode_array(e.pattern.initial))
@@ -371,8 +261,9 @@ def _build_graph(d: dict[str, Any]) -> Graph:
         bias: Any = False
         if name in biases:
             bias = True if biases[name] is None else _decode_array(biases[name], f"block {name!r} bias")
-        g.block(name, tuple(b["shape"]), Unit.from_dict(units[name]), role=roles[name], bias=bias)
-        if g.units[name].domain != Domain.from_dict(b["domain"]):
+        unit, domain = Unit.from_dict(units[name]), Domain.from_dict(b["domain"])
+        g.block(name, tuple(b["shape"]), domain if domain.is_discrete and unit.discrete else unit, role=roles[name], bias=bias)
+        if g.units[name] != unit or g.blocks[name].domain != domain:
             raise FormatError(f"block {name!r}: its unit {units[name]!r} does not match its saved domain {b['domain']!r}")
     coupling_edges = {e["name"] for e in d["edges"] if e["pattern"] in ("pairs", "grid")}
     rest = dict(d, couplings=[c for c in d["couplings"] if c["name"] not in coupling_edges], blocks=[])
@@ -395,7 +286,8 @@ def _build_graph(d: dict[str, Any]) -> Graph:
             g.connect(e["a"], e["b"], Emission(arrays["table"], means=arrays["means"], stds=arrays["stds"], models=models),
                       name=e["name"])
         elif e["pattern"] == "cpt":
-            g.connect(e["parents"], e["b"], CPT(_decode_array(e["table"], f"edge {e['name']!r} table")), name=e["name"])
+            cpt = CPT(_decode_array(e["table"], f"edge {e['name']!r} table"), hidden=e.get("hidden"), seed=int(e.get("seed", 0)))
+            g.connect(e["parents"], e["b"], cpt, name=e["name"])
         elif e["pattern"] in AUTOREGRESSIVE_PATTERNS:
             g.connect(e["a"], e["b"], AUTOREGRESSIVE_PATTERNS[e["pattern"]](**e["options"], seed=int(e["seed"])), name=e["name"])
         elif e["pattern"] == "dense":
@@ -411,25 +303,8 @@ def _build_graph(d: dict[str, Any]) -> Graph:
     return g
 
 
-_WRITERS: dict[type, tuple[str, Any]] = {
-    GAN: ("gan", _gan_to_dict),
-    BayesianNetwork: ("bayesian_network", _bn_to_dict),
-    MarkovChain: ("markov_chain", _chain_to_dict),
-    HiddenMarkovModel: ("hidden_markov_model", _hmm_to_dict),
-    NADE: ("nade", _ar_to_dict),
-    MADE: ("made", _ar_to_dict),
-    PixelCNN: ("pixelcnn", _ar_to_dict),
-    PixelRNN: ("pixelrnn", _ar_to_dict),
-    RBM: ("rbm", _rbm_to_dict),
-    Graph: ("graph", _graph_to_dict),
-    DBN: ("dbn", _dbn_to_dict),
-    MarkovNetwork: ("markov_network", _markov_to_dict),
-    GaussianMarkovNetwork: ("gaussian_markov_network", _gaussian_to_dict),
-}
-_READERS: dict[str, Any] = {"markov_network": _build, "gaussian_markov_network": _build_gaussian, "rbm": _build_rbm, "dbn": _build_dbn,
-                            "bayesian_network": _build_bn, "markov_chain": _build_chain, "hidden_markov_model": _build_hmm, "nade": _ar_builder(NADE), "made": _ar_builder(MADE),
-                            "pixelcnn": _ar_builder(PixelCNN), "pixelrnn": _ar_builder(PixelRNN), "gan": _build_gan,
-                            "graph": _build_graph}
+_READERS: dict[str, Any] = {"markov_network": _build, "gaussian_markov_network": _build_gaussian,
+                            **legacy_readers(_decode_array, spec_from_dict)}
 
 
 def save_spec(spec: Spec, path: Union[str, os.PathLike]) -> None:

@@ -133,6 +133,8 @@ class NADE(AutoregressiveModel):
     NADE('nade': x (28, 28), 500 hidden)
     """
 
+    family_tag = "nade"
+
     def __init__(self, shape: int | Sequence[int], hidden: int = 500, *, ordering: Any = None, seed: int = 0,
                  name: str = "nade") -> None:
         super().__init__(shape, ordering=ordering, seed=seed, name=name)
@@ -162,6 +164,8 @@ class MADE(AutoregressiveModel):
     >>> gd.MADE(784, hidden=[500], masks=32)
     MADE('made': x (784,), hidden [500], 32 masks)
     """
+
+    family_tag = "made"
 
     def __init__(self, shape: int | Sequence[int], hidden: Sequence[int] | int = (500,), *, masks: int = 1,
                  ordering: Any = None, direct: bool = False, seed: int = 0, name: str = "made") -> None:
@@ -229,6 +233,8 @@ class PixelCNN(AutoregressiveModel):
     PixelCNN('pixelcnn': x (28, 28), 5 gated layers x 32 channels, kernel 3)
     """
 
+    family_tag = "pixelcnn"
+
     def __init__(self, shape: Sequence[int] = (28, 28), *, channels: int = 64, layers: int = 7, kernel: int = 3,
                  first_kernel: int = 7, gated: bool = True, seed: int = 0, name: str = "pixelcnn") -> None:
         super().__init__(_image_shape(shape, "PixelCNN"), seed=seed, name=name)
@@ -265,6 +271,8 @@ class PixelRNN(AutoregressiveModel):
     >>> gd.PixelRNN((28, 28), hidden=32, layers=2)
     PixelRNN('pixelrnn': x (28, 28), 2 Row LSTM layers x 32 units)
     """
+
+    family_tag = "pixelrnn"
 
     def __init__(self, shape: Sequence[int] = (28, 28), *, hidden: int = 64, layers: int = 2, kernel: int = 3,
                  seed: int = 0, name: str = "pixelrnn") -> None:

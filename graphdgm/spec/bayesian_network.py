@@ -42,6 +42,8 @@ class BayesianNetwork(Graph):
     ['rain', 'sprinkler', 'wet']
     """
 
+    family_tag = "bayesian_network"
+
     def __init__(self, name: str = "bayesian_network") -> None:
         super().__init__(name)
         self.parents: dict[str, tuple[str, ...]] = {}

@@ -65,6 +65,8 @@ class GAN(Graph):
     [('D', 'score'), ('G', 'x')]
     """
 
+    family_tag = "gan"
+
     def __init__(self, data_shape: int | Sequence[int], latent: int = 64, *, generator: Any = "mlp",
                  discriminator: Any = "mlp", generator_hidden: Sequence[int] | int = (256, 256),
                  discriminator_hidden: Sequence[int] | int = (256, 256), channels: int = 64, data: str = "real",

@@ -158,6 +158,8 @@ class HiddenMarkovModel(Graph):
     HiddenMarkovModel('hmm': 2 hidden states ['rainy', 'sunny'], CategoricalEmission(2 states x 3 symbols))
     """
 
+    family_tag = "hidden_markov_model"
+
     def __init__(self, states: Sequence[Any] | int, transition: Any, emission: Emission, initial: Any = None,
                  name: str = "hmm") -> None:
         if not isinstance(emission, (CategoricalEmission, GaussianEmission, DensityEmission)):

@@ -95,6 +95,8 @@ class MarkovChain(Graph):
     (1, [0.5, 0.5])
     """
 
+    family_tag = "markov_chain"
+
     def __init__(self, states: Sequence[Any] | int, transition: Any, initial: Any = None, order: int = 1,
                  name: str = "markov_chain", *, tol: float = 1e-6) -> None:
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:

@@ -15,8 +15,7 @@ import numpy as np
 from graphdgm.errors import SpecError
 from graphdgm.spec.domains import Binary, Categorical, Domain, Real
 from graphdgm.spec.validate import check_table_entries, positive_float, positive_int, real_array, shape_tuple
-from graphdgm.spec.variables import VariableBlocks
-from graphdgm.graph.graph import Graph
+from graphdgm.graph.graph import Edge, Graph
 from graphdgm.graph.patterns import Dense
 from graphdgm.graph.units import Bernoulli, Gaussian, Softmax
 
@@ -70,6 +69,8 @@ class RBM(Graph):
     >>> rbm.num_variables, list(rbm.blocks)
     (1284, ['v', 'h'])
     """
+
+    family_tag = "rbm"
 
     def __init__(
         self,
@@ -130,6 +131,24 @@ class RBM(Graph):
         self.connect(self.visible_name, self.hidden_name, Dense(self.weights, init_std=self.init_std, seed=self.seed,
                                                                 layout=(V, *k, H)), name="W")
 
+    @classmethod
+    def from_graph(cls, g: Graph) -> RBM:
+        """The RBM a graph of two blocks and one dense edge declares (validated here): the visible
+        unit type, weights, biases, σ, init_std and seed are read from the blocks and the edge."""
+        dense = g.dense_edges()
+        if len(g.blocks) != 2 or len(dense) != 1 or dense[0].lateral or len(g.edges) != 1:
+            raise SpecError(f"an RBM is two blocks joined by one dense edge; graph {g.name!r} has blocks "
+                            f"{list(g.blocks)} and edges {list(g.edges)}")
+        e = dense[0]
+        v, h, unit = e.a, e.b, g.units[e.a]
+        kind = {"gaussian": "gaussian", "softmax": "categorical"}.get(unit.kind, "bernoulli")
+        sigma = getattr(unit, "sigma", None)
+        return cls(g.blocks[v].shape, g.blocks[h].size, visible_type=kind,
+                   categories=getattr(unit, "k", None) if kind == "categorical" else None,
+                   weights=e.pattern.weights, visible_bias=g.biases.get(v), hidden_bias=g.biases.get(h),
+                   sigma=None if not isinstance(sigma, tuple) else sigma, init_std=e.pattern.init_std,
+                   seed=e.pattern.seed, name=g.name, visible_name=v, hidden_name=h)
+
     @property
     def num_visible(self) -> int:
         return int(np.prod(self.visible_shape))
@@ -177,7 +196,7 @@ class RBM(Graph):
                 f"hidden {self.hidden_name} {self.hidden_shape}, {self.num_visible * self.num_hidden * (self.categories or 1)} weights)")
 
 
-class DBN(VariableBlocks):
+class DBN(Graph):
     """A deep belief network: layers ``v, h1, ..., hL``; the top two form an undirected RBM, the
     others a directed sigmoid belief net pointing down. Each adjacent pair is an :class:`RBM`
     (``self.rbms``), trained greedily layer by layer with :func:`graphdgm.learn.fit_layerwise`.
@@ -187,6 +206,8 @@ class DBN(VariableBlocks):
     >>> [str(r) for r in dbn.rbms]
     ["RBM('dbn.0': visible v (784,) bernoulli, hidden h1 (500,), 392000 weights)", "RBM('dbn.1': visible h1 (500,) bernoulli, hidden h2 (2000,), 1000000 weights)"]
     """
+
+    family_tag = "dbn"
 
     def __init__(self, layers: Sequence[int | Sequence[int]], *, visible_type: str = "bernoulli",
                  categories: int | None = None, init_std: float = 0.01, seed: int = 0, name: str = "dbn") -> None:
@@ -204,10 +225,32 @@ class DBN(VariableBlocks):
                 categories=categories if i == 0 else None, init_std=init_std, seed=positive_int(seed, "seed", minimum=0) + i,
                 name=f"{name}.{i}", visible_name=self.layer_names[i], hidden_name=self.layer_names[i + 1],
             ))
-        self._declare_block("v", shapes[0], self.rbms[0].blocks["v"].domain)
+        self.block("v", shapes[0], self.rbms[0].units["v"], bias=False)  # the biases live in the layers' RBMs
         for n, s in zip(self.layer_names[1:], shapes[1:]):
-            self._declare_block(n, (int(np.prod(s)),), Binary())
+            self.block(n, (int(np.prod(s)),), Bernoulli(), role="latent", bias=False)
         self.visible_type = visible_type
+        self._seal()
+
+    def _derived_edges(self) -> dict[str, Any]:
+        """One dense edge per layer pair, the layer RBM's own (its weights, init_std and seed)."""
+        return {f"W{i + 1}": Edge(f"W{i + 1}", r.visible_name, r.hidden_name, r.edges["W"].pattern)
+                for i, r in enumerate(self.rbms)}
+
+    @classmethod
+    def from_graph(cls, g: Graph) -> DBN:
+        """The DBN a chain of layer blocks joined by dense edges declares (validated here)."""
+        names = list(g.blocks)
+        edges = list(g.edges.values())
+        if len(edges) != len(names) - 1 or any(not isinstance(e.pattern, Dense) or (e.a, e.b) != (names[i], names[i + 1])
+                                               for i, e in enumerate(edges)):
+            raise SpecError(f"a DBN is a chain of layers joined by dense edges; graph {g.name!r} has blocks {names} and "
+                            f"edges {[(e.a, e.b) for e in edges]}")
+        unit = g.units[names[0]]
+        kind = {"gaussian": "gaussian", "softmax": "categorical"}.get(unit.kind, "bernoulli")
+        layers = [g.blocks[names[0]].shape] + [g.blocks[n].size for n in names[1:]]
+        first = edges[0].pattern
+        return cls(layers, visible_type=kind, categories=getattr(unit, "k", None) if kind == "categorical" else None,
+                   init_std=first.init_std, seed=first.seed, name=g.name)
 
     @property
     def graph(self) -> nx.MultiGraph:

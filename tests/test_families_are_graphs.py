@@ -124,3 +124,60 @@ def test_edges_follow_parameters_a_compiled_model_writes_back():
     gd.fit(model, [["a", "a", "a", "b"]] * 20, method="mle", progress=False)
     np.testing.assert_allclose(chain.edges["T_x"].pattern.table, chain.transition)
     assert chain.transition[0, 0] > 0.6  # fitted, and the edge shows the fitted table
+
+
+def _declared_sprinkler() -> gd.Graph:
+    g = gd.Graph("sprinkler")
+    for v in ("rain", "sprinkler", "wet"):
+        g.block(v, (), gd.Categorical(2, labels=("no", "yes")))
+    g.connect([], "rain", gd.graph.CPT([0.8, 0.2]))
+    g.connect("rain", "sprinkler", gd.graph.CPT([[0.6, 0.4], [0.99, 0.01]]))
+    g.connect(["rain", "sprinkler"], "wet", gd.graph.CPT([[[1, 0], [0.1, 0.9]], [[0.2, 0.8], [0.01, 0.99]]]))
+    return g
+
+
+def test_draw_chooses_by_edges_not_by_class():
+    """The same structure draws the same in each view, declared as a graph or built by the family."""
+    g = _declared_sprinkler()
+    bn = g.family_model()
+    assert isinstance(bn, gd.BayesianNetwork)
+    assert gd.draw(g, "dag").source == gd.draw(bn).source  # the family's default view is its DAG
+    assert gd.draw(bn, "graph").source == gd.draw(g).source  # a declared graph's default is the graph view
+    chain = gd.Graph("weather")
+    chain.block("x", (), gd.Categorical(2, labels=("sun", "rain")))
+    chain.connect("x", "x", gd.graph.Transition([[0.9, 0.1], [0.5, 0.5]]))
+    fam = chain.family_model()
+    assert gd.draw(chain, "states").source == gd.draw(fam).source and "0.9" in gd.draw(fam).source
+    made = gd.MADE(4, hidden=[6])
+    assert "dir=forward" in gd.draw(made, "graph").source and "masked dense" in gd.draw(made, "graph").source
+    with pytest.raises(SpecError, match="trellis"):
+        gd.draw(fam, "variables")
+
+
+def test_a_chain_of_order_two_draws_as_a_trellis_with_two_arrows_into_each_later_step(tmp_path):
+    chain = gd.MarkovChain(2, np.full((2, 2, 2), 0.5), order=2)
+    src = gd.draw(chain, "trellis", steps=5).source
+    assert src.count("->") == 1 + 2 * 3  # x1 <- x0; x2, x3, x4 <- their two predecessors
+    assert "tied through time" in src and "2 x 2 x 2" in src
+    hmm = gd.HiddenMarkovModel.random(2, symbols=["a", "b"], seed=0)
+    src = gd.draw(gd.compile(hmm), "trellis", steps=3).source
+    assert src.count("dashed") == 3 + 3  # latent states dashed, and each emission arrow
+    if gd.viz.find_renderer() is None:
+        pytest.skip("no renderer: neither Graphviz's `dot` nor `graphviz-pure` is installed")
+    svg = gd.viz.save(gd.draw(hmm, "trellis"), tmp_path / "trellis.svg").read_text()
+    assert "z[3]" in svg and "y[0]" in svg
+
+
+def test_the_drawing_entry_point_names_no_family():
+    """draw() dispatches on edges: it imports no family module."""
+    src = (pathlib.Path(gd.__file__).parent / "viz" / "draw.py").read_text()
+    for family in ("autoregressive", "bayesian_network", "gan", "hmm", "markov_chain", "rbm"):
+        assert f"graphdgm.spec.{family}" not in src
+    assert "isinstance(spec, (" not in src
+
+
+def test_a_plate_bayesian_network_draws_one_arrow_per_pair_of_plates():
+    bn = gd.HiddenMarkovModel.random(2, symbols=3, seed=0).unroll(4)
+    src = gd.draw(bn, "graph").source
+    assert '"3 CPTs"' in src and '"4 CPTs"' in src  # z[t-1] -> z[t] three times, z[t] -> y[t] four times
+    assert "table factors" not in src  # its factors are the CPTs' logarithms, not extra tables

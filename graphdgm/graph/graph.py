@@ -83,6 +83,7 @@ class Graph(MarkovNetwork):
     """
 
     family_tag = "graph"  # what a saved file calls this class (a family constructor sets its own)
+    default_view: str | None = None  # gd.draw's "auto" view: "family" draws a family's own picture
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

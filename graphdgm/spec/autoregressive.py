@@ -134,6 +134,7 @@ class NADE(AutoregressiveModel):
     """
 
     family_tag = "nade"
+    default_view = "family"
 
     def __init__(self, shape: int | Sequence[int], hidden: int = 500, *, ordering: Any = None, seed: int = 0,
                  name: str = "nade") -> None:
@@ -166,6 +167,7 @@ class MADE(AutoregressiveModel):
     """
 
     family_tag = "made"
+    default_view = "family"
 
     def __init__(self, shape: int | Sequence[int], hidden: Sequence[int] | int = (500,), *, masks: int = 1,
                  ordering: Any = None, direct: bool = False, seed: int = 0, name: str = "made") -> None:
@@ -234,6 +236,7 @@ class PixelCNN(AutoregressiveModel):
     """
 
     family_tag = "pixelcnn"
+    default_view = "family"
 
     def __init__(self, shape: Sequence[int] = (28, 28), *, channels: int = 64, layers: int = 7, kernel: int = 3,
                  first_kernel: int = 7, gated: bool = True, seed: int = 0, name: str = "pixelcnn") -> None:
@@ -273,6 +276,7 @@ class PixelRNN(AutoregressiveModel):
     """
 
     family_tag = "pixelrnn"
+    default_view = "family"
 
     def __init__(self, shape: Sequence[int] = (28, 28), *, hidden: int = 64, layers: int = 2, kernel: int = 3,
                  seed: int = 0, name: str = "pixelrnn") -> None:

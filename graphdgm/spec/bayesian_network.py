@@ -43,6 +43,7 @@ class BayesianNetwork(Graph):
     """
 
     family_tag = "bayesian_network"
+    default_view = "family"
 
     def __init__(self, name: str = "bayesian_network") -> None:
         super().__init__(name)

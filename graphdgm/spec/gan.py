@@ -66,6 +66,7 @@ class GAN(Graph):
     """
 
     family_tag = "gan"
+    default_view = "family"
 
     def __init__(self, data_shape: int | Sequence[int], latent: int = 64, *, generator: Any = "mlp",
                  discriminator: Any = "mlp", generator_hidden: Sequence[int] | int = (256, 256),

@@ -159,6 +159,7 @@ class HiddenMarkovModel(Graph):
     """
 
     family_tag = "hidden_markov_model"
+    default_view = "family"
 
     def __init__(self, states: Sequence[Any] | int, transition: Any, emission: Emission, initial: Any = None,
                  name: str = "hmm") -> None:

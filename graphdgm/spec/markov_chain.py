@@ -96,6 +96,7 @@ class MarkovChain(Graph):
     """
 
     family_tag = "markov_chain"
+    default_view = "family"
 
     def __init__(self, states: Sequence[Any] | int, transition: Any, initial: Any = None, order: int = 1,
                  name: str = "markov_chain", *, tol: float = 1e-6) -> None:

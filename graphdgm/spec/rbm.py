@@ -71,6 +71,7 @@ class RBM(Graph):
     """
 
     family_tag = "rbm"
+    default_view = "family"
 
     def __init__(
         self,
@@ -208,6 +209,7 @@ class DBN(Graph):
     """
 
     family_tag = "dbn"
+    default_view = "family"
 
     def __init__(self, layers: Sequence[int | Sequence[int]], *, visible_type: str = "bernoulli",
                  categories: int | None = None, init_std: float = 0.01, seed: int = 0, name: str = "dbn") -> None:
@@ -235,6 +237,11 @@ class DBN(Graph):
         """One dense edge per layer pair, the layer RBM's own (its weights, init_std and seed)."""
         return {f"W{i + 1}": Edge(f"W{i + 1}", r.visible_name, r.hidden_name, r.edges["W"].pattern)
                 for i, r in enumerate(self.rbms)}
+
+    @property
+    def generative_edges(self) -> frozenset[str]:
+        """The edges below the top pair: directed (top-down) in the generative model."""
+        return frozenset(f"W{i + 1}" for i in range(len(self.rbms) - 1))
 
     @classmethod
     def from_graph(cls, g: Graph) -> DBN:

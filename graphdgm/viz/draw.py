@@ -1,4 +1,15 @@
-"""Draw a :class:`~graphdgm.MarkovNetwork` spec as a ``graphviz.Graph`` (DOT), in one of three views.
+"""Draw any declaration as a ``graphviz`` graph (DOT), chosen by its blocks and edges.
+
+A :class:`~graphdgm.Graph` (every family is one) is drawn by what its edges are: ``"graph"``, its
+blocks as plates (size in the corner, observed / latent / input styled) and one edge per declared
+edge, directed or undirected, labelled with its pattern, works for every graph; an autoregressive
+edge also has ``"layers"``, ``"dag"`` and ``"masks"`` (see :mod:`graphdgm.viz.dag`), CPT edges
+``"dag"``, a Transition edge ``"states"`` (the state diagram) and ``"trellis"`` (unrolled through
+time), a NeuralMap edge ``"networks"`` (generator and discriminator), and dense edges between
+layers ``"layers"``. ``"auto"`` is the family's own drawing for a graph its constructor built, the
+``"graph"`` view for a declared graph with edges, else a Markov-network view.
+
+Markov-network views (any table-based declaration):
 
 ``"variables"``: the Markov graph, one node per variable (2-D blocks pinned as grids, neato);
 ``"factors"``: the factor graph, variable circles joined to small black factor squares (neato);
@@ -15,13 +26,8 @@ import graphviz
 
 from graphdgm.errors import SpecError
 from graphdgm.graph.graph import Graph
+from graphdgm.graph.patterns import Dense
 from graphdgm.spec import Domain, MarkovNetwork
-from graphdgm.spec.autoregressive import AutoregressiveModel
-from graphdgm.spec.bayesian_network import BayesianNetwork
-from graphdgm.spec.gan import GAN
-from graphdgm.spec.hmm import HiddenMarkovModel
-from graphdgm.spec.markov_chain import MarkovChain
-from graphdgm.spec.rbm import DBN, RBM
 from graphdgm.spec.names import parse_name
 from graphdgm.viz.labels import dot_text, html_text
 from graphdgm.viz.styles import COLOURS, FONT, describe_domain
@@ -29,18 +35,16 @@ from graphdgm.viz.dag import draw_autoregressive, draw_bayesian_network
 from graphdgm.viz.gan import draw_gan
 from graphdgm.viz.graph_view import draw_graph
 from graphdgm.viz.layers import draw_layers
-from graphdgm.viz.state_diagram import draw_hmm, draw_markov_chain
+from graphdgm.viz.state_diagram import draw_hmm, draw_markov_chain, draw_trellis
 
 VIEWS = ("auto", "variables", "factors", "blocks")
 
 
-def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: float = 0.0) -> graphviz.Graph:
-    """Draw ``spec``; ``view`` is ``"auto"``, ``"variables"``, ``"factors"`` or ``"blocks"`` (a
-    :class:`~graphdgm.Graph` with edges or latent blocks: ``"graph"``, its blocks and edges, by default)
-    (a Bayesian network: ``"dag"`` by default; NADE/MADE/PixelCNN/PixelRNN: ``"layers"``,
-    ``"dag"`` or, for MADE, ``"masks"``; see :mod:`graphdgm.viz.dag`; a Markov chain or HMM: its
-    state diagram, arrows labelled with probabilities above ``threshold``, see
-    :mod:`graphdgm.viz.state_diagram`).
+def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: float = 0.0,
+         steps: int = 4) -> graphviz.Graph:
+    """Draw ``spec`` (a graph, a family, a Markov network, or a compiled model: its declaration) in
+    ``view`` (see the module docstring); ``threshold`` hides state-diagram arrows of smaller
+    probability, ``steps`` is the length of a trellis.
 
     Per-variable views refuse networks of more than ``max_variables`` variables (a SpecError).
 
@@ -50,27 +54,21 @@ def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: 
     ('ising_3x3', 12)
     >>> "x: 3x3 spin" in draw(gd.MarkovNetwork.ising_grid(3, 3), "blocks").source
     True
+    >>> "tied through time" in draw(gd.MarkovChain(2, [[0.9, 0.1], [0.5, 0.5]]), "graph").source
+    True
     """
-    if isinstance(spec, BayesianNetwork) and view in ("auto", "dag"):  # directed: parent -> child
-        return draw_bayesian_network(spec)
-    if isinstance(spec, GAN):  # the generator and discriminator graphs, meeting at x
-        return draw_gan(spec)
-    if isinstance(spec, (MarkovChain, HiddenMarkovModel)):  # state diagrams: states, arrows labelled p(j | i)
-        if view not in ("auto", "states"):
-            raise SpecError(f"a {type(spec).__name__} is drawn as its state diagram: view='auto' or 'states', not {view!r}")
-        if isinstance(spec, MarkovChain):
-            return draw_markov_chain(spec, threshold=threshold, max_states=max_variables)
-        return draw_hmm(spec, threshold=threshold)
-    if isinstance(spec, AutoregressiveModel):  # layers, the variable DAG, or MADE's masks
-        return draw_autoregressive(spec, view)
-    if hasattr(spec, "spec") and not isinstance(spec, MarkovNetwork):  # a compiled model: draw its spec
-        return draw(spec.spec, view, max_variables=max_variables, threshold=threshold)
-    if isinstance(spec, (RBM, DBN)) and view != "graph":  # layered specs: plates with their sizes
-        return draw_layers(spec)
-    if isinstance(spec, Graph) and (view == "graph" or (view == "auto" and (spec.edges or len(set(spec.roles.values())) > 1))):
-        return draw_graph(spec)
+    if hasattr(spec, "spec") and not isinstance(spec, MarkovNetwork):  # a compiled model: draw its declaration
+        return draw(spec.spec, view, max_variables=max_variables, threshold=threshold, steps=steps)
+    if isinstance(spec, Graph):
+        picture = _graph_drawing(spec, view, max_variables, threshold, steps)
+        if picture is not None:
+            return picture
+        if view in ("auto", "family"):
+            view = "auto"
     if not isinstance(spec, MarkovNetwork):
-        raise SpecError(f"draw() takes a spec (MarkovNetwork, FactorGraph, BayesianNetwork, RBM, DBN, NADE, MADE, PixelCNN, PixelRNN, GAN, MarkovChain, HiddenMarkovModel), got {type(spec).__name__}")
+        raise SpecError(f"draw() takes a graph (gd.Graph or any family: RBM, DBN, BayesianNetwork, MADE, NADE, PixelCNN, "
+                        f"PixelRNN, MarkovChain, HiddenMarkovModel, GAN), a MarkovNetwork or a compiled model, got "
+                        f"{type(spec).__name__}")
     if view not in VIEWS:
         raise SpecError(f"unknown view {view!r}; use one of {', '.join(repr(v) for v in VIEWS)}")
     n = spec.num_variables
@@ -85,6 +83,36 @@ def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: 
         "variables": _variables_view, "factors": _factors_view, "blocks": _blocks_view,
     }
     return views[view](spec)
+
+
+def _graph_drawing(spec: Graph, view: str, max_variables: int, threshold: float, steps: int) -> graphviz.Graph | None:
+    """The drawing of ``view`` chosen by the graph's edges; None for a Markov-network view."""
+    if view == "auto":
+        view = spec.default_view or ("graph" if spec.edges or len(set(spec.roles.values())) > 1 else "auto")
+    if view == "graph":
+        return draw_graph(spec)
+    if spec.autoregressive_edge() is not None:  # conditionals within one block: layers, the DAG, masks
+        return draw_autoregressive(spec.family_model(), "auto" if view == "family" else view)
+    if spec.cpt_edges():  # directed tables: parent -> child
+        return draw_bayesian_network(spec.family_model()) if view in ("family", "dag") else None
+    if spec.transition_edge() is not None:  # tied through time
+        family = spec.family_model()
+        if view == "trellis":
+            return draw_trellis(family, steps=steps)
+        if view in ("family", "states"):
+            if spec.emission_edge() is not None:
+                return draw_hmm(family, threshold=threshold)
+            return draw_markov_chain(family, threshold=threshold, max_states=max_variables)
+        raise SpecError(f"{spec.name!r} is a chain through time: draw it with view='auto', 'states' (its state "
+                        f"diagram), 'trellis' (unrolled over steps={steps}) or 'graph', not {view!r}")
+    if spec.generator_edge() is not None:  # the generator and discriminator networks, meeting at x
+        if view in ("family", "networks"):
+            return draw_gan(spec.family_model())
+        raise SpecError(f"{spec.name!r} is a generator: draw it with view='auto', 'networks' or 'graph', not {view!r}")
+    if view in ("family", "layers") and spec.edges and all(
+            isinstance(e.pattern, Dense) and not e.lateral for e in spec.edges.values()):
+        return draw_layers(spec)  # layers as plates with their sizes, one edge per weight matrix
+    return None
 
 
 # ---------------------------------------------------------------- helpers

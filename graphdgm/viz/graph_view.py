@@ -5,6 +5,7 @@ from __future__ import annotations
 import graphviz
 
 from graphdgm.graph.patterns import Dense
+from graphdgm.spec.names import parse_name
 from graphdgm.viz.styles import COLOURS, FONT, ROLE_STYLE
 from graphdgm.viz.labels import dot_text, html_text
 
@@ -33,8 +34,15 @@ def draw_graph(spec) -> graphviz.Graph:
                shape="box", style=ROLE_STYLE[role], peripheries="2" if b.shape else "1",
                fillcolor=COLOURS.get(b.domain.kind, "#dddddd"))
     from_edges = set()
+    plate_cpts: dict[tuple[str, str], int] = {}  # CPTs between variables of plates, by (parent block, child block)
     for e in spec.edges.values():
         from_edges.add(e.name)
+        if e.pattern.kind == "cpt" and e.b not in spec.blocks:  # a variable of a plate, such as z[3]
+            child = parse_name(e.b)[0]
+            for parent in e.sources:  # a root needs no arrow
+                key = (parse_name(parent)[0], child)
+                plate_cpts[key] = plate_cpts.get(key, 0) + 1
+            continue
         na, nb = spec.blocks[e.a].size, spec.blocks[e.b].size
         if e.pattern.kind in ("transition", "emission", "neural map"):  # directed: arrows labelled by their pattern
             label = e.pattern.describe() if e.pattern.kind == "emission" else f"{e.name}: {e.pattern.describe()}"
@@ -57,16 +65,16 @@ def draw_graph(spec) -> graphviz.Graph:
             count = next((len(c.pairs) for c in spec.couplings if c.name == e.name), 0)
             label = f"{e.name}: {e.pattern.describe()} ({count})"
         g.edge(ids[e.a], ids[e.b], label=dot_text(label), penwidth="2" if isinstance(e.pattern, Dense) else "1")
+    for (a, b), n in plate_cpts.items():
+        g.edge(ids[a], ids[b], label=dot_text(f"{n} CPT{'s' if n > 1 else ''}"), dir="forward", arrowhead="normal")
     for c in spec.couplings:  # couplings added directly (add_coupling), not through connect()
         if c.name not in from_edges:
             touched = list(dict.fromkeys(c.blocks))
             a, b = touched[0], touched[-1]
             g.edge(ids[a], ids[b], label=dot_text(f"{c.name}: {c.kind} {c.pattern} ({len(c.pairs)})"))
-    if spec.factors:
+    if spec.factors and not spec.cpt_edges():  # a Bayesian network's factors are its CPT edges' logarithms
         g.node("tables", label=dot_text(f"{len(spec.factors)} table factors"), shape="box", fillcolor="#333333",
                fontcolor="white", style="filled", fontsize="9")
-        from graphdgm.spec.names import parse_name
-
         for blk in dict.fromkeys(parse_name(v)[0] for f in spec.factors for v in f.scope):
             g.edge("tables", ids[blk])
     return g

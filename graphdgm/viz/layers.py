@@ -1,4 +1,5 @@
-"""Drawings of layered specs (RBMs and DBNs): each layer a plate with its size, one edge per weight matrix."""
+"""Drawings of layered graphs (RBMs, DBNs, any graph of dense edges between blocks): each layer a plate with
+its size, one edge per weight matrix."""
 from __future__ import annotations
 
 
@@ -29,10 +30,12 @@ def draw_layers(spec) -> graphviz.Digraph:
     for name, b in spec.blocks.items():
         shape = " x ".join(str(s) for s in b.shape)
         _plate(g, ids[name], name, f"{shape} ({b.size} units)" if len(b.shape) > 1 else f"{b.size} units", b.domain.describe(), b.domain.kind)
-    for u, v, d in spec.graph.edges(data=True):
-        lo, hi = (u, v) if list(spec.blocks).index(u) < list(spec.blocks).index(v) else (v, u)
-        shape = f"{d['name']}: {spec.blocks[lo].size} x {spec.blocks[hi].size}"
-        if d.get("directed"):
+    order = list(spec.blocks)
+    generative = getattr(spec, "generative_edges", frozenset())  # a DBN's lower layers: directed, pointing down
+    for e in spec.edges.values():
+        lo, hi = (e.a, e.b) if order.index(e.a) < order.index(e.b) else (e.b, e.a)
+        shape = f"{e.name}: {spec.blocks[lo].size} x {spec.blocks[hi].size}"
+        if e.name in generative:
             g.edge(ids[lo], ids[hi], label=dot_text(shape), dir="back", arrowtail="normal")  # generative arrow points down
         else:
             g.edge(ids[lo], ids[hi], label=dot_text(shape), dir="none", penwidth="2")

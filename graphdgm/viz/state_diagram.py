@@ -100,4 +100,37 @@ def draw_hmm(spec: Any, *, threshold: float = 0.0) -> graphviz.Digraph:
     return g
 
 
-__all__ = ["draw_hmm", "draw_markov_chain"]
+def draw_trellis(spec: Any, *, steps: int = 4) -> graphviz.Digraph:
+    """A chain through time unrolled over ``steps`` steps: one node per step's state (latent states
+    dashed, observed ones filled), an arrow from each of the ``order`` previous states, and for an
+    HMM each hidden state's arrow to its shaded observation; every transition arrow is the same
+    tied table, said once in the title.
+
+    >>> import graphdgm as gd
+    >>> src = draw_trellis(gd.HiddenMarkovModel.random(2, symbols=3, seed=0), steps=3).source
+    >>> src.count("->"), "z[2]" in src and "y[2]" in src
+    (5, True)
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise SpecError(f"steps must be a positive int (the time steps drawn), got {steps!r}")
+    t_edge, e_edge = spec.transition_edge(), spec.emission_edge()
+    state, order = t_edge.a, t_edge.pattern.order
+    S = spec.blocks[state].domain.cardinality
+    title = (f"{spec.name}: p({state}_t | {state}_t-1{'..t-' + str(order) if order > 1 else ''}) one "
+             f"{' x '.join(str(S) for _ in range(order + 1))} table tied through time, {steps} steps shown")
+    g = titled_digraph(spec.name, title, rankdir="LR")
+    hidden = e_edge is not None
+    for t in range(steps):
+        g.node(f"s{t}", label=dot_text(f"{state}[{t}]"), shape="circle", style="filled,dashed" if hidden else "filled",
+               fillcolor="white" if hidden else COLOURS["categorical"])
+        for j in range(1, order + 1):
+            if t - j >= 0:
+                g.edge(f"s{t - j}", f"s{t}")
+        if hidden:
+            g.node(f"o{t}", label=dot_text(f"{e_edge.b}[{t}]"), shape="circle", style="filled",
+                   fillcolor=COLOURS.get(spec.blocks[e_edge.b].domain.kind, "#dddddd"))
+            g.edge(f"s{t}", f"o{t}", style="dashed")
+    return g
+
+
+__all__ = ["draw_hmm", "draw_markov_chain", "draw_trellis"]

@@ -216,6 +216,22 @@ def from_pgmpy(model: Any, name: str | None = None) -> MarkovNetwork:
     return mn
 
 
+def pgmpy_names(model: Any) -> dict[Hashable, str]:
+    """The graphdgm name that :func:`from_pgmpy` and :func:`bayesian_network_from_pgmpy` give
+    each variable of a pgmpy model (names are made spec-safe, so ``"x 1"`` becomes ``"x_1"``).
+
+    >>> from pgmpy.models import DiscreteBayesianNetwork
+    >>> from pgmpy.factors.discrete import TabularCPD
+    >>> net = DiscreteBayesianNetwork([("rain fall", "wet")])
+    >>> net.add_cpds(TabularCPD("rain fall", 2, [[0.5], [0.5]]),
+    ...              TabularCPD("wet", 2, [[0.9, 0.2], [0.1, 0.8]], evidence=["rain fall"], evidence_card=[2]))
+    >>> pgmpy_names(net)["rain fall"]
+    'rain_fall'
+    """
+    keys, factors = _model_factors(model)
+    return _layout(keys, _domains(keys, factors))[1]
+
+
 def pgmpy_factors(model: Any) -> list[Any]:
     """The discrete factors of a supported pgmpy model (CPDs of a Bayes net as factors), in model order.
 

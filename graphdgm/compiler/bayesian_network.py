@@ -37,7 +37,7 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
     0.56
     """
 
-    capabilities = CompiledMarkovNetwork.capabilities | {"log_prob", "dag", "sample"}
+    capabilities = CompiledMarkovNetwork.capabilities | {"log_prob", "dag", "sample", "cpd_factors"}
 
     def __init__(self, spec: BayesianNetwork, dtype: torch.dtype = torch.float64) -> None:
         spec.check_complete()
@@ -90,6 +90,19 @@ class CompiledBayesianNetwork(CompiledMarkovNetwork):
             self.capabilities = self.capabilities | {"neural_cpds"}
             self.tabulate()
             self.register_load_state_dict_post_hook(lambda module, _keys: module.tabulate())
+
+    def factor_children(self) -> list[int]:
+        """Per factor, in :meth:`factor_tables` order, the variable it is the conditional
+        distribution of (every CPT's last axis is its child): what exact inference reads to drop
+        barren variables.
+
+        >>> import graphdgm as gd
+        >>> bn = gd.BayesianNetwork(); _ = bn.add_variable("a", gd.Binary()); _ = bn.add_variable("b", gd.Binary())
+        >>> _ = bn.add_cpd("a", [], [0.3, 0.7]); _ = bn.add_cpd("b", ["a"], [[0.9, 0.1], [0.2, 0.8]])
+        >>> sorted(gd.compile(bn).factor_children())
+        [0, 1]
+        """
+        return [int(c) for g in self.groups for c in g.scope[:, -1].tolist()]
 
     def neural_log_cpd(self, i: int, configs: torch.Tensor | None = None) -> torch.Tensor:
         """log P(x_i | parent configuration) (C, K_i) from variable ``i``'s network, for the given

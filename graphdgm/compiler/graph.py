@@ -505,6 +505,10 @@ class CompiledGraph(CompiledMarkovNetwork):
         return len(self.groups) == 0
 
     # -------------------------------------------------- the factor-table view
+    def factor_tensors(self) -> list[torch.Tensor]:
+        """Every floating-point parameter and buffer: the tables also read the biases and dense edges."""
+        return [t for t in (*self.parameters(), *self.buffers()) if t.is_floating_point()]
+
     def factor_tables(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """``[(scope (F, a), log_tables (F, k..)), ...]`` for table-based backends (exact
         elimination, BP, mean field): the factor groups, each block's bias as unary tables, and

@@ -86,6 +86,13 @@ class CompiledMarkovNetwork(NamedVariables, CompiledModel):
         """``[(scope (F, a), log_tables (F, k_1..k_a)), ...]``, one entry per factor group."""
         return [(g.scope, g.log_tables()) for g in self.groups]
 
+    def factor_tensors(self) -> list[torch.Tensor]:
+        """The floating-point tensors :meth:`factor_tables` reads (parameters and value buffers,
+        not the scopes): a cache of anything computed from the tables is valid while these hold
+        the same bits."""
+        return [t for name, t in (*self.groups.named_parameters(), *self.groups.named_buffers())
+                if t.is_floating_point() and name.rsplit(".", 1)[-1] not in ("scope", "strides")]
+
     def log_potential(self, state: torch.Tensor) -> torch.Tensor:
         """Unnormalised log-probability Σ log φ(x) of packed states (B, n) -> (B,)."""
         state = self._check_state(state)

@@ -9,29 +9,90 @@ import numpy as np
 import torch
 
 from graphdgm.errors import EvidenceError, InferenceError
-from graphdgm.infer.exact.elimination import decode_argmax, run_plan
-from graphdgm.infer.exact.plan import Plan, build_plan
+from graphdgm.infer.exact.elimination import LinearTables, decode_argmax, linear_tables, run_plan
 from graphdgm.infer.exact.order import EliminationOrder
+from graphdgm.infer.exact.plan import Plan, build_plan
+from graphdgm.infer.exact.prune import FactorIndex, relevant_factors
 from graphdgm.infer.registry import approximate_backends
 from graphdgm.runtime import PlanCache
 
-_PLANS: PlanCache = PlanCache(max_per_model=64)  # per model: its structure and plans by query shape
+_PLANS: PlanCache = PlanCache(max_per_model=256)  # per model: plans by (pruned problem, query shape)
+_STRUCTURES: PlanCache = PlanCache(max_per_model=1)  # per model: what planning reads, built once
+_TABLES: PlanCache = PlanCache(max_per_model=1)  # per model: detached linear tables for the current parameters
+
+
+class _Fingerprint:
+    """A 64-bit hash of the bits of some tensors: one concatenation, a multiply by fixed random odd
+    weights and a sum (wrapping integer arithmetic) per dtype, so any changed entry changes it."""
+
+    def __init__(self, tensors: list[torch.Tensor]) -> None:
+        self.tensors = list(tensors)
+        self.weights: dict[torch.dtype, torch.Tensor] = {}
+
+    def __call__(self) -> tuple:
+        by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
+        for t in self.tensors:
+            by_dtype.setdefault(t.dtype, []).append(t.detach().reshape(-1))
+        sums, ptrs = [], tuple((t.data_ptr(), t.numel(), t.device) for t in self.tensors)
+        for dtype, ts in by_dtype.items():
+            flat = torch.cat(ts) if len(ts) > 1 else ts[0]
+            bits = flat.view({8: torch.int64, 4: torch.int32, 2: torch.int16}[flat.element_size()]).long()
+            w = self.weights.get(dtype)
+            if w is None or w.numel() != bits.numel() or w.device != bits.device:
+                g = torch.Generator().manual_seed(12345)
+                w = (torch.randint(-2 ** 62, 2 ** 62, (bits.numel(),), generator=g) * 2 + 1).to(bits.device)
+                self.weights[dtype] = w
+            sums.append((bits * w).sum())
+        return (ptrs, tuple(torch.stack(sums).tolist()) if sums else ())
 
 
 @dataclass(frozen=True)
 class _Structure:
-    """What planning reads from a compiled model: factor scopes, cardinalities, Markov edges."""
+    """What planning reads from a compiled model: factor scopes, cardinalities, Markov edges, and
+    the index pruning walks (with each factor's child when every factor is a CPT)."""
 
     scopes: list[tuple[int, int, tuple[int, ...]]]
     cards: list[int]
     edges: np.ndarray
+    index: FactorIndex
+    fingerprint: _Fingerprint  # of the tensors the tables are computed from
 
 
 def _structure(model: torch.nn.Module) -> _Structure:
     scopes = [(g, i, tuple(row)) for g, (scope, _) in enumerate(model.factor_tables()) for i, row in enumerate(scope.tolist())]
     edges = model.markov_edges()
     edges.setflags(write=False)
-    return _Structure(scopes, model.cards.tolist(), edges)
+    children = model.factor_children() if "cpd_factors" in getattr(model, "capabilities", ()) else None
+    index = FactorIndex.build([sc for _, _, sc in scopes], model.num_variables, children)
+    tensors = model.factor_tensors() if hasattr(model, "factor_tensors") else [
+        t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    return _Structure(scopes, model.cards.tolist(), edges, index, _Fingerprint(tensors))
+
+
+@dataclass(frozen=True)
+class _CachedTables:
+    tables: LinearTables
+    cpds_normalised: bool  # every factor sums to one over its child (its last axis)
+    positive: tuple[bool, ...]  # per factor (structure order): no zero entry
+
+
+def _table_key(model: torch.nn.Module) -> tuple:
+    """Changes when any bit of a tensor the factor tables read changes, however it was changed
+    (an optimiser's fused kernel or a write through ``.data`` leaves version counters alone)."""
+    return ("tables", _STRUCTURES.get(model, "structure", lambda: _structure(model)).fingerprint())
+
+
+def _cached_tables(model: torch.nn.Module) -> _CachedTables:
+    """The detached linear tables of the current parameters (rebuilt when a table changes in
+    place: an optimiser step, a load), and whether the CPTs are still normalised."""
+    def build() -> _CachedTables:
+        with torch.no_grad():
+            tables = linear_tables(model, detach=True)
+            normalised = "cpd_factors" in getattr(model, "capabilities", ()) and all(
+                bool((torch.logsumexp(t, -1).abs() < 1e-9).all()) for t in tables.logs)
+            positive = tuple(b for t in tables.logs for b in (t.reshape(t.shape[0], -1) > -math.inf).all(1).tolist())
+        return _CachedTables(tables, normalised, positive)
+    return _TABLES.get(model, _table_key(model), build)
 
 
 class Exact:
@@ -57,18 +118,43 @@ class Exact:
 
     # ----------------------------------------------------------------- plans
     def plan(self, model: torch.nn.Module, evidence: Collection[int], keep: tuple[int, ...] = (),
-             max_vars: tuple[int, ...] = (), indicators: tuple[int, ...] = ()) -> Plan:
+             max_vars: tuple[int, ...] = (), indicators: tuple[int, ...] = (), *, normalised: bool = False,
+             cached: _CachedTables | None = None) -> Plan:
         """The elimination plan for this query shape on ``model``: which variables are observed,
         kept, maximised, or get indicators. Plans hold no evidence values and no parameters, so one
-        plan answers every evidence assignment, and the cache is shared safely between threads."""
-        key = ("plan", frozenset(evidence), keep, max_vars, indicators, self.seed)
-        structure = _PLANS.get(model, "structure", lambda: _structure(model))
+        plan answers every evidence assignment, and the cache is shared safely between threads.
+
+        The problem is pruned first (:mod:`graphdgm.infer.exact.prune`): barren variables when every
+        factor is a normalised CPT, and, when the caller normalises the answer (``normalised``),
+        the parts the evidence separates from the query. The plan then holds only the factors left,
+        and its ``evidence_vars`` only the evidence they touch; run it with that evidence
+        (:meth:`relevant_evidence`)."""
+        structure = _STRUCTURES.get(model, "structure", lambda: _structure(model))
+        targets = set(keep) | set(max_vars) | set(indicators)
+        if cached is None and (structure.index.child_factor is not None or normalised):
+            cached = _cached_tables(model)
+        barren = structure.index.child_factor is not None and cached.cpds_normalised
+        if barren or normalised:
+            factors: tuple[int, ...] | None = relevant_factors(
+                structure.index, evidence, targets, barren=barren, separated=normalised,
+                positive=cached.positive if evidence else None)
+            touched = {v for f in factors for v in structure.index.scopes[f]}
+            ev = frozenset(v for v in evidence if v in touched)
+        else:
+            factors, ev = None, frozenset(evidence)
+        key = ("plan", factors, ev, keep, max_vars, indicators, self.seed, self.max_table_log2)
         plan = _PLANS.get(model, key, lambda: build_plan(
-            structure.scopes, model.num_variables, structure.cards, structure.edges, frozenset(evidence), keep,
+            structure.scopes, model.num_variables, structure.cards, structure.edges, ev, keep,
             max_vars, indicators, self.seed, check_order=lambda order, kept: self._check_width(order, kept, model),
+            factors=factors, max_table_log2=self.max_table_log2,
         ))
         self._check_width(plan.order, plan.keep, model)  # a plan cached by a backend with a larger budget
         return plan
+
+    @staticmethod
+    def relevant_evidence(plan: Plan, evidence: dict[int, int]) -> dict[int, int]:
+        """The part of ``evidence`` that ``plan`` reads (pruning may have dropped the rest)."""
+        return {v: s for v, s in evidence.items() if v in plan.evidence_vars}
 
     def _check_width(self, order: EliminationOrder, keep: tuple[int, ...], model: torch.nn.Module) -> None:
         cards = model.cards.tolist()
@@ -86,21 +172,40 @@ class Exact:
 
     # --------------------------------------------------------------- queries
     def log_partition(self, model: torch.nn.Module, evidence: dict[int, int]) -> torch.Tensor:
-        """log Σ_x p̃(x) over states that agree with ``evidence``; differentiable in the parameters."""
-        return run_plan(self.plan(model, evidence), model, evidence).log_table
+        """log Σ_x p̃(x) over states that agree with ``evidence``; differentiable in the parameters
+        (for a Bayesian network, log P(evidence), from the ancestors of the evidence only)."""
+        cached = _cached_tables(model)
+        plan = self.plan(model, evidence, cached=cached)
+        ev = self.relevant_evidence(plan, evidence)
+        if torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()):
+            return run_plan(plan, model, ev).log_table
+        return run_plan(plan, model, ev, tables=cached.tables).log_table
 
     def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, int]) -> list[torch.Tensor]:
-        """Single-variable marginals p(x_v | evidence) for every v in ``variables``, in one pass."""
+        """Single-variable marginals p(x_v | evidence) for every v in ``variables``, in one pass
+        (the joint of a few variables, summed, or the gradient of log Z with respect to indicators)."""
         free = tuple(sorted(v for v in set(variables) if v not in evidence))
         out: dict[int, torch.Tensor] = {}
         if not free and evidence:
             with torch.no_grad():
                 _raise_if_impossible(self.log_partition(model, evidence), evidence, model)
+        if free and len(free) <= 4 and math.prod(int(model.cards[v]) for v in free) <= 4096:
+            try:  # a few variables: their joint, then sums (no backward pass)
+                table = self._normalised_joint(model, free, evidence)
+            except InferenceError:  # the joint is too wide: the indicators below need less
+                table = None
+            if table is not None:
+                for a, v in enumerate(free):
+                    others = tuple(b for b in range(len(free)) if b != a)
+                    out[v] = table.sum(others) if others else table  # sum(()) would sum every axis
+                free = ()
         if free:
-            plan = self.plan(model, evidence, indicators=free)
+            cached = _cached_tables(model)
+            plan = self.plan(model, evidence, indicators=free, normalised=True, cached=cached)
+            ev = self.relevant_evidence(plan, evidence)
             ind = torch.ones(model.num_variables, model.max_card, dtype=model.values.dtype, device=model.values.device, requires_grad=True)
             with torch.enable_grad():
-                res = run_plan(plan, model, evidence, indicators=ind, detach=True)
+                res = run_plan(plan, model, ev, indicators=ind, detach=True, tables=cached.tables)
                 _raise_if_impossible(res.log_table, evidence, model)
                 (grad,) = torch.autograd.grad(res.log_table, ind)
             for v in free:
@@ -113,13 +218,23 @@ class Exact:
                 out[v] = p
         return [out[v] for v in variables]
 
+    def _normalised_joint(self, model: torch.nn.Module, free: tuple[int, ...], evidence: dict[int, int]) -> torch.Tensor:
+        """p(free | evidence), one axis per variable of ``free`` (distinct, none observed)."""
+        cached = _cached_tables(model)
+        plan = self.plan(model, evidence, keep=free, normalised=True, cached=cached)
+        with torch.no_grad():
+            res = run_plan(plan, model, self.relevant_evidence(plan, evidence), detach=True, tables=cached.tables)
+            _raise_if_impossible(torch.logsumexp(res.log_table.reshape(-1), 0), evidence, model)
+        return res.table / res.table.sum()
+
     def joint(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, int]) -> torch.Tensor:
         """Joint p(variables | evidence) as a tensor with one axis per variable, in the given order."""
         free = tuple(v for v in variables if v not in evidence)
-        with torch.no_grad():
-            res = run_plan(self.plan(model, evidence, keep=free), model, evidence, detach=True)
-        _raise_if_impossible(torch.logsumexp(res.log_table.reshape(-1), 0), evidence, model)
-        table = res.table / res.table.sum()
+        table = self._normalised_joint(model, free, evidence) if free else None
+        if table is None:
+            with torch.no_grad():
+                _raise_if_impossible(self.log_partition(model, evidence), evidence, model)
+            table = torch.ones((), dtype=model.values.dtype, device=model.values.device)
         for axis, v in enumerate(variables):  # evidence variables become point-mass axes
             if v in evidence:
                 k = int(model.cards[v])
@@ -136,8 +251,10 @@ class Exact:
         n = model.num_variables
         max_vars = tuple(v for v in (range(n) if variables is None else variables) if v not in evidence)
         with torch.no_grad():
-            plan = self.plan(model, evidence, max_vars=max_vars)
-            res = run_plan(plan, model, evidence, detach=True)
+            cached = _cached_tables(model)
+            plan = self.plan(model, evidence, max_vars=max_vars, cached=cached)
+            ev = self.relevant_evidence(plan, evidence)
+            res = run_plan(plan, model, ev, detach=True, tables=cached.tables)
             _raise_if_impossible(res.log_table, evidence, model)
             state = decode_argmax(plan, res, n, evidence, model.values.device)
         return state, res.log_table

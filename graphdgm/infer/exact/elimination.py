@@ -26,19 +26,28 @@ class EliminationResult:
 
 
 @dataclass
-class _Tables:
-    """Every group's log tables, the same divided by each factor's max in linear space, and the maxima."""
+class LinearTables:
+    """Every group's log tables, the same divided by each factor's max in linear space, and the maxima.
 
-    logs: list[torch.Tensor]  # per group (F, k_1..k_a)
-    lins: list[torch.Tensor]  # per group (F, k_1..k_a), exp(log - max)
-    maxima: list[torch.Tensor]  # per group (F,), finite
-    log_scale: torch.Tensor  # Σ of every maximum
+    ``shallow[g]`` says that no finite entry of group ``g`` lies more than 600 nats below its
+    factor's maximum, so an evidence slice of the linear table keeps every value (no underflow).
+    Groups the caller does not need may be left out (``None``)."""
+
+    logs: list[torch.Tensor | None]  # per group (F, k_1..k_a)
+    lins: list[torch.Tensor | None]  # per group (F, k_1..k_a), exp(log - max)
+    maxima: list[torch.Tensor | None]  # per group (F,), finite
+    log_scale: torch.Tensor | None  # Σ of every maximum (None when groups were left out)
+    shallow: list[bool]
 
 
-def _linear_tables(model: torch.nn.Module, detach: bool) -> _Tables:
-    """Each group's tables divided by their own max, in linear space; plus Σ of the log maxima."""
-    logs, lins, maxima, total = [], [], [], None
-    for _, t in model.factor_tables():
+def linear_tables(model: torch.nn.Module, detach: bool, groups: set[int] | None = None) -> LinearTables:
+    """Each group's tables divided by their own max, in linear space; plus Σ of the log maxima.
+    With ``groups``, only those groups (the others are ``None``)."""
+    logs, lins, maxima, shallow, total = [], [], [], [], None
+    for g, (_, t) in enumerate(model.factor_tables()):
+        if groups is not None and g not in groups:
+            logs.append(None), lins.append(None), maxima.append(None), shallow.append(False)
+            continue
         if detach:
             t = t.detach()
         F = t.shape[0]
@@ -46,15 +55,29 @@ def _linear_tables(model: torch.nn.Module, detach: bool) -> _Tables:
         mx = torch.where(torch.isfinite(mx), mx, torch.zeros_like(mx))
         logs.append(t)
         maxima.append(mx)
-        lins.append(torch.exp(t - mx.reshape((F,) + (1,) * (t.dim() - 1))))  # (F, k_1..k_a)
+        rel = t - mx.reshape((F,) + (1,) * (t.dim() - 1))
+        lins.append(torch.exp(rel))  # (F, k_1..k_a)
+        shallow.append(detach and bool((torch.isinf(rel) | (rel > -600.0)).all()))
         total = mx.sum() if total is None else total + mx.sum()
-    return _Tables(logs, lins, maxima, total)
+    return LinearTables(logs, lins, maxima, None if groups is not None else total, shallow)
 
 
-def _observed_slice(tables: _Tables, group: int, index: int, take: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+def device_dtype(tables: LinearTables, model: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
+    t = next((x for x in tables.lins if x is not None), None)
+    if t is None:  # a pruned plan that needs no table (log Z = 0 of a normalised network, say)
+        return model.values.device, model.values.dtype
+    return t.device, t.dtype
+
+
+def _observed_slice(tables: LinearTables, group: int, index: int, take: tuple) -> tuple[torch.Tensor, torch.Tensor]:
     """Slice one factor at its evidence in log space, then rescale by the slice's own maximum, so a
     row far below the table's maximum (1e-600, say) keeps its relative values instead of underflowing.
     Returns the linear slice and the log correction against the factor's full maximum."""
+    if tables.shallow[group]:  # the linear slice keeps every value: no rescaling needed
+        t = tables.lins[group][index][take]
+        if t.dim() == 0:
+            return torch.ones((), dtype=t.dtype, device=t.device), torch.log(t)
+        return t, None
     lt = tables.logs[group][index][take]
     mx = tables.maxima[group][index]
     if lt.dim() == 0:
@@ -64,11 +87,18 @@ def _observed_slice(tables: _Tables, group: int, index: int, take: tuple) -> tup
     return torch.exp(lt - m), m - mx
 
 
-def _contract(ops: list[torch.Tensor], step: Step) -> torch.Tensor:
-    """Run a step's pairwise program: two-operand einsums, so no path search at run time."""
+def _contract(ops: list[torch.Tensor], step: Step, consts: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Run a step's pairwise program: two-operand einsums, so no path search at run time. With
+    ``consts``, every intermediate is divided by its maximum, whose log is appended there."""
     ops = list(ops)
     for i, j, _, equation in step.pairs:
-        ops.append(torch.einsum(equation, ops[i]) if j < 0 else torch.einsum(equation, ops[i], ops[j]))
+        out = torch.einsum(equation, ops[i]) if j < 0 else torch.einsum(equation, ops[i], ops[j])
+        if consts is not None:
+            m = out.detach().amax() if out.dim() else out.detach()
+            m = torch.where(m > 0, m, torch.ones_like(m))
+            out = out / m
+            consts.append(torch.log(m))
+        ops.append(out)
     return ops[-1]
 
 
@@ -91,26 +121,41 @@ def _max_step(ops: list[torch.Tensor], scopes: list[tuple[int, ...]], step: Step
 
 def run_plan(
     plan: Plan, model: torch.nn.Module, evidence: dict[int, int] | None = None, *,
-    indicators: torch.Tensor | None = None, detach: bool = False,
+    indicators: torch.Tensor | None = None, detach: bool = False, tables: LinearTables | None = None,
+    rescale: bool = False,
 ) -> EliminationResult:
     """Execute ``plan`` on ``model``'s factor tables with ``evidence`` (variable -> state) for the
     plan's evidence variables: the same plan answers every assignment to them.
 
     ``indicators`` (n, kmax) is the linear-space unit table used for the plan's indicator slots;
-    the gradient of the resulting log Z with respect to it is the matrix of marginals.
+    the gradient of the resulting log Z with respect to it is the matrix of marginals. ``tables``
+    are the model's :func:`linear_tables` when the caller holds them already (detached ones
+    give an answer that is not differentiable in the parameters).
+
+    Every table starts divided by its maximum, so entries are at most one. The steps run without
+    rescaling while each step's maximum stays within [1e-200, 1e200] (checked once, at the end);
+    when one leaves that range the plan is run again rescaling every intermediate by its maximum
+    (``rescale=True``), as stable as log-space elimination.
     """
     evidence = {} if evidence is None else evidence
     if set(evidence) != plan.evidence_vars:
         raise ValueError(f"this plan was built for evidence on {sorted(plan.evidence_vars)}, "
                          f"not on {sorted(evidence)}")  # an internal misuse, never a user's input
-    tables = _linear_tables(model, detach)
-    device, dtype = tables.lins[0].device, tables.lins[0].dtype
+    if tables is None:
+        tables = linear_tables(model, detach, None if plan.pruned is None else {g for g, _ in plan.pruned})
+    device, dtype = device_dtype(tables, model)
     slots: list[torch.Tensor | None] = [None] * plan.num_slots
-    consts = [tables.log_scale]
+    if plan.pruned is None:
+        consts = [tables.log_scale]
+    else:  # only the factors the plan uses were divided by their maxima
+        consts = [tables.maxima[g][list(rows)].sum() for g, rows in plan.pruned]
+        if not consts:
+            consts = [torch.zeros((), dtype=dtype, device=device)]
     for s, src in enumerate(plan.sources):
         if any(v is not None for v in src.observed):
             t, correction = _observed_slice(tables, src.group, src.index, src.take(evidence))
-            consts.append(correction)
+            if correction is not None:
+                consts.append(correction)
         else:
             t = tables.lins[src.group][src.index]
         if src.scope:
@@ -125,6 +170,7 @@ def run_plan(
         else:
             slots[base + j] = torch.ones(k, dtype=dtype, device=device)
     argmax: dict[int, tuple[torch.Tensor, tuple[int, ...]]] = {}
+    step_max: list[torch.Tensor] = []
     for step in plan.steps:
         ops = [slots[i] for i in step.inputs]
         scopes = [plan.slot_scopes[i] for i in step.inputs]
@@ -137,19 +183,40 @@ def run_plan(
                 argmax[step.var] = (torch.zeros((), dtype=torch.long, device=device), ())
             continue
         if step.mode == "sum":
-            out = _contract(ops, step)
+            out = _contract(ops, step, consts if rescale else None)
         else:
             out, arg = _max_step(ops, scopes, step)
             argmax[step.var] = (arg, step.out_scope)
         m = out.detach().amax() if out.dim() else out.detach()
-        m = torch.where(m > 0, m, torch.ones_like(m))
-        out = out / m
-        consts.append(torch.log(m))
+        if rescale:
+            m = torch.where(m > 0, m, torch.ones_like(m))
+            out = out / m
+            consts.append(torch.log(m))
+        else:
+            step_max.append(m)
         slots[step.output] = out
-    if plan.final_inputs:
+    if plan.final_scalars:  # finished parts: multiplied as a sum of logs, which cannot underflow
+        consts.append(torch.log(torch.stack([slots[i].reshape(()) for i in plan.final_scalars])).sum())
+    if plan.final_pairs:  # two operands at a time: no path search at run time
+        ops = [slots[i] for i in plan.final_inputs]
+        for i, j, _, equation in plan.final_pairs:
+            out = torch.einsum(equation, ops[i]) if j < 0 else torch.einsum(equation, ops[i], ops[j])
+            if rescale:
+                m = out.detach().amax() if out.dim() else out.detach()
+                m = torch.where(m > 0, m, torch.ones_like(m))
+                out = out / m
+                consts.append(torch.log(m))
+            ops.append(out)
+        table = ops[-1]
+    elif plan.final_inputs:
         table = torch.einsum(plan.final_equation, *[slots[i] for i in plan.final_inputs])
     else:
         table = torch.ones((), dtype=dtype, device=device)
+    if not rescale and (step_max or plan.final_pairs):
+        step_max.append(table.detach().amax() if table.dim() else table.detach())
+        ms = torch.stack([m.reshape(()) for m in step_max])
+        if not bool(((ms >= 1e-200) & (ms <= 1e200)).all()):  # an intermediate left the safe range
+            return run_plan(plan, model, evidence, indicators=indicators, detach=detach, tables=tables, rescale=True)
     const = torch.stack([c.reshape(()) for c in consts]).sum()
     return EliminationResult(torch.log(table) + const, table, argmax)
 

@@ -166,27 +166,44 @@ def frontier_orders(n: int, edges: np.ndarray, eliminate: Sequence[int]) -> dict
 
 def find_order(
     n: int, edges: np.ndarray, cards: Sequence[int], eliminate: Sequence[int] | None = None, *,
-    restarts: int | None = None, time_budget: float | None = None, seed: int = 0,
+    restarts: int | None = None, time_budget: float | None = None, seed: int = 0, max_table_log2: float = math.inf,
 ) -> EliminationOrder:
-    """Search several heuristics (and randomized restarts) and keep the narrowest order.
+    """Search heuristics (and randomized restarts) and keep the narrowest order.
 
-    Without ``time_budget``, restarts get time in proportion to the work the best order would
-    take (about 5% of it, at most 2 s), so small models are planned in milliseconds.
+    Planning cost follows the problem the order is for: the graph is first compacted to the
+    variables that are eliminated or touch them. Without ``time_budget``, one min-fill pass is
+    taken as it is when the contraction it predicts is cheap (within a few times the planning
+    spent); otherwise the other heuristics, frontier orders and restarts follow, the restarts
+    getting time in proportion to the predicted work (about 5% of it, at most 2 s). An order whose
+    largest table is above ``max_table_log2`` is never taken without the full search.
 
     >>> from graphdgm.spec import grid_edges
     >>> o = find_order(16, grid_edges(4, 4), [2] * 16)
     >>> o.width
     4
     """
+    t_start = time.perf_counter()
     eliminate = list(range(n)) if eliminate is None else list(eliminate)
     if not eliminate:
         return EliminationOrder((), 0, 0.0, 0.0, "empty")
+    nodes = sorted(set(eliminate) | set(np.unique(edges).tolist())) if len(edges) else sorted(set(eliminate))
+    if len(nodes) < n:  # compact: bitsets and searches over the sub-problem only
+        pos = {v: i for i, v in enumerate(nodes)}
+        sub = np.vectorize(pos.__getitem__, otypes=[np.int64])(edges) if len(edges) else edges.reshape(0, 2)
+        o = find_order(len(nodes), sub, [cards[v] for v in nodes], [pos[v] for v in eliminate],
+                       restarts=restarts, time_budget=time_budget, seed=seed, max_table_log2=max_table_log2)
+        return EliminationOrder(tuple(nodes[i] for i in o.order), o.width, o.log2_max_table, o.log2_work, o.heuristic)
     adj = adjacency(n, edges)
     log2_card = [math.log2(max(int(c), 1)) for c in cards]
-    candidates = [evaluate_order(o, adj, log2_card, name) for name, o in frontier_orders(n, edges, eliminate).items()]
     uniform = len(set(log2_card)) <= 1
     t0 = time.perf_counter()
-    for crit in ("min_fill", "min_degree") if uniform else ("min_fill", "min_degree", "weighted_min_fill", "min_weight"):
+    best = evaluate_order(greedy_order(adj, log2_card, eliminate, "min_fill"), adj, log2_card, "min_fill")
+    if time_budget is None and restarts is None:
+        spent = time.perf_counter() - t_start
+        if best.log2_max_table <= max_table_log2 and 2.0 ** best.log2_work / 2e8 < max(4.0 * spent, 1e-3):  # the contraction costs about what planning did
+            return best
+    candidates = [best] + [evaluate_order(o, adj, log2_card, name) for name, o in frontier_orders(n, edges, eliminate).items()]
+    for crit in ("min_degree",) if uniform else ("min_degree", "weighted_min_fill", "min_weight"):
         candidates.append(evaluate_order(greedy_order(adj, log2_card, eliminate, crit), adj, log2_card, crit))
     one_try = (time.perf_counter() - t0) / (2 if uniform else 4)
     best = min(candidates, key=EliminationOrder.key)

@@ -8,7 +8,7 @@ one plan serves every evidence assignment to the same variables.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from graphdgm.infer.exact.order import (
@@ -39,6 +39,10 @@ def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope:
     result; ``j == -1`` marks a single-operand sum."""
     if not scopes:
         return ()
+    if len(scopes) == 1:  # one operand: sum out what the output does not keep
+        return () if tuple(scopes[0]) == tuple(out_scope) else ((0, -1, tuple(out_scope), einsum_equation([scopes[0]], tuple(out_scope))),)
+    if len(scopes) == 2:  # one product, summed straight into the output's axis order
+        return ((0, 1, tuple(out_scope), einsum_equation(list(scopes), tuple(out_scope))),)
     ops = {i: tuple(sc) for i, sc in enumerate(scopes)}
     program = []
     nxt = len(scopes)
@@ -49,13 +53,17 @@ def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope:
                 count[v] = count.get(v, 0) + 1
         best = None
         keys = sorted(ops)
-        for a in range(len(keys)):
-            for b in range(a + 1, len(keys)):
-                i, j = keys[a], keys[b]
-                union = set(ops[i]) | set(ops[j])
-                cost = math.prod(cards[v] for v in union)
-                if best is None or cost < best[0]:
-                    best = (cost, i, j, union)
+        if len(keys) <= 8:  # every pair
+            pairs = ((keys[a], keys[b]) for a in range(len(keys)) for b in range(a + 1, len(keys)))
+        else:  # many operands: the smallest one with each other (quadratic, not cubic, in the count)
+            size = {i: math.prod(cards[v] for v in ops[i]) for i in keys}
+            first = min(keys, key=lambda i: (size[i], i))
+            pairs = ((min(first, j), max(first, j)) for j in keys if j != first)
+        for i, j in pairs:
+            union = set(ops[i]) | set(ops[j])
+            cost = math.prod(cards[v] for v in union)
+            if best is None or cost < best[0]:
+                best = (cost, i, j, union)
         _, i, j, union = best
         both = set(ops[i]) & set(ops[j])
         sc = tuple(sorted(v for v in union if v in out_scope or count[v] > (2 if v in both else 1)))
@@ -103,6 +111,24 @@ class FactorSource:
         return tuple(slice(None) if v is None else evidence[v] for v in self.observed)
 
 
+def scope_edges(scopes: Sequence[tuple[int, ...]], evidence: Collection[int] = ()) -> np.ndarray:
+    """The interaction graph of ``scopes`` without the ``evidence`` variables: unique pairs (E, 2), i < j.
+
+    >>> scope_edges([(0, 1, 2), (2, 3)], {1}).tolist()
+    [[0, 2], [2, 3]]
+    """
+    ev = set(evidence)
+    pairs = set()
+    for sc in scopes:
+        free = sorted({v for v in sc if v not in ev})
+        for a in range(len(free)):
+            for b in range(a + 1, len(free)):
+                pairs.add((free[a], free[b]))
+    if not pairs:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.array(sorted(pairs), dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class Plan:
     evidence_vars: frozenset[int]
@@ -115,12 +141,17 @@ class Plan:
     order: EliminationOrder
     num_slots: int
     final_equation: str
+    pruned: tuple[tuple[int, tuple[int, ...]], ...] | None = None  # (group, factor rows) used, when not every factor is
+    final_pairs: tuple = ()  # the final product as a pairwise program (see pairwise_program)
+    final_scalars: tuple[int, ...] = ()  # slots holding scalars (finished parts): their logs are summed
+
 
 
 def build_plan(
     scopes: list[tuple[int, int, tuple[int, ...]]], n: int, cards: list[int], edges: np.ndarray,
     evidence: dict[int, int], keep: tuple[int, ...], max_vars: tuple[int, ...] = (), indicators: tuple[int, ...] = (),
     seed: int = 0, check_order: Callable[[EliminationOrder, tuple[int, ...]], None] | None = None,
+    factors: Sequence[int] | None = None, max_table_log2: float = math.inf,
 ) -> Plan:
     """Plan variable elimination.
 
@@ -130,12 +161,21 @@ def build_plan(
     ``indicators`` get a unit unary factor each, whose gradient is that variable's marginal.
     Only the evidence *variables* matter (a set or the keys of a dict): their states are given to
     :func:`run_plan`. ``check_order(order, keep)`` may refuse an order (too wide) before any step is built.
+    ``factors`` (positions in ``scopes``) restricts the plan to a pruned problem: only those factors,
+    and only the variables they or the query touch; ``max_table_log2`` is the table budget the
+    order search must respect before it may stop early.
     """
-    free = [v for v in range(n) if v not in evidence]
+    if factors is not None:  # a pruned problem: only these factors, and the variables they and the query touch
+        scopes = [scopes[f] for f in factors]
+        present = {v for _, _, sc in scopes for v in sc} | set(keep) | set(max_vars) | set(indicators)
+        free = sorted(v for v in present if v not in evidence)
+        sub_edges = scope_edges([sc for _, _, sc in scopes], evidence)
+    else:
+        free = [v for v in range(n) if v not in evidence]
+        mask = np.array([v not in evidence for v in range(n)])
+        sub_edges = edges[mask[edges[:, 0]] & mask[edges[:, 1]]] if len(edges) else edges
     sum_vars = [v for v in free if v not in set(keep) and v not in set(max_vars)]
-    mask = np.array([v not in evidence for v in range(n)])
-    sub_edges = edges[mask[edges[:, 0]] & mask[edges[:, 1]]] if len(edges) else edges
-    order_sum = find_order(n, sub_edges, cards, sum_vars, seed=seed)
+    order_sum = find_order(n, sub_edges, cards, sum_vars, seed=seed, max_table_log2=max_table_log2)
     order = list(order_sum.order)
     if max_vars:
         log2_card = [math.log2(max(c, 1)) for c in cards]
@@ -183,8 +223,19 @@ def build_plan(
                 f"{e}: the elimination order found ({full.heuristic}) has induced width {full.width}. Use an "
                 "approximate backend (backend='bp', 'mean_field' or gd.infer.Gibbs) or add evidence") from None
         steps.append(Step(v, mode, ins, out, out_scope, prog))
-    finals = tuple(s for s in sorted(alive) if slot_scopes[s] or s >= len(sources))  # scalar sources go to consts
+    finals = tuple(s for s in sorted(alive) if slot_scopes[s])  # scalar sources go to consts
+    scalars = tuple(s for s in sorted(alive) if not slot_scopes[s] and s >= len(sources))  # multiplied in log space
     return Plan(
         frozenset(evidence), tuple(sources), extra, tuple(steps), finals, tuple(keep), tuple(slot_scopes), full, len(slot_scopes),
         einsum_equation([slot_scopes[s] for s in finals], tuple(keep)) if finals else "",
+        None if factors is None else _rows_by_group(sources),
+        pairwise_program([slot_scopes[s] for s in finals], cards, tuple(keep)) if len(finals) > 1 else (),
+        scalars,
     )
+
+
+def _rows_by_group(sources: Sequence[FactorSource]) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    rows: dict[int, list[int]] = {}
+    for src in sources:
+        rows.setdefault(src.group, []).append(src.index)
+    return tuple((g, tuple(r)) for g, r in sorted(rows.items()))

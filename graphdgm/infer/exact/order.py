@@ -6,6 +6,7 @@ big-integer operations per neighbour. The search keeps the order with the smalle
 """
 from __future__ import annotations
 
+import heapq
 import math
 import random
 import time
@@ -116,10 +117,15 @@ def greedy_order(
         return sum((nb & ~adj[u]).bit_count() - 1 for u in nbrs[v]) / 2.0
 
     scores = {v: score(v) for v in todo}
+    heap = [(sc, v) for v, sc in scores.items()]  # (score, variable): stale entries are skipped when popped
+    heapq.heapify(heap)
     order: list[int] = []
     while todo:
-        if rng is None:
-            v = min(scores, key=lambda u: (scores[u], u))
+        if rng is None:  # the smallest (score, variable), as min() over the scores would pick
+            while True:
+                sc, v = heapq.heappop(heap)
+                if scores.get(v) == sc:
+                    break
         else:
             best = min(scores.values())
             cut = best + noise * max(best, 1.0)
@@ -140,6 +146,8 @@ def greedy_order(
         for u in touched:
             if u in scores:
                 scores[u] = score(u)
+                if rng is None:
+                    heapq.heappush(heap, (scores[u], u))
     return order
 
 
@@ -202,11 +210,27 @@ def find_order(
         spent = time.perf_counter() - t_start
         if best.log2_max_table <= max_table_log2 and 2.0 ** best.log2_work / 2e8 < max(4.0 * spent, 1e-3):  # the contraction costs about what planning did
             return best
-    candidates = [best] + [evaluate_order(o, adj, log2_card, name) for name, o in frontier_orders(n, edges, eliminate).items()]
-    for crit in ("min_degree",) if uniform else ("min_degree", "weighted_min_fill", "min_weight"):
-        candidates.append(evaluate_order(greedy_order(adj, log2_card, eliminate, crit), adj, log2_card, crit))
-    one_try = (time.perf_counter() - t0) / (2 if uniform else 4)
-    best = min(candidates, key=EliminationOrder.key)
+    # the other heuristics while the planning spent stays under half the predicted contraction
+    # (all of them when a budget is given or the best order found is still too wide)
+    t_greedy = time.perf_counter() - t0
+
+    def worth_it(cost: float) -> bool:
+        if time_budget is not None or restarts is not None or best.log2_max_table > max_table_log2:
+            return True
+        return time.perf_counter() - t_start + cost < 0.5 * min(2.0, 2.0 ** best.log2_work / 2e8)
+
+    tries = 1
+    extra = ["frontier"] + (["min_degree"] if uniform else ["min_degree", "min_weight", "weighted_min_fill"])
+    for crit in extra:
+        if not worth_it(t_greedy * (6.0 if crit == "weighted_min_fill" else 1.0)):  # its score is quadratic in the degree
+            continue
+        if crit == "frontier":
+            cands = [evaluate_order(o, adj, log2_card, name) for name, o in frontier_orders(n, edges, eliminate).items()]
+        else:
+            cands = [evaluate_order(greedy_order(adj, log2_card, eliminate, crit), adj, log2_card, crit)]
+            tries += 1
+        best = min([best, *cands], key=EliminationOrder.key)
+    one_try = (time.perf_counter() - t0) / tries
     if time_budget is None:
         time_budget = min(2.0, 0.05 * (2.0 ** best.log2_work) / 2e8)
     rng = random.Random(seed)

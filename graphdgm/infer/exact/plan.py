@@ -78,7 +78,11 @@ def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope:
 
 
 def einsum_equation(scopes: list[tuple[int, ...]], out_scope: tuple[int, ...]) -> str:
-    """``"ab,bc->ac"`` for the given variable scopes (at most 52 distinct variables)."""
+    """``"ab,bc->ac"`` for the given variable scopes (at most 52 distinct variables).
+
+    >>> einsum_equation([(3, 7), (7, 9)], (3, 9))
+    'ab,bc->ac'
+    """
     letters: dict[int, str] = {}
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
     for sc in list(scopes) + [out_scope]:
@@ -174,8 +178,15 @@ def build_plan(
         free = [v for v in range(n) if v not in evidence]
         mask = np.array([v not in evidence for v in range(n)])
         sub_edges = edges[mask[edges[:, 0]] & mask[edges[:, 1]]] if len(edges) else edges
-    sum_vars = [v for v in free if v not in set(keep) and v not in set(max_vars)]
-    order_sum = find_order(n, sub_edges, cards, sum_vars, seed=seed, max_table_log2=max_table_log2)
+    not_summed = set(keep) | set(max_vars)
+    sum_vars = [v for v in free if v not in not_summed]
+    covered = {v for _, _, sc in scopes for v in sc} | set(indicators) | set(keep)
+    space_log2 = sum(math.log2(max(cards[v], 1)) for v in free)
+    if not max_vars and space_log2 <= 12 and all(v in covered for v in sum_vars):
+        # a small problem: no order to search, one pairwise contraction of every factor (below)
+        order_sum = EliminationOrder((), max(len(free) - 1, 0), space_log2, space_log2, "one contraction")
+    else:
+        order_sum = find_order(n, sub_edges, cards, sum_vars, seed=seed, max_table_log2=max_table_log2)
     order = list(order_sum.order)
     if max_vars:
         log2_card = [math.log2(max(c, 1)) for c in cards]
@@ -227,7 +238,7 @@ def build_plan(
     scalars = tuple(s for s in sorted(alive) if not slot_scopes[s] and s >= len(sources))  # multiplied in log space
     return Plan(
         frozenset(evidence), tuple(sources), extra, tuple(steps), finals, tuple(keep), tuple(slot_scopes), full, len(slot_scopes),
-        einsum_equation([slot_scopes[s] for s in finals], tuple(keep)) if finals else "",
+        einsum_equation([slot_scopes[s] for s in finals], tuple(keep)) if len(finals) == 1 else "",
         None if factors is None else _rows_by_group(sources),
         pairwise_program([slot_scopes[s] for s in finals], cards, tuple(keep)) if len(finals) > 1 else (),
         scalars,

@@ -172,6 +172,9 @@ def frontier_orders(n: int, edges: np.ndarray, eliminate: Sequence[int]) -> dict
     return out
 
 
+_RATE = 5e7  # table entries a contraction step handles per second, overheads included (a CPU core)
+
+
 def find_order(
     n: int, edges: np.ndarray, cards: Sequence[int], eliminate: Sequence[int] | None = None, *,
     restarts: int | None = None, time_budget: float | None = None, seed: int = 0, max_table_log2: float = math.inf,
@@ -208,21 +211,23 @@ def find_order(
     best = evaluate_order(greedy_order(adj, log2_card, eliminate, "min_fill"), adj, log2_card, "min_fill")
     if time_budget is None and restarts is None:
         spent = time.perf_counter() - t_start
-        if best.log2_max_table <= max_table_log2 and 2.0 ** best.log2_work / 2e8 < max(4.0 * spent, 1e-3):  # the contraction costs about what planning did
+        if best.log2_max_table <= max_table_log2 and 2.0 ** best.log2_work / _RATE < max(spent, 5e-4):  # the contraction costs less than planning did
             return best
     # the other heuristics while the planning spent stays under half the predicted contraction
     # (all of them when a budget is given or the best order found is still too wide)
     t_greedy = time.perf_counter() - t0
 
-    def worth_it(cost: float) -> bool:
+    def worth_it(cost: float, rate: float = _RATE) -> bool:
         if time_budget is not None or restarts is not None or best.log2_max_table > max_table_log2:
             return True
-        return time.perf_counter() - t_start + cost < 0.5 * min(2.0, 2.0 ** best.log2_work / 2e8)
+        return time.perf_counter() - t_start + cost < 0.5 * min(2.0, 2.0 ** best.log2_work / rate)
 
     tries = 1
     extra = ["frontier"] + (["min_degree"] if uniform else ["min_degree", "min_weight", "weighted_min_fill"])
     for crit in extra:
-        if not worth_it(t_greedy * (6.0 if crit == "weighted_min_fill" else 1.0)):  # its score is quadratic in the degree
+        # weighted min-fill's score is quadratic in the degree, and it pays off on large tables,
+        # which contract at BLAS speed (about 1e9 entries a second) rather than at _RATE
+        if not (worth_it(6.0 * t_greedy, 1e9) if crit == "weighted_min_fill" else worth_it(t_greedy)):
             continue
         if crit == "frontier":
             cands = [evaluate_order(o, adj, log2_card, name) for name, o in frontier_orders(n, edges, eliminate).items()]

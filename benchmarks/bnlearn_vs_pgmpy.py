@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="best of this many runs (graphdgm replans in every run)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore")
+    warnings.filterwarnings("ignore")  # get_example_model is deprecated for load_model, which downloads
     from pgmpy.inference import VariableElimination
     from pgmpy.utils import get_example_model
 

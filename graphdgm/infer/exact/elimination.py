@@ -7,7 +7,7 @@ less than ~700 nats (float64), and far faster: no exp/log on the large intermedi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -38,6 +38,19 @@ class LinearTables:
     maxima: list[torch.Tensor | None]  # per group (F,), finite
     log_scale: torch.Tensor | None  # Σ of every maximum (None when groups were left out)
     shallow: list[bool]
+    scales: dict = field(default_factory=dict)  # Σ of the maxima of a pruned plan's factors, by plan.pruned
+
+    def scale_of(self, pruned: tuple[tuple[int, tuple[int, ...]], ...]) -> torch.Tensor | None:
+        """Σ of the log maxima of the factors ``pruned`` names (None for no factor); memoised
+        for detached tables (a differentiable sum is recomputed, to keep its graph fresh)."""
+        hit = self.scales.get(pruned)
+        if hit is not None:
+            return hit
+        parts = [self.maxima[g][list(rows)].sum() for g, rows in pruned]
+        total = torch.stack(parts).sum() if parts else None
+        if total is not None and not total.requires_grad:
+            self.scales[pruned] = total
+        return total
 
 
 def linear_tables(model: torch.nn.Module, detach: bool, groups: set[int] | None = None) -> LinearTables:
@@ -148,9 +161,8 @@ def run_plan(
     if plan.pruned is None:
         consts = [tables.log_scale]
     else:  # only the factors the plan uses were divided by their maxima
-        consts = [tables.maxima[g][list(rows)].sum() for g, rows in plan.pruned]
-        if not consts:
-            consts = [torch.zeros((), dtype=dtype, device=device)]
+        scale = tables.scale_of(plan.pruned)
+        consts = [torch.zeros((), dtype=dtype, device=device) if scale is None else scale]
     for s, src in enumerate(plan.sources):
         if any(v is not None for v in src.observed):
             t, correction = _observed_slice(tables, src.group, src.index, src.take(evidence))

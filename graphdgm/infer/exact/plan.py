@@ -183,7 +183,7 @@ def build_plan(
     covered = {v for _, _, sc in scopes for v in sc} | set(indicators) | set(keep)
     space_log2 = sum(math.log2(max(cards[v], 1)) for v in free)
     if not max_vars and space_log2 <= 12 and all(v in covered for v in sum_vars):
-        # a small problem: no order to search, one pairwise contraction of every factor (below)
+        # a small problem (at most 2^12 free states): no order to search, one pairwise contraction (below)
         order_sum = EliminationOrder((), max(len(free) - 1, 0), space_log2, space_log2, "one contraction")
     else:
         order_sum = find_order(n, sub_edges, cards, sum_vars, seed=seed, max_table_log2=max_table_log2)

@@ -7,7 +7,7 @@ OUT    ?= out/demo
 # the fixed binarized MNIST beside the clone (tests that need it skip, saying why, when it is absent)
 export GRAPHDGM_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench gpu
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ bench: install
 	$(PY) benchmarks/bp.py
 	$(PY) benchmarks/rbm_throughput.py
 	$(PY) benchmarks/hmm.py
+	$(PY) benchmarks/bnlearn_vs_pgmpy.py
+
+# the GPU figures (CUDA when present, else the CPU): one table, also written to out/gpu_figures.md
+gpu: install
+	$(PY) benchmarks/gpu.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

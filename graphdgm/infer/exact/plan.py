@@ -32,11 +32,17 @@ class Step:
     pairs: tuple[tuple[int, int, tuple[int, ...], str], ...] = ()  # sum steps: pairwise program
 
 
-def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tuple[int, ...]) -> tuple:
+def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tuple[int, ...],
+                     exhaustive_up_to: int = 8) -> tuple:
     """Greedy pairwise contraction order for one product-then-sum: always join the two operands
     whose joint table is smallest; a variable is summed as soon as no other operand or the output
     needs it. Returns ``((i, j, scope, equation), ...)``; operand ``len(scopes) + t`` is the t-th
-    result; ``j == -1`` marks a single-operand sum."""
+    result; ``j == -1`` marks a single-operand sum. Up to ``exhaustive_up_to`` operands every
+    pair is compared; beyond, the smallest operand is joined with its best partner.
+
+    >>> [p[:3] for p in pairwise_program([(0, 1), (1, 2), (2,)], [2, 2, 2], (0,))]
+    [(1, 2, (1,)), (0, 3, (0,))]
+    """
     if not scopes:
         return ()
     if len(scopes) == 1:  # one operand: sum out what the output does not keep
@@ -53,7 +59,7 @@ def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope:
                 count[v] = count.get(v, 0) + 1
         best = None
         keys = sorted(ops)
-        if len(keys) <= 8:  # every pair
+        if len(keys) <= exhaustive_up_to:  # every pair
             pairs = ((keys[a], keys[b]) for a in range(len(keys)) for b in range(a + 1, len(keys)))
         else:  # many operands: the smallest one with each other (quadratic, not cubic, in the count)
             size = {i: math.prod(cards[v] for v in ops[i]) for i in keys}
@@ -240,7 +246,8 @@ def build_plan(
         frozenset(evidence), tuple(sources), extra, tuple(steps), finals, tuple(keep), tuple(slot_scopes), full, len(slot_scopes),
         einsum_equation([slot_scopes[s] for s in finals], tuple(keep)) if len(finals) == 1 else "",
         None if factors is None else _rows_by_group(sources),
-        pairwise_program([slot_scopes[s] for s in finals], cards, tuple(keep)) if len(finals) > 1 else (),
+        pairwise_program([slot_scopes[s] for s in finals], cards, tuple(keep),
+                         exhaustive_up_to=3 if not order else 8) if len(finals) > 1 else (),  # one contraction: small tables
         scalars,
     )
 

@@ -62,7 +62,7 @@ def gibbs_rows(device: str, sizes: list[int], seconds: float) -> list[tuple]:
                     break
         per_sweep = (time.perf_counter() - t0) / n
         flips_ns = L * L * chains / per_sweep / 1e9
-        rows.append(("block Gibbs", f"{L}x{L} grid, {chains} chains", "spin flips / ns", f"{flips_ns:.2f}", per_sweep * n))
+        rows.append(("block Gibbs", f"{L}x{L} grid, {chains} chains", "spin flips / ns", f"{flips_ns:.3g}", per_sweep * n))
     return rows
 
 
@@ -80,7 +80,7 @@ def bp_row(device: str, L: int) -> tuple:
     sync()
     dt = time.perf_counter() - t
     state = f"converged in {r.iterations} iterations" if r.converged else f"not converged after {r.iterations}"
-    return ("loopy BP", f"{L}x{L} grid ({state}; compile {t_compile:.1f} s)", "seconds to converge", f"{dt:.2f}", dt + t_compile)
+    return ("loopy BP", f"{L}x{L} grid ({state}; compile {t_compile:.1f} s)", "seconds to converge", f"{dt:.3g}", dt + t_compile)
 
 
 def binary_images(split: str, limit: int | None, data: str | None, quick: bool) -> tuple[torch.Tensor, str]:
@@ -112,7 +112,7 @@ def rbm_row(device: str, quick: bool, data: str | None) -> tuple:
     hist = gd.fit(model, x, method="cd", k=1, epochs=1, batch_size=100, lr=0.05, weight_decay=0.0, progress=False,
                   monitor_size=0, seed=0)
     s = float(hist["seconds"][0])
-    return ("RBM CD-1", f"784x{hidden}, batch 100, {len(x)} images of {source}", "seconds / epoch", f"{s:.2f}", s)
+    return ("RBM CD-1", f"784x{hidden}, batch 100, {len(x)} images of {source}", "seconds / epoch", f"{s:.3g}", s)
 
 
 def exact_row(device: str, L: int) -> tuple:
@@ -128,7 +128,7 @@ def exact_row(device: str, L: int) -> tuple:
     warm = time.perf_counter() - t
     total = float(m.tensor().sum())
     assert math.isclose(total, L * L, rel_tol=1e-9), total  # every marginal sums to one
-    return ("exact marginals", f"{L}x{L} grid, all {L * L} (cold {cold:.2f} s incl. planning)", "seconds (warm)", f"{warm:.3f}",
+    return ("exact marginals", f"{L}x{L} grid, all {L * L} (cold {cold:.2f} s incl. planning)", "seconds (warm)", f"{warm:.3g}",
             cold + warm)
 
 

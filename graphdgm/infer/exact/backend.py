@@ -189,7 +189,7 @@ class Exact:
         if not free and evidence:
             with torch.no_grad():
                 _raise_if_impossible(self.log_partition(model, evidence), evidence, model)
-        if free and len(free) <= 4 and math.prod(int(model.cards[v]) for v in free) <= 4096:
+        if free and len(free) <= 4 and math.prod(int(model.cards[v]) for v in free) <= 65536:
             try:  # a few variables: their joint, then sums (no backward pass)
                 table = self._normalised_joint(model, free, evidence)
             except InferenceError:  # the joint is too wide: the indicators below need less

@@ -224,8 +224,9 @@ def find_order(
 
     tries = 1
     # frontier sweeps win on large lattices; on a few dozen variables the greedy ones are as good
-    extra = (["frontier"] if n >= 64 or time_budget is not None else []) + (
-        ["min_degree"] if uniform else ["min_degree", "min_weight", "weighted_min_fill"])
+    small = n < 64 and time_budget is None and restarts is None  # min-fill is as good as any greedy rule here
+    extra = (["frontier"] if not small else []) + (
+        ([] if small else ["min_degree"]) if uniform else (["min_weight"] if small else ["min_degree", "min_weight", "weighted_min_fill"]))
     for crit in extra:
         # weighted min-fill's score is quadratic in the degree, and it pays off on large tables,
         # which contract at BLAS speed (about 1e9 entries a second) rather than at _RATE

@@ -89,7 +89,13 @@ class CompiledMarkovNetwork(NamedVariables, CompiledModel):
     def factor_tensors(self) -> list[torch.Tensor]:
         """The floating-point tensors :meth:`factor_tables` reads (parameters and value buffers,
         not the scopes): a cache of anything computed from the tables is valid while these hold
-        the same bits."""
+        the same bits.
+
+        >>> import graphdgm as gd
+        >>> model = gd.compile(gd.MarkovNetwork.ising_grid(2, 2, coupling=0.5, field=0.1))
+        >>> sorted(tuple(t.shape) for t in model.factor_tensors())  # couplings, fields, domain values
+        [(4,), (4,), (4, 2), (4, 2), (4, 2)]
+        """
         return [t for name, t in (*self.groups.named_parameters(), *self.groups.named_buffers())
                 if t.is_floating_point() and name.rsplit(".", 1)[-1] not in ("scope", "strides")]
 

@@ -10,6 +10,7 @@ from graphdgm.infer import variational
 from graphdgm.infer.variational import BeliefPropagation, MeanField
 from graphdgm.infer.svi import SVI
 from graphdgm.infer.enumeration import GraphEnumeration
+from graphdgm.infer.auto import Auto
 from graphdgm.infer import rbm_ais
 from graphdgm.infer.ar_exact import AutoregressiveEnumeration
 from graphdgm.infer.mcmc.autoregressive import AutoregressiveIndependence, AutoregressiveMH
@@ -22,12 +23,12 @@ from graphdgm.infer.registry import (
 from graphdgm.infer.results import ContinuousMarginal, DiscreteMarginal, JointDistribution, MAPResult, Marginals
 
 register_backend("exact", Exact)
-for _b in (Gibbs, Metropolis, Tempering, AIS, SimulatedAnnealing, NUTS, HMC, GaussianExact, BeliefPropagation, MeanField, SVI, GraphEnumeration, AutoregressiveEnumeration, AutoregressiveMH):
+for _b in (Auto, Gibbs, Metropolis, Tempering, AIS, SimulatedAnnealing, NUTS, HMC, GaussianExact, BeliefPropagation, MeanField, SVI, GraphEnumeration, AutoregressiveEnumeration, AutoregressiveMH):
     register_backend(_b.name, _b)
 register_backend("rbm_exact", GraphEnumeration)  # the name exact RBM enumeration had before it covered every graph
 
 __all__ = [
-    "AutoregressiveEnumeration", "AutoregressiveIndependence", "AutoregressiveMH", "AIS", "Backend", "GraphEnumeration", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
+    "Auto", "AutoregressiveEnumeration", "AutoregressiveIndependence", "AutoregressiveMH", "AIS", "Backend", "GraphEnumeration", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
     "ModeCoverage", "kernel_mmd", "knn_precision_recall", "mode_coverage", "check_capabilities", "get_backend", "log_likelihood", "log_partition", "inpaint", "map_query", "query", "sample", "register_backend", "unregister_backend",
     "ancestral", "chain_algebra", "forward_backward", "viterbi",
 ]

@@ -188,7 +188,7 @@ def build_plan(
     sum_vars = [v for v in free if v not in not_summed]
     covered = {v for _, _, sc in scopes for v in sc} | set(indicators) | set(keep)
     space_log2 = sum(math.log2(max(cards[v], 1)) for v in free)
-    if not max_vars and space_log2 <= 12 and all(v in covered for v in sum_vars):
+    if not max_vars and space_log2 <= min(12.0, max_table_log2) and all(v in covered for v in sum_vars):
         # a small problem (at most 2^12 free states): no order to search, one pairwise contraction (below)
         order_sum = EliminationOrder((), max(len(free) - 1, 0), space_log2, space_log2, "one contraction")
     else:

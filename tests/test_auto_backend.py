@@ -60,3 +60,12 @@ def test_tempering_reaches_frustrated_grid_marginals_within_0_03() -> None:
         got = gd.query(model, backend=auto).tensor()
     err = float((got - exact).abs().max())
     assert err < 0.03, err
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"max_table_log2": float("nan")}, "max_table_log2"), ({"max_table_log2": -1}, "max_table_log2"),
+    ({"chains": 0}, "chains"), ({"beta_min": 2.0}, "beta_min"), ({"sweeps": "many"}, "sweeps"),
+])
+def test_bad_auto_options_are_named(options: dict, message: str) -> None:
+    with pytest.raises(gd.SpecError, match=message):
+        gd.infer.Auto(**options)

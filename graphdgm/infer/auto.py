@@ -16,6 +16,7 @@ import torch
 from graphdgm.errors import InferenceError
 from graphdgm.infer.diagnostics import PerThread
 from graphdgm.infer.registry import get_backend
+from graphdgm.infer.options import check_real
 
 
 class Auto:
@@ -44,7 +45,7 @@ class Auto:
         from graphdgm.infer.mcmc import Tempering
 
         self.allow_exact = bool(allow_exact)
-        self.max_table_log2 = float(max_table_log2)
+        self.max_table_log2 = check_real("Auto", "max_table_log2", max_table_log2, 0.0, 64.0)
         self.sampler = Tempering(chains=chains, sweeps=sweeps, num_temps=num_temps, beta_min=beta_min, seed=seed,
                                  progress=progress)
 

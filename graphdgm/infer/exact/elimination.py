@@ -106,13 +106,21 @@ def _contract(ops: list[torch.Tensor], step: Step, consts: list[torch.Tensor] | 
     ops = list(ops)
     for i, j, _, equation in step.pairs:
         out = torch.einsum(equation, ops[i]) if j < 0 else torch.einsum(equation, ops[i], ops[j])
-        if consts is not None:
-            m = out.detach().amax() if out.dim() else out.detach()
-            m = torch.where(m > 0, m, torch.ones_like(m))
-            out = out / m
-            consts.append(torch.log(m))
-        ops.append(out)
+        ops.append(out if consts is None else _rescale(out, consts))
     return ops[-1]
+
+
+def _peak(t: torch.Tensor) -> torch.Tensor:
+    """The largest entry of ``t`` (detached), a scalar."""
+    return t.detach().amax() if t.dim() else t.detach()
+
+
+def _rescale(out: torch.Tensor, consts: list[torch.Tensor]) -> torch.Tensor:
+    """``out`` divided by its largest entry (when positive), whose log is appended to ``consts``."""
+    m = _peak(out)
+    m = torch.where(m > 0, m, torch.ones_like(m))
+    consts.append(torch.log(m))
+    return out / m
 
 
 def _max_step(ops: list[torch.Tensor], scopes: list[tuple[int, ...]], step: Step) -> tuple[torch.Tensor, torch.Tensor]:
@@ -199,13 +207,10 @@ def run_plan(
         else:
             out, arg = _max_step(ops, scopes, step)
             argmax[step.var] = (arg, step.out_scope)
-        m = out.detach().amax() if out.dim() else out.detach()
         if rescale:
-            m = torch.where(m > 0, m, torch.ones_like(m))
-            out = out / m
-            consts.append(torch.log(m))
+            out = _rescale(out, consts)
         else:
-            step_max.append(m)
+            step_max.append(_peak(out))
         slots[step.output] = out
     if plan.final_scalars:  # finished parts: multiplied as a sum of logs, which cannot underflow
         consts.append(torch.log(torch.stack([slots[i].reshape(()) for i in plan.final_scalars])).sum())
@@ -213,19 +218,14 @@ def run_plan(
         ops = [slots[i] for i in plan.final_inputs]
         for i, j, _, equation in plan.final_pairs:
             out = torch.einsum(equation, ops[i]) if j < 0 else torch.einsum(equation, ops[i], ops[j])
-            if rescale:
-                m = out.detach().amax() if out.dim() else out.detach()
-                m = torch.where(m > 0, m, torch.ones_like(m))
-                out = out / m
-                consts.append(torch.log(m))
-            ops.append(out)
+            ops.append(_rescale(out, consts) if rescale else out)
         table = ops[-1]
     elif plan.final_inputs:
         table = torch.einsum(plan.final_equation, *[slots[i] for i in plan.final_inputs])
     else:
         table = torch.ones((), dtype=dtype, device=device)
     if not rescale and (step_max or plan.final_pairs):
-        step_max.append(table.detach().amax() if table.dim() else table.detach())
+        step_max.append(_peak(table))
         ms = torch.stack([m.reshape(()) for m in step_max])
         if not bool(((ms >= 1e-200) & (ms <= 1e200)).all()):  # an intermediate left the safe range
             return run_plan(plan, model, evidence, indicators=indicators, detach=detach, tables=tables, rescale=True)

@@ -35,7 +35,7 @@ def test_auto_answers_exactly_where_the_width_allows() -> None:
 
 def test_auto_falls_back_to_tempering_and_says_why() -> None:
     model = gd.compile(spin_glass(4))
-    auto = gd.infer.Auto(max_table_log2=3, chains=8, sweeps=200)
+    auto = gd.infer.Auto(max_table_log2=3, max_slices=1, chains=8, sweeps=200)
     with pytest.warns(UserWarning, match="parallel tempering.*induced width"):
         res = gd.query(model, backend=auto)
     assert auto.choice.startswith("tempering") and "above the limit 2^3" in auto.choice
@@ -46,6 +46,18 @@ def test_auto_falls_back_to_tempering_and_says_why() -> None:
         mn.add_variable("b", gd.Binary())
         mn.add_factor(["a", "b"], [[1.0, 0.0], [0.0, 1.0]])
         gd.query(gd.compile(mn), ["a"], evidence={"a": 0, "b": 1}, backend="auto")
+
+
+def test_auto_slices_a_problem_that_fits_in_a_few_slices() -> None:
+    model = gd.compile(spin_glass(4))
+    auto = gd.infer.Auto(max_table_log2=3, max_slices=64)  # width 4 needs 2^5 entries: a few slices fit 2^3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # exact (sliced): no warning
+        got = gd.query(model, backend=auto).tensor()
+    assert auto.choice == "exact"
+    torch.testing.assert_close(got, gd.query(model).tensor(), rtol=0, atol=1e-12)
+    with pytest.warns(UserWarning, match="slicing on"):  # more slices than allowed: sampled, saying why
+        gd.query(model, backend=gd.infer.Auto(max_table_log2=1, max_slices=2, chains=4, sweeps=50))
 
 
 @pytest.mark.statistical

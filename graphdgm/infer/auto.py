@@ -22,7 +22,9 @@ from graphdgm.infer.options import check_real
 class Auto:
     """Exact where the width allows, else parallel tempering; ``choice`` says which answered.
 
-    ``allow_exact=False`` always samples. The sampler's settings (``chains``, ``sweeps``,
+    Exact inference may slice a problem into up to ``max_slices`` parts to fit the memory budget
+    (``memory_budget`` or ``max_table_log2``, see :class:`~graphdgm.infer.Exact`); a problem that
+    needs more is sampled. ``allow_exact=False`` always samples. The sampler's settings (``chains``, ``sweeps``,
     ``num_temps``, ``beta_min``, ``seed``) go to :class:`~graphdgm.infer.Tempering`; its
     diagnostics (R-hat, ESS) reach the result as for any approximate backend.
 
@@ -40,12 +42,15 @@ class Auto:
     diagnostics = PerThread()
     approximate = PerThread()
 
-    def __init__(self, *, allow_exact: bool = True, max_table_log2: float = 27.0, chains: int = 32, sweeps: int = 4000,
+    def __init__(self, *, allow_exact: bool = True, max_table_log2: float | None = None, memory_budget: int | None = None,
+                 max_slices: int = 64, chains: int = 32, sweeps: int = 4000,
                  num_temps: int = 24, beta_min: float = 0.05, seed: int = 0, progress: bool | None = None) -> None:
         from graphdgm.infer.mcmc import Tempering
 
         self.allow_exact = bool(allow_exact)
-        self.max_table_log2 = check_real("Auto", "max_table_log2", max_table_log2, 0.0, 64.0)
+        self.max_table_log2 = None if max_table_log2 is None else check_real("Auto", "max_table_log2", max_table_log2, 0.0, 1e9)
+        self.memory_budget = memory_budget
+        self.max_slices = int(check_real("Auto", "max_slices", max_slices, 1.0, 2.0 ** 40))
         self.sampler = Tempering(chains=chains, sweeps=sweeps, num_temps=num_temps, beta_min=beta_min, seed=seed,
                                  progress=progress)
 
@@ -54,7 +59,7 @@ class Auto:
         if name == "exact":
             from graphdgm.infer.exact.backend import Exact
 
-            return Exact(max_table_log2=self.max_table_log2)
+            return Exact(max_table_log2=self.max_table_log2, memory_budget=self.memory_budget, max_slices=self.max_slices)
         return get_backend(name)
 
     def _answer(self, method: str, model: torch.nn.Module, *args: Any) -> Any:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +15,7 @@ from graphdgm.infer.exact.plan import Plan, build_plan
 from graphdgm.infer.exact.prune import FactorIndex, relevant_factors
 from graphdgm.infer.registry import approximate_backends
 from graphdgm.runtime import PlanCache
+from graphdgm.runtime.progress import progress_bar
 
 _PLANS: PlanCache = PlanCache(max_per_model=256)  # per model: plans by (pruned problem, query shape)
 _STRUCTURES: PlanCache = PlanCache(max_per_model=1)  # per model: what planning reads, built once
@@ -96,15 +97,26 @@ def _cached_tables(model: torch.nn.Module) -> _CachedTables:
 
 
 class Exact:
-    """Exact inference by variable elimination with a searched elimination order.
+    """Exact inference by variable elimination with a searched elimination order, sliced to fit memory.
 
-    ``max_table_log2`` caps the largest intermediate table (2^27 entries, 1 GiB in float64, by
-    default); wider models get an ``InferenceError`` stating the width. All single-variable
-    marginals come from one pass, as the gradient of log Z with respect to unit indicator factors.
+    Every intermediate table must fit the memory budget: ``memory_budget`` bytes (a quarter of
+    the machine's memory, or of the GPU's for a model on one, by default), of which one table may
+    take a quarter; ``max_table_log2`` caps a table's entries directly instead. When the best order
+    found needs a larger table, the plan is *sliced*: up to ``max_slices`` joint states of a few
+    variables are answered one after another and summed (maximised for MAP), each within the budget;
+    a problem that does not fit even so gets an ``InferenceError`` stating the width. All
+    single-variable marginals come from one pass, as the gradient of log Z with respect to unit
+    indicator factors. ``progress`` shows a bar over the slices (None: on a terminal, for 8 or more).
+    ``heuristic`` (min_fill, min_degree, min_weight, weighted_min_fill, cuthill_mckee,
+    reverse_cuthill_mckee or bfs) takes that elimination order instead of searching, to check
+    an answer with a second order.
 
     >>> import graphdgm as gd
     >>> model = gd.compile(gd.MarkovNetwork.ising_grid(3, 3, coupling=0.2))
     >>> round(float(gd.log_partition(model, backend=gd.infer.Exact())), 3)
+    6.483
+    >>> sliced = gd.infer.Exact(max_table_log2=2, max_slices=64)  # tables of 4 entries: sliced
+    >>> round(float(gd.log_partition(model, backend=sliced)), 3)
     6.483
     """
 
@@ -112,9 +124,31 @@ class Exact:
     requires = frozenset({"factor_tables"})
     approximate = False
 
-    def __init__(self, max_table_log2: float = 27.0, seed: int = 0) -> None:
-        self.max_table_log2 = float(max_table_log2)
+    def __init__(self, max_table_log2: float | None = None, seed: int = 0, *, memory_budget: int | None = None,
+                 max_slices: int = 1024, heuristic: str | None = None, progress: bool | None = None) -> None:
+        from graphdgm.infer.exact.order import HEURISTICS
+        from graphdgm.infer.options import check_choice, check_real
+
+        self.heuristic = None if heuristic is None else check_choice("Exact", "heuristic", heuristic, HEURISTICS)
+        self.memory_budget = None if memory_budget is None else int(check_real("Exact", "memory_budget", memory_budget, 1.0, 2.0 ** 62))
+        self._explicit_log2 = None if max_table_log2 is None else check_real("Exact", "max_table_log2", max_table_log2, 0.0, 1e9)
+        self.max_slices = int(check_real("Exact", "max_slices", max_slices, 1.0, 2.0 ** 40))
         self.seed = int(seed)
+        self.progress = progress
+
+    @property
+    def max_table_log2(self) -> float:
+        """log2 of the most entries one table may have on the host (see :meth:`table_log2`)."""
+        return self.table_log2(None)
+
+    def table_log2(self, model: torch.nn.Module | None) -> float:
+        """log2 of the most entries one intermediate table may have for ``model``: ``max_table_log2``
+        when given, else a quarter of the memory budget in float64 entries (the budget defaulting
+        to a quarter of the memory of the model's device)."""
+        if self._explicit_log2 is not None:
+            return self._explicit_log2
+        budget = self.memory_budget if self.memory_budget is not None else _device_memory(model) // 4
+        return math.floor(4 * math.log2(max(budget / (4 * 8), 2.0))) / 4  # float64 tables, a quarter each
 
     # ----------------------------------------------------------------- plans
     def plan(self, model: torch.nn.Module, evidence: Collection[int], keep: tuple[int, ...] = (),
@@ -142,11 +176,12 @@ class Exact:
             ev = frozenset(v for v in evidence if v in touched)
         else:
             factors, ev = None, frozenset(evidence)
-        key = ("plan", factors, ev, keep, max_vars, indicators, self.seed, self.max_table_log2)
+        budget = self.table_log2(model)
+        key = ("plan", factors, ev, keep, max_vars, indicators, self.seed, budget, self.max_slices, self.heuristic)
         plan = _PLANS.get(model, key, lambda: build_plan(
             structure.scopes, model.num_variables, structure.cards, structure.edges, ev, keep,
             max_vars, indicators, self.seed, check_order=lambda order, kept: self._check_width(order, kept, model),
-            factors=factors, max_table_log2=self.max_table_log2,
+            factors=factors, max_table_log2=budget, max_slices=self.max_slices, heuristic=self.heuristic,
         ))
         self._check_width(plan.order, plan.keep, model)  # a plan cached by a backend with a larger budget
         return plan
@@ -160,26 +195,39 @@ class Exact:
         cards = model.cards.tolist()
         keep_log2 = sum(math.log2(cards[v]) for v in keep)
         largest = max(order.log2_max_table, keep_log2)
-        if largest > self.max_table_log2:
+        budget = self.table_log2(model)
+        if largest > budget:
             approx = approximate_backends(model)
             raise InferenceError(
                 f"exact inference is too wide for this model: the best elimination order found "
                 f"({order.heuristic}) has induced width {order.width} and a largest table of "
-                f"2^{largest:.1f} entries, above the limit 2^{self.max_table_log2:.0f} (max_table_log2). "
+                f"2^{largest:.1f} entries, above the limit 2^{budget:g} (max_table_log2 or memory_budget){order.note}. "
                 f"Use an approximate backend ({', '.join(approx) if approx else 'loopy BP, mean field or Gibbs, once installed'}), "
-                "add evidence, or raise max_table_log2 if memory allows."
+                "add evidence, or raise memory_budget (or max_slices) if memory and time allow."
             )
 
     # --------------------------------------------------------------- queries
+    def slices(self, plan: Plan, evidence: dict[int, int]) -> Iterator[dict[int, int]]:
+        """The evidence each run of ``plan`` reads: the relevant part of ``evidence`` alone, or, for
+        a sliced plan, with every joint state of the sliced variables in turn (a progress bar
+        follows them)."""
+        ev = self.relevant_evidence(plan, evidence)
+        if plan.slicing is None:
+            yield ev
+            return
+        many = plan.slicing.num_slices >= 8
+        for extra in progress_bar(plan.slicing.assignments(), self.progress if many else False, desc="exact: slices",
+                                  total=plan.slicing.num_slices):
+            yield {**ev, **extra}
+
     def log_partition(self, model: torch.nn.Module, evidence: dict[int, int]) -> torch.Tensor:
         """log Σ_x p̃(x) over states that agree with ``evidence``; differentiable in the parameters
         (for a Bayesian network, log P(evidence), from the ancestors of the evidence only)."""
         cached = _cached_tables(model)
         plan = self.plan(model, evidence, cached=cached)
-        ev = self.relevant_evidence(plan, evidence)
-        if torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()):
-            return run_plan(plan, model, ev).log_table
-        return run_plan(plan, model, ev, tables=cached.tables).log_table
+        grad = torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters())
+        logs = [run_plan(plan, model, ev, tables=None if grad else cached.tables).log_table for ev in self.slices(plan, evidence)]
+        return logs[0] if len(logs) == 1 else torch.logsumexp(torch.stack(logs), 0)
 
     def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, int]) -> list[torch.Tensor]:
         """Single-variable marginals p(x_v | evidence) for every v in ``variables``, in one pass
@@ -202,14 +250,9 @@ class Exact:
         if free:
             cached = _cached_tables(model)
             plan = self.plan(model, evidence, indicators=free, normalised=True, cached=cached)
-            ev = self.relevant_evidence(plan, evidence)
-            ind = torch.ones(model.num_variables, model.max_card, dtype=model.values.dtype, device=model.values.device, requires_grad=True)
-            with torch.enable_grad():
-                res = run_plan(plan, model, ev, indicators=ind, detach=True, tables=cached.tables)
-                _raise_if_impossible(res.log_table, evidence, model)
-                (grad,) = torch.autograd.grad(res.log_table, ind)
+            probs = self._indicator_marginals(model, plan, free, evidence, cached)
             for v in free:
-                p = grad[v, : int(model.cards[v])]
+                p = probs[v, : int(model.cards[v])]
                 out[v] = p / p.sum()
         for v in variables:
             if v in evidence:
@@ -218,14 +261,61 @@ class Exact:
                 out[v] = p
         return [out[v] for v in variables]
 
+    def _indicator_marginals(self, model: torch.nn.Module, plan: Plan, free: tuple[int, ...], evidence: dict[int, int],
+                             cached: _CachedTables) -> torch.Tensor:
+        """(n, max_card) marginals of ``free`` (other rows unused): the gradient of log Z with respect
+        to indicators, or for a sliced plan, each slice's marginals weighted by its share of Z (a
+        sliced variable's marginal is the share of the slices at each of its states)."""
+        n, kmax = model.num_variables, model.max_card
+        sliced = () if plan.slicing is None else plan.slicing.variables
+        total, peak, log_z = None, -math.inf, []
+        for ev in self.slices(plan, evidence):
+            ind = torch.ones(n, kmax, dtype=model.values.dtype, device=model.values.device, requires_grad=True)
+            with torch.enable_grad():
+                res = run_plan(plan, model, ev, indicators=ind, detach=True, tables=cached.tables)
+                if plan.slicing is None:
+                    _raise_if_impossible(res.log_table, evidence, model)
+                else:
+                    lz = float(res.log_table.detach())
+                    if not math.isfinite(lz):  # this slice has no weight
+                        continue
+                if res.log_table.requires_grad:
+                    (probs,) = torch.autograd.grad(res.log_table, ind, allow_unused=True)
+                else:  # every indicator was sliced away: the slice's marginals are its states
+                    probs = None
+                probs = torch.zeros_like(ind.detach()) if probs is None else probs
+            if plan.slicing is None:
+                return probs
+            for v in sliced:
+                probs[v].zero_()
+                probs[v, ev[v]] = 1.0
+            if lz > peak:  # keep the running sum relative to the largest slice
+                total = None if total is None else total * math.exp(peak - lz)
+                log_z = [w * math.exp(peak - lz) for w in log_z]
+                peak = lz
+            w = math.exp(lz - peak)
+            total = probs * w if total is None else total + probs * w
+            log_z.append(w)
+        if total is None:
+            _raise_if_impossible(torch.tensor(-math.inf), evidence, model)
+        return total / sum(log_z)
+
     def _normalised_joint(self, model: torch.nn.Module, free: tuple[int, ...], evidence: dict[int, int]) -> torch.Tensor:
         """p(free | evidence), one axis per variable of ``free`` (distinct, none observed)."""
         cached = _cached_tables(model)
         plan = self.plan(model, evidence, keep=free, normalised=True, cached=cached)
         with torch.no_grad():
-            res = run_plan(plan, model, self.relevant_evidence(plan, evidence), detach=True, tables=cached.tables)
-            _raise_if_impossible(torch.logsumexp(res.log_table.reshape(-1), 0), evidence, model)
-        return res.table / res.table.sum()
+            if plan.slicing is None:
+                res = run_plan(plan, model, self.relevant_evidence(plan, evidence), detach=True, tables=cached.tables)
+                _raise_if_impossible(torch.logsumexp(res.log_table.reshape(-1), 0), evidence, model)
+                return res.table / res.table.sum()
+            acc = None  # log of the joint summed over slices
+            for ev in self.slices(plan, evidence):
+                lt = run_plan(plan, model, ev, detach=True, tables=cached.tables).log_table
+                acc = lt if acc is None else torch.logaddexp(acc, lt)
+            _raise_if_impossible(torch.logsumexp(acc.reshape(-1), 0), evidence, model)
+            table = torch.exp(acc - acc.max())
+        return table / table.sum()
 
     def joint(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, int]) -> torch.Tensor:
         """Joint p(variables | evidence) as a tensor with one axis per variable, in the given order."""
@@ -246,18 +336,36 @@ class Exact:
     def map(self, model: torch.nn.Module, evidence: dict[int, int], variables: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The most probable joint state (max-product with traceback) and its unnormalised log score.
 
-        With ``variables``, the marginal MAP: the other variables are summed out first.
+        With ``variables``, the marginal MAP: the other variables are summed out first. A sliced
+        plan keeps the best slice (slicing only ever fixes maximised variables here).
         """
         n = model.num_variables
         max_vars = tuple(v for v in (range(n) if variables is None else variables) if v not in evidence)
         with torch.no_grad():
             cached = _cached_tables(model)
             plan = self.plan(model, evidence, max_vars=max_vars, cached=cached)
-            ev = self.relevant_evidence(plan, evidence)
-            res = run_plan(plan, model, ev, detach=True, tables=cached.tables)
+            best = None
+            for ev in self.slices(plan, evidence):
+                res = run_plan(plan, model, ev, detach=True, tables=cached.tables)
+                if best is None or float(res.log_table) > float(best[0].log_table):
+                    best = (res, ev)
+            res, ev = best
             _raise_if_impossible(res.log_table, evidence, model)
-            state = decode_argmax(plan, res, n, evidence, model.values.device)
+            state = decode_argmax(plan, res, n, {**evidence, **ev}, model.values.device)
         return state, res.log_table
+
+
+def _device_memory(model: torch.nn.Module | None) -> int:
+    """Bytes of memory on ``model``'s device: the GPU's for a CUDA model, else the machine's."""
+    device = getattr(getattr(model, "values", None), "device", None)
+    if device is not None and device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    try:
+        import os
+
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): assume 8 GiB
+        return 8 * 2 ** 30
 
 
 def _raise_if_impossible(log_z: torch.Tensor, evidence: dict[int, int], model: torch.nn.Module) -> None:

@@ -30,12 +30,13 @@ class EliminationOrder:
     log2_max_table: float
     log2_work: float
     heuristic: str
+    note: str = ""  # what was tried beyond the order (slicing), for error messages
 
     def key(self) -> tuple[float, float]:
         return (round(self.log2_max_table, 6), round(self.log2_work, 6))
 
 
-def _bits(x: int):
+def set_bits(x: int):
     while x:
         low = x & -x
         yield low.bit_length() - 1
@@ -66,7 +67,7 @@ def evaluate_order(order: Sequence[int], adj: list[int], log2_card: Sequence[flo
         alive &= ~(1 << v)
         size = log2_card[v]
         deg = 0
-        for u in _bits(nb):
+        for u in set_bits(nb):
             adj[u] |= nb & ~(1 << u)
             size += log2_card[u]
             deg += 1
@@ -86,7 +87,7 @@ def residual_adjacency(adj: list[int], order: Sequence[int]) -> list[int]:
     for v in order:
         nb = adj[v] & alive
         alive &= ~(1 << v)
-        for u in _bits(nb):
+        for u in set_bits(nb):
             adj[u] |= nb & ~(1 << u)
     return [a & alive for a in adj]
 
@@ -103,7 +104,7 @@ def greedy_order(
     ``eliminate`` are removed; the others stay in the graph (their edges still count).
     """
     adj = list(adj)
-    nbrs = [set(_bits(a)) for a in adj]  # sets to iterate, bitsets to intersect
+    nbrs = [set(set_bits(a)) for a in adj]  # sets to iterate, bitsets to intersect
     todo = set(eliminate)
 
     def score(v: int) -> float:
@@ -113,7 +114,7 @@ def greedy_order(
         if criterion == "min_weight":
             return log2_card[v] + sum(log2_card[u] for u in nbrs[v])
         if criterion == "weighted_min_fill":
-            return sum(2.0 ** (log2_card[u] + log2_card[w]) for u in nbrs[v] for w in _bits(nb & ~adj[u] & ~(1 << u))) / 2
+            return sum(2.0 ** (log2_card[u] + log2_card[w]) for u in nbrs[v] for w in set_bits(nb & ~adj[u] & ~(1 << u))) / 2
         return sum((nb & ~adj[u]).bit_count() - 1 for u in nbrs[v]) / 2.0
 
     scores = {v: score(v) for v in todo}
@@ -172,12 +173,15 @@ def frontier_orders(n: int, edges: np.ndarray, eliminate: Sequence[int]) -> dict
     return out
 
 
+GREEDY = ("min_fill", "min_degree", "min_weight", "weighted_min_fill")
+HEURISTICS = GREEDY + ("cuthill_mckee", "reverse_cuthill_mckee", "bfs")  # find_order(heuristic=...)
 _RATE = 5e7  # table entries a contraction step handles per second, overheads included (a CPU core)
 
 
 def find_order(
     n: int, edges: np.ndarray, cards: Sequence[int], eliminate: Sequence[int] | None = None, *,
     restarts: int | None = None, time_budget: float | None = None, seed: int = 0, max_table_log2: float = math.inf,
+    heuristic: str | None = None,
 ) -> EliminationOrder:
     """Search heuristics (and randomized restarts) and keep the narrowest order.
 
@@ -185,8 +189,11 @@ def find_order(
     variables that are eliminated or touch them. Without ``time_budget``, one min-fill pass is
     taken as it is when the contraction it predicts is cheap (within a few times the planning
     spent); otherwise the other heuristics, frontier orders and restarts follow, the restarts
-    getting time in proportion to the predicted work (about 5% of it, at most 2 s). An order whose
-    largest table is above ``max_table_log2`` is never taken without the full search.
+    getting time in proportion to the predicted work (about 5% of it, at most 2 s, or 10 s when
+    even the best order needs a table above ``max_table_log2``, so that the plan will be sliced and
+    every slice repeats the work). Such an order is never taken without the full search.
+    ``heuristic`` (one of :data:`HEURISTICS`) takes that one order instead of searching, to
+    compare orders or to check an answer with a second one.
 
     >>> from graphdgm.spec import grid_edges
     >>> o = find_order(16, grid_edges(4, 4), [2] * 16)
@@ -202,10 +209,15 @@ def find_order(
         pos = {v: i for i, v in enumerate(nodes)}
         sub = np.vectorize(pos.__getitem__, otypes=[np.int64])(edges) if len(edges) else edges.reshape(0, 2)
         o = find_order(len(nodes), sub, [cards[v] for v in nodes], [pos[v] for v in eliminate],
-                       restarts=restarts, time_budget=time_budget, seed=seed, max_table_log2=max_table_log2)
+                       restarts=restarts, time_budget=time_budget, seed=seed, max_table_log2=max_table_log2,
+                       heuristic=heuristic)
         return EliminationOrder(tuple(nodes[i] for i in o.order), o.width, o.log2_max_table, o.log2_work, o.heuristic)
     adj = adjacency(n, edges)
     log2_card = [math.log2(max(int(c), 1)) for c in cards]
+    if heuristic is not None:
+        if heuristic in GREEDY:
+            return evaluate_order(greedy_order(adj, log2_card, eliminate, heuristic), adj, log2_card, heuristic)
+        return evaluate_order(frontier_orders(n, edges, eliminate)[heuristic], adj, log2_card, heuristic)
     uniform = len(set(log2_card)) <= 1
     t0 = time.perf_counter()
     best = evaluate_order(greedy_order(adj, log2_card, eliminate, "min_fill"), adj, log2_card, "min_fill")
@@ -239,8 +251,8 @@ def find_order(
             tries += 1
         best = min([best, *cands], key=EliminationOrder.key)
     one_try = (time.perf_counter() - t0) / tries
-    if time_budget is None:
-        time_budget = min(2.0, 0.05 * (2.0 ** best.log2_work) / 2e8)
+    if time_budget is None:  # about 5% of the predicted contraction; up to 10 s when it will be sliced
+        time_budget = min(10.0 if best.log2_max_table > max_table_log2 else 2.0, 0.05 * (2.0 ** best.log2_work) / 2e8)
     rng = random.Random(seed)
     start, tries = time.perf_counter(), 0
     while (restarts is not None and tries < restarts) or (

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from graphdgm.infer.exact.order import (
     EliminationOrder, adjacency, evaluate_order, find_order, greedy_order, residual_adjacency,
 )
+from graphdgm.infer.exact.slicing import Slicing, choose_slices
 
 import numpy as np
 
@@ -154,14 +155,15 @@ class Plan:
     pruned: tuple[tuple[int, tuple[int, ...]], ...] | None = None  # (group, factor rows) used, when not every factor is
     final_pairs: tuple = ()  # the final product as a pairwise program (see pairwise_program)
     final_scalars: tuple[int, ...] = ()  # slots holding scalars (finished parts): their logs are summed
-
+    slicing: Slicing | None = None  # variables conditioned on (in evidence_vars) so that every table fits
 
 
 def build_plan(
     scopes: list[tuple[int, int, tuple[int, ...]]], n: int, cards: list[int], edges: np.ndarray,
     evidence: dict[int, int], keep: tuple[int, ...], max_vars: tuple[int, ...] = (), indicators: tuple[int, ...] = (),
     seed: int = 0, check_order: Callable[[EliminationOrder, tuple[int, ...]], None] | None = None,
-    factors: Sequence[int] | None = None, max_table_log2: float = math.inf,
+    factors: Sequence[int] | None = None, max_table_log2: float = math.inf, max_slices: int = 1,
+    candidate_order: Sequence[int] | None = None, heuristic: str | None = None,
 ) -> Plan:
     """Plan variable elimination.
 
@@ -174,7 +176,16 @@ def build_plan(
     ``factors`` (positions in ``scopes``) restricts the plan to a pruned problem: only those factors,
     and only the variables they or the query touch; ``max_table_log2`` is the table budget the
     order search must respect before it may stop early.
+
+    When the best order's largest table is above 2^``max_table_log2`` and ``max_slices`` > 1, the
+    plan is *sliced* (:mod:`graphdgm.infer.exact.slicing`): a few variables (summed, or maximised
+    ones for a MAP plan; never kept ones) become evidence, chosen so that every table fits, and
+    the plan's ``slicing`` names them; its caller runs the plan once per joint state of them.
+    ``candidate_order`` is an order to compare with the search (the sliced one, say); ``heuristic``
+    takes one named order instead of the search (see :func:`~graphdgm.infer.exact.order.find_order`).
     """
+    whole = (scopes, n, cards, edges, evidence, keep, max_vars, indicators, seed, check_order, factors, max_table_log2,
+             heuristic)
     if factors is not None:  # a pruned problem: only these factors, and the variables they and the query touch
         scopes = [scopes[f] for f in factors]
         present = {v for _, _, sc in scopes for v in sc} | set(keep) | set(max_vars) | set(indicators)
@@ -192,7 +203,13 @@ def build_plan(
         # a small problem (at most 2^12 free states): no order to search, one pairwise contraction (below)
         order_sum = EliminationOrder((), max(len(free) - 1, 0), space_log2, space_log2, "one contraction")
     else:
-        order_sum = find_order(n, sub_edges, cards, sum_vars, seed=seed, max_table_log2=max_table_log2)
+        order_sum = find_order(n, sub_edges, cards, sum_vars, seed=seed, max_table_log2=max_table_log2, heuristic=heuristic)
+    if candidate_order is not None:
+        sv = set(sum_vars)
+        given = evaluate_order([v for v in candidate_order if v in sv], adjacency(n, sub_edges),
+                               [math.log2(max(c, 1)) for c in cards], order_sum.heuristic)
+        if given.key() < order_sum.key():
+            order_sum = given
     order = list(order_sum.order)
     if max_vars:
         log2_card = [math.log2(max(c, 1)) for c in cards]
@@ -202,6 +219,11 @@ def build_plan(
         full = evaluate_order(order, adj, log2_card, order_sum.heuristic + "+max")
     else:
         full = order_sum
+    if full.log2_max_table > max_table_log2 and max_slices > 1:
+        sliced = _sliced(whole, full, free, sub_edges, max_slices)
+        if isinstance(sliced, Plan):
+            return sliced
+        full = sliced  # slicing could not fit the budget: the order says how far it got
     if check_order is not None:
         check_order(full, tuple(keep))
     max_set = set(max_vars)
@@ -250,6 +272,27 @@ def build_plan(
                          exhaustive_up_to=3 if not order else 8) if len(finals) > 1 else (),  # one contraction: small tables
         scalars,
     )
+
+
+def _sliced(whole: tuple, full: EliminationOrder, free: Sequence[int], sub_edges: np.ndarray,
+            max_slices: int) -> Plan | EliminationOrder:
+    """The plan sliced on a few variables so that every table fits, or (when no ``max_slices``
+    slices suffice) ``full`` with a note of how far slicing got."""
+    scopes, n, cards, edges, evidence, keep, max_vars, indicators, seed, check_order, factors, budget, heuristic = whole
+    log2_card = [math.log2(max(c, 1)) for c in cards]
+    kept = set(keep)
+    candidates = [v for v in (max_vars if max_vars else free) if v not in kept and v not in evidence]
+    reorder = None if max_vars else (lambda graph, todo: greedy_order(graph, log2_card, todo, "min_fill"))
+    chosen, left = choose_slices(adjacency(n, sub_edges), log2_card, full, candidates, budget, max_slices, reorder=reorder)
+    slices = math.prod(cards[v] for v in chosen)
+    if left.log2_max_table > budget:
+        return replace(full, note=(f"; slicing on {len(chosen)} variables ({slices} slices, the most max_slices="
+                                   f"{max_slices} allows) still leaves a table of 2^{left.log2_max_table:.1f}"))
+    s = set(chosen)
+    plan = build_plan(scopes, n, cards, edges, set(evidence) | s, keep, tuple(v for v in max_vars if v not in s),
+                      tuple(v for v in indicators if v not in s), seed, check_order, factors, budget,
+                      max_slices=1, candidate_order=left.order, heuristic=heuristic)
+    return replace(plan, slicing=Slicing(tuple(chosen), tuple(cards[v] for v in chosen), full))
 
 
 def _rows_by_group(sources: Sequence[FactorSource]) -> tuple[tuple[int, tuple[int, ...]], ...]:

@@ -8,7 +8,7 @@ import torch
 
 import graphdgm as gd
 from graphdgm.infer.mcmc import (
-    BlockGibbs, MetropolisHastings, ParallelTempering, annealed_importance_sampling, sample_chains,
+    BlockGibbs, MetropolisHastings, ParallelTempering, SwendsenWangKernel, annealed_importance_sampling, sample_chains,
 )
 
 from conftest import enumerate_states, random_network, randomise_biases
@@ -102,6 +102,10 @@ MODELS = {"ising": ising_model, "rbm-like": rbm_like_model, "rbm": rbm_model, "b
           "crbm-graph": crbm_model, "softmax-graph": softmax_graph_model, "spin-graph": spin_graph_model}
 
 
+# the models Swendsen-Wang takes (pairwise, Potts form); the others must be refused with a reason
+CLUSTER_MODELS = {"ising", "rbm-like", "rbm", "potts", "dbm-graph", "srbm-graph", "crbm-graph", "spin-graph"}
+
+
 def exact_joint(model: torch.nn.Module, evidence: dict[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     states, logp = enumerate_states(model)
     mask = torch.ones(len(states), dtype=torch.bool)
@@ -135,6 +139,9 @@ SAMPLERS = {
     "mh-flip": lambda m, ev: mcmc_samples(MetropolisHastings("flip"), m, ev),
     "mh-block": lambda m, ev: mcmc_samples(MetropolisHastings("block", block_size=2), m, ev, sweeps=800),
     "tempering": lambda m, ev: mcmc_samples(ParallelTempering(num_temps=4, beta_min=0.3), m, ev, chains=128),
+    "tempering-adaptive": lambda m, ev: mcmc_samples(ParallelTempering(num_temps=4, beta_min=0.3, adapt_sweeps=100), m, ev,
+                                                     chains=128),
+    "swendsen-wang": lambda m, ev: mcmc_samples(SwendsenWangKernel(), m, ev),
     "ais": ais_samples,
 }
 
@@ -162,6 +169,10 @@ def evidence_for(model: torch.nn.Module, with_evidence: bool) -> dict[int, int]:
 def test_sampler_matches_exact_distribution(sampler: str, model_name: str, with_evidence: bool) -> None:
     model = MODELS[model_name]()
     ev = evidence_for(model, with_evidence)
+    if sampler == "swendsen-wang" and model_name not in CLUSTER_MODELS:
+        with pytest.raises(gd.CapabilityError, match="Swendsen-Wang needs"):  # it says why, and samples nothing
+            SAMPLERS[sampler](model, ev)
+        return
     samples, weights = SAMPLERS[sampler](model, ev)
     for v, s in ev.items():
         assert bool((samples[..., v] == s).all()), "evidence must stay clamped"

@@ -4,7 +4,7 @@ from graphdgm.infer.diagnostics import Diagnostics
 from graphdgm.infer.likelihood import log_likelihood
 from graphdgm.infer.exact.backend import Exact
 from graphdgm.infer import mcmc
-from graphdgm.infer.mcmc import AIS, HMC, NUTS, Gibbs, Metropolis, SimulatedAnnealing, Tempering
+from graphdgm.infer.mcmc import AIS, HMC, NUTS, Gibbs, Metropolis, SimulatedAnnealing, SwendsenWang, Tempering
 from graphdgm.infer.gaussian_exact import GaussianExact
 from graphdgm.infer import variational
 from graphdgm.infer.variational import BeliefPropagation, MeanField
@@ -23,12 +23,12 @@ from graphdgm.infer.registry import (
 from graphdgm.infer.results import ContinuousMarginal, DiscreteMarginal, JointDistribution, MAPResult, Marginals
 
 register_backend("exact", Exact)
-for _b in (Auto, Gibbs, Metropolis, Tempering, AIS, SimulatedAnnealing, NUTS, HMC, GaussianExact, BeliefPropagation, MeanField, SVI, GraphEnumeration, AutoregressiveEnumeration, AutoregressiveMH):
+for _b in (Auto, Gibbs, Metropolis, Tempering, SwendsenWang, AIS, SimulatedAnnealing, NUTS, HMC, GaussianExact, BeliefPropagation, MeanField, SVI, GraphEnumeration, AutoregressiveEnumeration, AutoregressiveMH):
     register_backend(_b.name, _b)
 register_backend("rbm_exact", GraphEnumeration)  # the name exact RBM enumeration had before it covered every graph
 
 __all__ = [
-    "Auto", "AutoregressiveEnumeration", "AutoregressiveIndependence", "AutoregressiveMH", "AIS", "Backend", "GraphEnumeration", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
+    "Auto", "AutoregressiveEnumeration", "AutoregressiveIndependence", "AutoregressiveMH", "AIS", "Backend", "GraphEnumeration", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "SwendsenWang", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
     "ModeCoverage", "kernel_mmd", "knn_precision_recall", "mode_coverage", "check_capabilities", "get_backend", "log_likelihood", "log_partition", "inpaint", "map_query", "query", "sample", "register_backend", "unregister_backend",
     "ancestral", "chain_algebra", "forward_backward", "viterbi",
 ]

@@ -138,20 +138,61 @@ class Metropolis(ChainBackend):
 
 
 class Tempering(ChainBackend):
-    """Parallel tempering over ``num_temps`` inverse temperatures from 1 down to ``beta_min``."""
+    """Parallel tempering over ``num_temps`` inverse temperatures from 1 down to ``beta_min``.
+
+    The ladder adapts during burn-in towards flat swap rates (``adaptive``; on by default unless
+    ``betas`` are given), then stays fixed while draws are collected; ``ladder`` is the last run's.
+
+    >>> import graphdgm as gd
+    >>> model = gd.compile(gd.MarkovNetwork.ising_grid(4, 4, coupling=0.6))
+    >>> pt = gd.infer.Tempering(chains=16, sweeps=400, num_temps=6, beta_min=0.1, seed=0)
+    >>> m = gd.query(model, backend=pt)
+    >>> len(pt.ladder), float(pt.ladder[0]), round(float(pt.ladder[-1]), 2)
+    (6, 1.0, 0.1)
+    """
 
     name = "tempering"
 
     def __init__(self, chains: int = 64, sweeps: int = 1000, *, num_temps: int = 12, beta_min: float = 0.2,
-                 betas: Any = None, **kw: Any) -> None:
+                 betas: Any = None, adaptive: bool | None = None, **kw: Any) -> None:
         super().__init__(chains, sweeps, **kw)
         if betas is None:
             num_temps = check_count("Tempering", "num_temps", num_temps, minimum=2)
             beta_min = check_real("Tempering", "beta_min", beta_min, 0.0, 1.0, low_open=True, high_open=True)
+        self.adaptive = betas is None if adaptive is None else bool(adaptive)
         self._kernel = ParallelTempering(betas, num_temps=num_temps, beta_min=beta_min)
+        self.ladder = self._kernel.betas
 
     def kernel(self) -> ParallelTempering:
+        burn_in = self.sweeps // 4 if self.burn_in is None else self.burn_in
+        self._kernel.adapt_sweeps = burn_in if self.adaptive else 0
         return self._kernel
+
+    def run(self, model: torch.nn.Module, evidence: dict[int, Any] | None = None, keep: Any = None) -> ChainResult:
+        result = super().run(model, evidence, keep)
+        self.ladder = self._kernel.ladder(result.final_state).cpu()
+        return result
+
+
+class SwendsenWang(ChainBackend):
+    """Swendsen-Wang cluster moves (see :mod:`graphdgm.infer.mcmc.cluster`): pairwise binary models
+    with couplings of either sign and Potts models with non-negative couplings; any other model is
+    a ``CapabilityError`` naming the factor that is not pairwise or not of Potts form.
+
+    >>> import graphdgm as gd
+    >>> model = gd.compile(gd.MarkovNetwork.ising_grid(4, 4, coupling=0.9))
+    >>> m = gd.query(model, backend=gd.infer.SwendsenWang(chains=32, sweeps=400, seed=0))
+    >>> bool((m.tensor() - gd.query(model).tensor()).abs().max() < 0.05)
+    True
+    """
+
+    name = "swendsen_wang"
+    requires = frozenset({"factor_tables"})
+
+    def kernel(self) -> Any:
+        from graphdgm.infer.mcmc.cluster import SwendsenWangKernel
+
+        return SwendsenWangKernel()
 
 
 class AIS:

@@ -28,6 +28,13 @@ class ParallelTempering:
     alternating even and odd pairs, accepted with probability min(1, exp((β_r − β_{r+1})(ℓ_{r+1} − ℓ_r)))
     where ℓ is the log-potential. All replicas of all chains are one batch.
 
+    With ``adapt_sweeps`` > 0 the ladder adapts during the first ``adapt_sweeps`` sweeps (the
+    burn-in, whose draws are discarded): every ``adapt_every`` sweeps each gap in log β widens
+    where swaps across it were accepted more often than on average and narrows where less, with a
+    step that decays (Robbins-Monro), the two ends (1 and the hottest β) fixed; the swap rates
+    become flat, which is what keeps replicas travelling the whole ladder. Afterwards the ladder is
+    fixed, so the chain is a plain replica-exchange chain; ``ladder(state)`` is the one it ended with.
+
     >>> import torch, graphdgm as gd
     >>> model = gd.compile(gd.MarkovNetwork.ising_grid(4, 4, coupling=0.8))
     >>> kernel = ParallelTempering(num_temps=6, beta_min=0.2)
@@ -37,11 +44,15 @@ class ParallelTempering:
     torch.Size([8, 16])
     """
 
-    def __init__(self, betas: Any = None, *, num_temps: int = 12, beta_min: float = 0.2) -> None:
+    def __init__(self, betas: Any = None, *, num_temps: int = 12, beta_min: float = 0.2, adapt_sweeps: int = 0,
+                 adapt_every: int = 10) -> None:
         b = geometric_ladder(num_temps, beta_min) if betas is None else torch.as_tensor(betas, dtype=torch.float64)
         if b.dim() != 1 or len(b) < 2 or float(b[0]) != 1.0 or bool((b[1:] >= b[:-1]).any()) or bool((b <= 0).any()):
             raise SpecError(f"betas must start at 1.0 and decrease strictly, staying positive; got {b.tolist()}")
+        if int(adapt_sweeps) < 0 or int(adapt_every) < 2:
+            raise SpecError(f"ParallelTempering: adapt_sweeps={adapt_sweeps!r} must be >= 0 and adapt_every={adapt_every!r} >= 2")
         self.betas = b
+        self.adapt_sweeps, self.adapt_every = int(adapt_sweeps), int(adapt_every)
 
     def init(self, model: torch.nn.Module, chains: int, evidence: dict[int, Any] | None = None,
              generator: torch.Generator | int | None = None) -> ChainState:
@@ -53,7 +64,30 @@ class ParallelTempering:
         state = ChainState(x, g, beta, extra={"cond": cond, "R": R, "C": C, "parity": 0},
                            accepted=torch.zeros(R - 1, dtype=torch.float64, device=cond.device))
         state.extra["swaps_proposed"] = torch.zeros(R - 1, dtype=torch.float64, device=cond.device)
+        state.extra["sweep"] = 0
         return state
+
+    def ladder(self, state: ChainState) -> torch.Tensor:
+        """The inverse temperatures the state's replicas run at now, (R,)."""
+        R, C = state.extra["R"], state.extra["C"]
+        return state.beta.view(R, C)[:, 0].to(torch.float64)
+
+    def _adapt(self, state: ChainState) -> None:
+        """One adaptation of the ladder from the swap rates since the last one (see the class)."""
+        R, C = state.extra["R"], state.extra["C"]
+        rates = state.accepted / state.extra["swaps_proposed"].clamp_min(1)  # (R-1,)
+        log_b = torch.log(self.ladder(state))
+        gaps = log_b[:-1] - log_b[1:]  # (R-1,) > 0
+        k = state.extra.get("adaptations", 0)
+        step = 2.0 / (1.0 + k / 5.0)
+        gaps = gaps * torch.exp(step * (rates - rates.mean()))
+        gaps = gaps * (log_b[0] - log_b[-1]) / gaps.sum()  # the ends stay where they are
+        new = torch.exp(log_b[0] - torch.cat([gaps.new_zeros(1), torch.cumsum(gaps, 0)]))
+        new[-1] = torch.exp(log_b[-1])
+        state.beta = new.to(state.beta.dtype).repeat_interleave(C)
+        state.extra["adaptations"] = k + 1
+        state.accepted.zero_()
+        state.extra["swaps_proposed"].zero_()
 
     def sample(self, state: ChainState) -> ChainState:
         cond, g, R, C = state.extra["cond"], state.generator, state.extra["R"], state.extra["C"]
@@ -75,6 +109,9 @@ class ParallelTempering:
         state.x = x.gather(1, src[None].expand(n, R, C)).reshape(n, R * C)
         state.accepted[lo] += swap.sum(1).to(torch.float64)
         state.extra["swaps_proposed"][lo] += C
+        t = state.extra["sweep"] = state.extra["sweep"] + 1
+        if t <= self.adapt_sweeps and t % self.adapt_every == 0:
+            self._adapt(state)  # the last one resets the counts, so reported swap rates are of the fixed ladder
         return state
 
     def packed(self, state: ChainState) -> torch.Tensor:

@@ -89,27 +89,14 @@ def matmul_floor(n: int, dtype: torch.dtype) -> float:
 def rbm_rows(data: str | None, epochs: int) -> list[str]:
     if find_binarized_mnist(data) is None:
         return ["RBM rows skipped: binarized MNIST not found (give --data or set GRAPHDGM_DATA)"]
-    from sklearn.neural_network import BernoulliRBM
-
     dt = torch.float32
     x = load_binarized_mnist("train", data, dtype=dt)
-    g = torch.Generator().manual_seed(0)
-    W = 0.01 * torch.randn(V, H, generator=g, dtype=dt)
-    b, c = torch.zeros(V, dtype=dt), torch.zeros(H, dtype=dt)
-    dW, db, dc = torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(c)
-    model = gd.compile(gd.RBM(V, H), dtype=dt)
-    skl = BernoulliRBM(n_components=H, batch_size=B, learning_rate=0.05, n_iter=1, random_state=0)
+    epochs_of, _ = rbm_throughput.contenders(x, dt)
+    short = {"hand-written torch": "hand", "graphdgm": "graphdgm", "scikit-learn": "sklearn"}
     times: dict[str, list[float]] = {"hand": [], "graphdgm": [], "sklearn": [], "floor": []}
     for e in range(epochs):  # interleaved, so drift hits every method alike
-        t = time.perf_counter()
-        rbm_throughput.hand_written_epoch(x, W, b, c, dW, db, dc, g)
-        times["hand"].append(time.perf_counter() - t)
-        hist = gd.fit(model, x, method="cd", k=1, epochs=1, batch_size=B, lr=0.05, weight_decay=0.0, momentum_warmup=0,
-                      seed=e, progress=False, monitor_size=0, init_visible_bias=False)
-        times["graphdgm"].append(hist["seconds"][0])
-        t = time.perf_counter()
-        skl.fit(x.numpy())
-        times["sklearn"].append(time.perf_counter() - t)
+        for k, epoch in epochs_of.items():
+            times[short[k]].append(epoch(e))
         times["floor"].append(matmul_floor(len(x), dt))
     m = {k: min(v) for k, v in times.items()}
     return [

@@ -10,6 +10,7 @@ import argparse
 import platform
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -37,6 +38,37 @@ def hand_written_epoch(x: torch.Tensor, W, b, c, dW, db, dc, g: torch.Generator,
         c += dc
 
 
+def contenders(x: torch.Tensor, dt: torch.dtype) -> tuple[dict[str, Callable[[int], float]], torch.nn.Module]:
+    """One epoch of each CD-1 implementation, as ``epoch(e) -> seconds``, each on its own fresh
+    784 x 500 model (hand-written torch, graphdgm, scikit-learn), and graphdgm's model."""
+    from sklearn.neural_network import BernoulliRBM
+
+    x_np = x.numpy()
+    g = torch.Generator().manual_seed(0)
+    W = 0.01 * torch.randn(V, H, generator=g, dtype=dt)
+    b, c = torch.zeros(V, dtype=dt), torch.zeros(H, dtype=dt)
+    dW, db, dc = torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(c)
+    model = gd.compile(gd.RBM(V, H), dtype=dt)
+    skl = BernoulliRBM(n_components=H, batch_size=B, learning_rate=0.05, n_iter=1, random_state=0)
+
+    def hand(e: int) -> float:
+        t = time.perf_counter()
+        hand_written_epoch(x, W, b, c, dW, db, dc, g)
+        return time.perf_counter() - t
+
+    def graphdgm(e: int) -> float:
+        hist = gd.fit(model, x, method="cd", k=1, epochs=1, batch_size=B, lr=0.05, weight_decay=0.0, momentum_warmup=0,
+                      seed=e, progress=False, monitor_size=0, init_visible_bias=False)
+        return hist["seconds"][0]  # the epoch itself, as for the others (no data checks)
+
+    def sklearn(e: int) -> float:
+        t = time.perf_counter()
+        skl.fit(x_np)  # n_iter=1: one epoch
+        return time.perf_counter() - t
+
+    return {"hand-written torch": hand, "graphdgm": graphdgm, "scikit-learn": sklearn}, model
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=3, help="epochs timed per method (median reported)")
@@ -48,26 +80,11 @@ def main() -> None:
     print(f"# CD-1, {V}x{H}, batch {B}, {len(x)} images, {args.dtype}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
 
-    from sklearn.neural_network import BernoulliRBM
-
-    x_np = x.numpy()
-    g = torch.Generator().manual_seed(0)
-    W = 0.01 * torch.randn(V, H, generator=g, dtype=dt)
-    b, c = torch.zeros(V, dtype=dt), torch.zeros(H, dtype=dt)
-    dW, db, dc = torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(c)
-    model = gd.compile(gd.RBM(V, H), dtype=dt)
-    skl = BernoulliRBM(n_components=H, batch_size=B, learning_rate=0.05, n_iter=1, random_state=0)
-    times: dict[str, list[float]] = {"hand-written torch": [], "graphdgm": [], "scikit-learn": []}
+    epochs, model = contenders(x, dt)
+    times: dict[str, list[float]] = {k: [] for k in epochs}
     for e in range(args.epochs):  # interleaved, so drift hits every method alike
-        t = time.perf_counter()
-        hand_written_epoch(x, W, b, c, dW, db, dc, g)
-        times["hand-written torch"].append(time.perf_counter() - t)
-        hist = gd.fit(model, x, method="cd", k=1, epochs=1, batch_size=B, lr=0.05, weight_decay=0.0, momentum_warmup=0,
-                      seed=e, progress=False, monitor_size=0, init_visible_bias=False)
-        times["graphdgm"].append(hist["seconds"][0])  # the epoch itself, as for the others (no data checks)
-        t = time.perf_counter()
-        skl.fit(x_np)  # n_iter=1: one epoch
-        times["scikit-learn"].append(time.perf_counter() - t)
+        for k, epoch in epochs.items():
+            times[k].append(epoch(e))
     med = {k: statistics.median(v) for k, v in times.items()}
     hand = med["hand-written torch"]
     print("| method | s / epoch (median of %d) | speed vs hand-written |" % args.epochs)

@@ -5,6 +5,7 @@ with the slices allowed gets the "too wide" error with the width found and how f
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -103,3 +104,22 @@ def test_pedigree_network_is_sliced_and_agrees_with_a_second_order() -> None:
     assert math.isfinite(a) and math.isclose(a, b, rel_tol=1e-9)
     other = gd.infer.Exact(seed=7, max_table_log2=budget - 1, max_slices=4096)  # other slices, another order
     assert math.isclose(float(gd.log_partition(model, evidence, backend=other)), a, rel_tol=1e-9)
+
+
+def test_a_sliced_plan_predicted_to_run_long_warns_once() -> None:
+    from graphdgm.infer.exact import backend
+
+    model = gd.compile(gd.data.spin_glass_grid(5, seed=4))
+    old = backend.LONG_SLICED_SECONDS
+    backend.LONG_SLICED_SECONDS = 0.0  # any sliced plan is "long"
+    try:
+        cut = sliced(3.0)
+        with pytest.warns(UserWarning, match=r"slice this query into \d+ parts \(width 5 -> \d+"):
+            first = float(gd.log_partition(model, backend=cut))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the cached plan does not warn again
+            assert float(gd.log_partition(model, backend=cut)) == first
+    finally:
+        backend.LONG_SLICED_SECONDS = old
+    plan = cut.plan(model, {})
+    assert backend.predicted_seconds(plan) > 0

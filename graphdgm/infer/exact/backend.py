@@ -178,11 +178,15 @@ class Exact:
             factors, ev = None, frozenset(evidence)
         budget = self.table_log2(model)
         key = ("plan", factors, ev, keep, max_vars, indicators, self.seed, budget, self.max_slices, self.heuristic)
-        plan = _PLANS.get(model, key, lambda: build_plan(
-            structure.scopes, model.num_variables, structure.cards, structure.edges, ev, keep,
-            max_vars, indicators, self.seed, check_order=lambda order, kept: self._check_width(order, kept, model),
-            factors=factors, max_table_log2=budget, max_slices=self.max_slices, heuristic=self.heuristic,
-        ))
+        def build() -> Plan:
+            plan = build_plan(
+                structure.scopes, model.num_variables, structure.cards, structure.edges, ev, keep,
+                max_vars, indicators, self.seed, check_order=lambda order, kept: self._check_width(order, kept, model),
+                factors=factors, max_table_log2=budget, max_slices=self.max_slices, heuristic=self.heuristic)
+            _warn_if_long(plan, model)
+            return plan
+
+        plan = _PLANS.get(model, key, build)
         self._check_width(plan.order, plan.keep, model)  # a plan cached by a backend with a larger budget
         return plan
 
@@ -353,6 +357,40 @@ class Exact:
             _raise_if_impossible(res.log_table, evidence, model)
             state = decode_argmax(plan, res, n, {**evidence, **ev}, model.values.device)
         return state, res.log_table
+
+
+_CPU_RATE = 2e8  # table entries a second that a CPU core's contraction reaches on large tables (measured)
+LONG_SLICED_SECONDS = 60.0  # a sliced plan predicted to run longer than this warns when it is planned
+
+
+def predicted_seconds(plan: Plan) -> float:
+    """A rough time for one run of ``plan`` (all its slices) on a CPU core: its work in table entries
+    over the rate contraction reaches on large tables here (2e8 a second); a GPU is faster.
+
+    >>> import graphdgm as gd
+    >>> model = gd.compile(gd.MarkovNetwork.ising_grid(3, 3))
+    >>> predicted_seconds(gd.infer.Exact().plan(model, {})) < 1
+    True
+    """
+    slices = 1 if plan.slicing is None else plan.slicing.num_slices
+    return slices * 2.0 ** plan.order.log2_work / _CPU_RATE
+
+
+def _warn_if_long(plan: Plan, model: torch.nn.Module) -> None:
+    """Warn, once per plan, when a sliced plan is predicted to take more than a minute on a CPU."""
+    if plan.slicing is None:
+        return
+    device = getattr(getattr(model, "values", None), "device", None)
+    seconds = predicted_seconds(plan)
+    if seconds > LONG_SLICED_SECONDS and (device is None or device.type == "cpu"):
+        import warnings
+
+        before = plan.slicing.before
+        warnings.warn(
+            f"exact inference will slice this query into {plan.slicing.num_slices} parts (width {before.width} -> "
+            f"{plan.order.width}, to fit the memory budget), about {seconds / 60:.0f} min on a CPU core; "
+            "pass a smaller max_slices to refuse it, a larger memory_budget if memory allows, or use an approximate "
+            "backend", UserWarning, stacklevel=5)
 
 
 def _device_memory(model: torch.nn.Module | None) -> int:

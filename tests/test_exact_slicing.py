@@ -123,3 +123,21 @@ def test_a_sliced_plan_predicted_to_run_long_warns_once() -> None:
         backend.LONG_SLICED_SECONDS = old
     plan = cut.plan(model, {})
     assert backend.predicted_seconds(plan) > 0
+
+
+def test_generators_and_new_options_reject_bad_input_by_name() -> None:
+    with pytest.raises(gd.SpecError, match="side=0"):
+        gd.data.spin_glass_grid(0)
+    with pytest.raises(gd.SpecError, match="individuals > founders"):
+        gd.data.pedigree_network(individuals=4, founders=4)
+    with pytest.raises(gd.SpecError, match=r"alleles=\(3, 2\)"):
+        gd.data.pedigree_network(alleles=(3, 2))
+    with pytest.raises(gd.SpecError, match="heuristic"):
+        gd.infer.Exact(heuristic="simulated_annealing")
+    with pytest.raises(gd.SpecError, match="max_slices"):
+        gd.infer.Auto(max_slices=0)
+    with pytest.raises(gd.SpecError, match="adapt_every"):
+        gd.infer.mcmc.ParallelTempering(adapt_every=1)
+    bn, evidence = gd.data.pedigree_network(individuals=8, loci=2, founders=4, alleles=(2, 4), seed=3)
+    model = gd.compile(bn)
+    assert set(model.cards.tolist()) <= {2, 3, 4} and math.isfinite(float(gd.log_partition(model, evidence)))

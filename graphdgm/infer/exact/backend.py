@@ -272,7 +272,7 @@ class Exact:
         sliced variable's marginal is the share of the slices at each of its states)."""
         n, kmax = model.num_variables, model.max_card
         sliced = () if plan.slicing is None else plan.slicing.variables
-        total, peak, log_z = None, -math.inf, []
+        total, peak, weights = None, -math.inf, []
         for ev in self.slices(plan, evidence):
             ind = torch.ones(n, kmax, dtype=model.values.dtype, device=model.values.device, requires_grad=True)
             with torch.enable_grad():
@@ -295,14 +295,14 @@ class Exact:
                 probs[v, ev[v]] = 1.0
             if lz > peak:  # keep the running sum relative to the largest slice
                 total = None if total is None else total * math.exp(peak - lz)
-                log_z = [w * math.exp(peak - lz) for w in log_z]
+                weights = [w * math.exp(peak - lz) for w in weights]
                 peak = lz
             w = math.exp(lz - peak)
             total = probs * w if total is None else total + probs * w
-            log_z.append(w)
+            weights.append(w)
         if total is None:
             _raise_if_impossible(torch.tensor(-math.inf), evidence, model)
-        return total / sum(log_z)
+        return total / sum(weights)
 
     def _normalised_joint(self, model: torch.nn.Module, free: tuple[int, ...], evidence: dict[int, int]) -> torch.Tensor:
         """p(free | evidence), one axis per variable of ``free`` (distinct, none observed)."""

@@ -50,33 +50,73 @@ def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope:
         return () if tuple(scopes[0]) == tuple(out_scope) else ((0, -1, tuple(out_scope), einsum_equation([scopes[0]], tuple(out_scope))),)
     if len(scopes) == 2:  # one product, summed straight into the output's axis order
         return ((0, 1, tuple(out_scope), einsum_equation(list(scopes), tuple(out_scope))),)
+    # scopes as bitmasks over the variables in play; sizes memoised; counts kept as operands merge
+    allv = sorted({v for sc in scopes for v in sc} | set(out_scope))
+    loc = {v: b for b, v in enumerate(allv)}
+    card = [cards[v] for v in allv]
+
+    def mask_of(sc: Sequence[int]) -> int:
+        m = 0
+        for v in sc:
+            m |= 1 << loc[v]
+        return m
+
+    sizes: dict[int, int] = {}
+
+    def size(m: int) -> int:
+        got = sizes.get(m)
+        if got is None:
+            got, x = 1, m
+            while x:
+                low = x & -x
+                got *= card[low.bit_length() - 1]
+                x ^= low
+            sizes[m] = got
+        return got
+
     ops = {i: tuple(sc) for i, sc in enumerate(scopes)}
+    masks = {i: mask_of(sc) for i, sc in enumerate(scopes)}
+    out_mask = mask_of(out_scope)
+    count = [0] * len(allv)
+    for m in masks.values():
+        x = m
+        while x:
+            low = x & -x
+            count[low.bit_length() - 1] += 1
+            x ^= low
     program = []
     nxt = len(scopes)
     while len(ops) > 1:
-        count: dict[int, int] = {}
-        for sc in ops.values():
-            for v in sc:
-                count[v] = count.get(v, 0) + 1
-        best = None
         keys = sorted(ops)
         if len(keys) <= exhaustive_up_to:  # every pair
             pairs = ((keys[a], keys[b]) for a in range(len(keys)) for b in range(a + 1, len(keys)))
         else:  # many operands: the smallest one with each other (quadratic, not cubic, in the count)
-            size = {i: math.prod(cards[v] for v in ops[i]) for i in keys}
-            first = min(keys, key=lambda i: (size[i], i))
+            first = min(keys, key=lambda i: (size(masks[i]), i))
             pairs = ((min(first, j), max(first, j)) for j in keys if j != first)
+        best = None
         for i, j in pairs:
-            union = set(ops[i]) | set(ops[j])
-            cost = math.prod(cards[v] for v in union)
+            cost = size(masks[i] | masks[j])
             if best is None or cost < best[0]:
-                best = (cost, i, j, union)
-        _, i, j, union = best
-        both = set(ops[i]) & set(ops[j])
-        sc = tuple(sorted(v for v in union if v in out_scope or count[v] > (2 if v in both else 1)))
+                best = (cost, i, j)
+        _, i, j = best
+        mi, mj = masks[i], masks[j]
+        union, keep_mask, x = mi | mj, 0, mi | mj
+        while x:  # a variable stays when the output or another operand needs it
+            low = x & -x
+            b = low.bit_length() - 1
+            if (out_mask & low) or count[b] - ((mi >> b) & 1) - ((mj >> b) & 1) > 0:
+                keep_mask |= low
+            count[b] -= ((mi >> b) & 1) + ((mj >> b) & 1)
+            x ^= low
+        sc = tuple(allv[b] for b in range(len(allv)) if (keep_mask >> b) & 1)
+        x = keep_mask
+        while x:
+            low = x & -x
+            count[low.bit_length() - 1] += 1
+            x ^= low
         program.append((i, j, sc, einsum_equation([ops[i], ops[j]], sc)))
-        del ops[i], ops[j]
-        ops[nxt] = sc
+        del ops[i], ops[j], masks[i], masks[j]
+        ops[nxt], masks[nxt] = sc, keep_mask
         nxt += 1
     (k, last), = ops.items()
     if last != tuple(out_scope):

@@ -272,7 +272,7 @@ class Exact:
         sliced variable's marginal is the share of the slices at each of its states)."""
         n, kmax = model.num_variables, model.max_card
         sliced = () if plan.slicing is None else plan.slicing.variables
-        total, peak, weights = None, -math.inf, []
+        total, peak, weight = None, -math.inf, 0.0  # Σ probs·w and Σ w, relative to the largest slice
         for ev in self.slices(plan, evidence):
             ind = torch.ones(n, kmax, dtype=model.values.dtype, device=model.values.device, requires_grad=True)
             with torch.enable_grad():
@@ -294,15 +294,16 @@ class Exact:
                 probs[v].zero_()
                 probs[v, ev[v]] = 1.0
             if lz > peak:  # keep the running sum relative to the largest slice
-                total = None if total is None else total * math.exp(peak - lz)
-                weights = [w * math.exp(peak - lz) for w in weights]
+                shrink = math.exp(peak - lz)
+                total = None if total is None else total * shrink
+                weight *= shrink
                 peak = lz
             w = math.exp(lz - peak)
             total = probs * w if total is None else total + probs * w
-            weights.append(w)
+            weight += w
         if total is None:
             _raise_if_impossible(torch.tensor(-math.inf), evidence, model)
-        return total / sum(weights)
+        return total / weight
 
     def _normalised_joint(self, model: torch.nn.Module, free: tuple[int, ...], evidence: dict[int, int]) -> torch.Tensor:
         """p(free | evidence), one axis per variable of ``free`` (distinct, none observed)."""

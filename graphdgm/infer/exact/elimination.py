@@ -218,7 +218,11 @@ def run_plan(
         ops = [slots[i] for i in plan.final_inputs]
         for i, j, _, equation in plan.final_pairs:
             out = torch.einsum(equation, ops[i]) if j < 0 else torch.einsum(equation, ops[i], ops[j])
-            ops.append(_rescale(out, consts) if rescale else out)
+            if rescale:
+                out = _rescale(out, consts)
+            else:
+                step_max.append(_peak(out))  # every product is checked, as every elimination step is
+            ops.append(out)
         table = ops[-1]
     elif plan.final_inputs:
         table = torch.einsum(plan.final_equation, *[slots[i] for i in plan.final_inputs])

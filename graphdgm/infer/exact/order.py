@@ -31,6 +31,7 @@ class EliminationOrder:
     log2_work: float
     heuristic: str
     note: str = ""  # what was tried beyond the order (slicing), for error messages
+    log2_written: float = 0.0  # log2 of Σ step output sizes (each clique without its eliminated variable)
 
     def key(self) -> tuple[float, float]:
         return (round(self.log2_max_table, 6), round(self.log2_work, 6))
@@ -60,8 +61,8 @@ def evaluate_order(order: Sequence[int], adj: list[int], log2_card: Sequence[flo
     """Simulate eliminating ``order`` on the bitset graph and return its cost."""
     adj = list(adj)
     alive = (1 << len(adj)) - 1
-    width, max_t, work = 0, 0.0, 0.0
-    work_terms = []
+    width, max_t, work, written = 0, 0.0, 0.0, 0.0
+    work_terms, out_terms = [], []
     for v in order:
         nb = adj[v] & alive
         alive &= ~(1 << v)
@@ -74,10 +75,13 @@ def evaluate_order(order: Sequence[int], adj: list[int], log2_card: Sequence[flo
         width = max(width, deg)
         max_t = max(max_t, size)
         work_terms.append(size)
+        out_terms.append(size - log2_card[v])
     if work_terms:
         m = max(work_terms)
         work = m + math.log2(sum(2.0 ** (t - m) for t in work_terms))
-    return EliminationOrder(tuple(order), width, max_t, work, heuristic)
+        m = max(out_terms)
+        written = m + math.log2(sum(2.0 ** (t - m) for t in out_terms))
+    return EliminationOrder(tuple(order), width, max_t, work, heuristic, log2_written=written)
 
 
 def residual_adjacency(adj: list[int], order: Sequence[int]) -> list[int]:
@@ -175,7 +179,18 @@ def frontier_orders(n: int, edges: np.ndarray, eliminate: Sequence[int]) -> dict
 
 GREEDY = ("min_fill", "min_degree", "min_weight", "weighted_min_fill")
 HEURISTICS = GREEDY + ("cuthill_mckee", "reverse_cuthill_mckee", "bfs")  # find_order(heuristic=...)
-_RATE = 5e7  # table entries a contraction step handles per second, overheads included (a CPU core)
+_STEP_SECONDS = 2e-5  # the fixed cost of one elimination step (a few small einsums)
+_WRITE_SECONDS = 6e-9  # per entry of a step's output, its pairwise intermediates included (about 3 ns each)
+_PRODUCT_SECONDS = 1e-10  # per entry of a clique's table: the products run at batched-matmul speed
+
+
+def predicted_seconds(order: EliminationOrder) -> float:
+    """A rough time for contracting along ``order`` on one CPU core: a fixed cost per step, the
+    tables it writes (which dominate) and its products. The order search spends a share of this.
+    Measured on the bnlearn networks and grids, where the Σ clique sizes alone mispredicted by 20x
+    between binary variables and variables of a hundred states."""
+    return (len(order.order) * _STEP_SECONDS + 2.0 ** order.log2_written * _WRITE_SECONDS
+            + 2.0 ** order.log2_work * _PRODUCT_SECONDS)
 
 
 def find_order(
@@ -211,7 +226,8 @@ def find_order(
         o = find_order(len(nodes), sub, [cards[v] for v in nodes], [pos[v] for v in eliminate],
                        restarts=restarts, time_budget=time_budget, seed=seed, max_table_log2=max_table_log2,
                        heuristic=heuristic)
-        return EliminationOrder(tuple(nodes[i] for i in o.order), o.width, o.log2_max_table, o.log2_work, o.heuristic)
+        return EliminationOrder(tuple(nodes[i] for i in o.order), o.width, o.log2_max_table, o.log2_work, o.heuristic,
+                                log2_written=o.log2_written)
     adj = adjacency(n, edges)
     log2_card = [math.log2(max(int(c), 1)) for c in cards]
     if heuristic is not None:
@@ -223,16 +239,16 @@ def find_order(
     best = evaluate_order(greedy_order(adj, log2_card, eliminate, "min_fill"), adj, log2_card, "min_fill")
     if time_budget is None and restarts is None:
         spent = time.perf_counter() - t_start
-        if best.log2_max_table <= max_table_log2 and 2.0 ** best.log2_work / _RATE < max(spent, 5e-4):  # the contraction costs less than planning did
+        if best.log2_max_table <= max_table_log2 and predicted_seconds(best) < max(3.0 * spent, 5e-4):  # the contraction costs about what planning did
             return best
     # the other heuristics while the planning spent stays under half the predicted contraction
     # (all of them when a budget is given or the best order found is still too wide)
     t_greedy = time.perf_counter() - t0
 
-    def worth_it(cost: float, rate: float = _RATE) -> bool:
+    def worth_it(cost: float) -> bool:
         if time_budget is not None or restarts is not None or best.log2_max_table > max_table_log2:
             return True
-        return time.perf_counter() - t_start + cost < 0.5 * min(2.0, 2.0 ** best.log2_work / rate)
+        return time.perf_counter() - t_start + cost < 0.5 * min(2.0, predicted_seconds(best))
 
     tries = 1
     # frontier sweeps win on large lattices; on a few dozen variables the greedy ones are as good
@@ -240,9 +256,8 @@ def find_order(
     extra = (["frontier"] if not small else []) + (
         ([] if small else ["min_degree"]) if uniform else (["min_weight"] if small else ["min_degree", "min_weight", "weighted_min_fill"]))
     for crit in extra:
-        # weighted min-fill's score is quadratic in the degree, and it pays off on large tables,
-        # which contract at BLAS speed (about 1e9 entries a second) rather than at _RATE
-        if not (worth_it(6.0 * t_greedy, 1e9) if crit == "weighted_min_fill" else worth_it(t_greedy)):
+        # weighted min-fill's score is quadratic in the degree: about six min-fill passes
+        if not worth_it(6.0 * t_greedy if crit == "weighted_min_fill" else t_greedy):
             continue
         if crit == "frontier":
             cands = [evaluate_order(o, adj, log2_card, name) for name, o in frontier_orders(n, edges, eliminate).items()]
@@ -251,8 +266,9 @@ def find_order(
             tries += 1
         best = min([best, *cands], key=EliminationOrder.key)
     one_try = (time.perf_counter() - t0) / tries
-    if time_budget is None:  # about 5% of the predicted contraction; up to 10 s when it will be sliced
-        time_budget = min(10.0 if best.log2_max_table > max_table_log2 else 2.0, 0.05 * (2.0 ** best.log2_work) / 2e8)
+    if time_budget is None:  # about 10% of the predicted contraction; up to 10 s when it will be sliced
+        time_budget = (min(10.0, 0.05 * 2.0 ** best.log2_work / 2e8) if best.log2_max_table > max_table_log2
+                       else min(2.0, 0.1 * predicted_seconds(best)))
     rng = random.Random(seed)
     start, tries = time.perf_counter(), 0
     while (restarts is not None and tries < restarts) or (

@@ -7,6 +7,7 @@ one plan serves every evidence assignment to the same variables.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -122,6 +123,150 @@ def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope:
     if last != tuple(out_scope):
         program.append((k, -1, tuple(out_scope), einsum_equation([last], tuple(out_scope))))
     return tuple(program)
+
+
+def tree_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tuple[int, ...]) -> tuple:
+    """A contraction tree over every operand at once, in :func:`pairwise_program`'s format.
+
+    Variables held by one operand only (and not kept) are summed in it first; then, greedily, the
+    two operands that share a variable and whose product, once summed, frees the most memory
+    (the smallest size(result) - size(a) - size(b)) are joined, a variable being summed as soon
+    as no other operand or the output needs it; parts that share nothing are joined last, smallest
+    first. Unlike elimination, no table over a variable's whole neighbourhood is ever formed,
+    which pays off where a variable has many large neighbours.
+
+    >>> [p[:3] for p in tree_program([(0, 1), (1, 2), (2,)], [2, 2, 2], (0,))]
+    [(0, 1, (0, 2)), (2, 3, (0,))]
+    """
+    if not scopes:
+        return ()
+    allv = sorted({v for sc in scopes for v in sc} | set(out_scope))
+    loc = {v: b for b, v in enumerate(allv)}
+    card = [cards[v] for v in allv]
+    sizes: dict[int, int] = {}
+
+    def size(m: int) -> int:
+        got = sizes.get(m)
+        if got is None:
+            got, x = 1, m
+            while x:
+                low = x & -x
+                got *= card[low.bit_length() - 1]
+                x ^= low
+            sizes[m] = got
+        return got
+
+    def mask_of(sc: Sequence[int]) -> int:
+        m = 0
+        for v in sc:
+            m |= 1 << loc[v]
+        return m
+
+    ops = {i: tuple(sc) for i, sc in enumerate(scopes)}
+    masks = {i: mask_of(sc) for i, sc in enumerate(scopes)}
+    out_mask = mask_of(out_scope)
+    holders: list[set[int]] = [set() for _ in allv]  # the live operands holding each variable
+    for i, m in masks.items():
+        x = m
+        while x:
+            low = x & -x
+            holders[low.bit_length() - 1].add(i)
+            x ^= low
+
+    def result(i: int, j: int) -> int:
+        """The scope (a mask) of operand i times operand j (j < 0: i alone), summed where it may be."""
+        mi, mj = masks[i], masks[j] if j >= 0 else 0
+        kept, x = out_mask & (mi | mj), (mi | mj) & ~out_mask
+        while x:
+            low = x & -x
+            b = low.bit_length() - 1
+            if len(holders[b]) > ((mi >> b) & 1) + ((mj >> b) & 1):
+                kept |= low
+            x ^= low
+        return kept
+
+    program: list = []
+    nxt = len(scopes)
+
+    def merge(i: int, j: int, r: int) -> int:
+        nonlocal nxt
+        sc = tuple(allv[b] for b in range(len(allv)) if (r >> b) & 1)
+        program.append((i, j, sc, einsum_equation([ops[i]] + ([ops[j]] if j >= 0 else []), sc)))
+        for k in (i, j):
+            if k >= 0:
+                x = masks[k]
+                while x:
+                    low = x & -x
+                    holders[low.bit_length() - 1].discard(k)
+                    x ^= low
+                del ops[k], masks[k]
+        k, nxt = nxt, nxt + 1
+        ops[k], masks[k] = sc, r
+        x = r
+        while x:
+            low = x & -x
+            holders[low.bit_length() - 1].add(k)
+            x ^= low
+        return k
+
+    heap: list[tuple[int, int, int]] = []
+
+    def push_partners(i: int) -> None:
+        partners: set[int] = set()
+        x = masks[i]
+        while x:
+            low = x & -x
+            partners |= holders[low.bit_length() - 1]
+            x ^= low
+        partners.discard(i)
+        si = size(masks[i])
+        for j in partners:
+            heapq.heappush(heap, (size(result(i, j)) - si - size(masks[j]), min(i, j), max(i, j)))
+
+    for i in list(ops):  # sums inside one operand first
+        r = result(i, -1)
+        if r != masks[i]:
+            merge(i, -1, r)
+    for i in sorted(ops):
+        push_partners(i)
+    while heap:
+        c, i, j = heapq.heappop(heap)
+        if i not in ops or j not in ops:
+            continue
+        r = result(i, j)
+        c_now = size(r) - size(masks[i]) - size(masks[j])
+        if c_now != c:  # another join changed what this one may sum: re-queue at its cost now
+            heapq.heappush(heap, (c_now, i, j))
+            continue
+        push_partners(merge(i, j, r))
+    while len(ops) > 1:  # parts that share no variable: outer products, smallest first
+        a, b = sorted(sorted(ops, key=lambda k: (size(masks[k]), k))[:2])
+        merge(a, b, result(a, b))
+    (k, last), = ops.items()
+    if last != tuple(out_scope):
+        program.append((k, -1, tuple(out_scope), einsum_equation([last], tuple(out_scope))))
+    return tuple(program)
+
+
+_OUT_SECONDS = 3.3e-9  # per entry a pairwise product writes (measured on the bnlearn networks, one core)
+_PRODUCT_SECONDS = 1e-10  # per entry of a product's joint index space (batched matmul speed)
+_EINSUM_SECONDS = 5e-6  # the fixed cost of one einsum call
+
+
+def program_seconds(scopes: Sequence[tuple[int, ...]], program: tuple, cards: Sequence[int]) -> float:
+    """A rough time for running a pairwise program on one CPU core. What it writes dominates
+    (about 3 ns an entry); the products themselves run at matmul speed.
+
+    >>> program_seconds([(0, 1), (1, 2)], tree_program([(0, 1), (1, 2)], [2, 2, 2], (0, 2)), [2, 2, 2]) < 1e-4
+    True
+    """
+    ops = list(scopes)
+    t = 0.0
+    for i, j, sc, _ in program:
+        joint = set(ops[i]) | (set(ops[j]) if j >= 0 else set())
+        t += _EINSUM_SECONDS + _OUT_SECONDS * math.prod(cards[v] for v in sc) + _PRODUCT_SECONDS * math.prod(cards[v] for v in joint)
+        ops.append(sc)
+    return t
 
 
 def einsum_equation(scopes: list[tuple[int, ...]], out_scope: tuple[int, ...]) -> str:
@@ -304,14 +449,53 @@ def build_plan(
         steps.append(Step(v, mode, ins, out, out_scope, prog))
     finals = tuple(s for s in sorted(alive) if slot_scopes[s])  # scalar sources go to consts
     scalars = tuple(s for s in sorted(alive) if not slot_scopes[s] and s >= len(sources))  # multiplied in log space
+    final_pairs = pairwise_program([slot_scopes[s] for s in finals], cards, tuple(keep),
+                                   exhaustive_up_to=3 if not order else 8) if len(finals) > 1 else ()  # one contraction: small tables
+    if not max_vars and steps and heuristic is None:
+        tree = _tree_plan(steps, slot_scopes, finals, final_pairs, len(sources) + len(extra), cards, tuple(keep),
+                          max_table_log2)
+        if tree is not None:
+            finals, final_pairs, scalars = tree
+            steps, slot_scopes = [], slot_scopes[: len(sources) + len(extra)]
+            full = replace(full, heuristic=full.heuristic + ", contraction tree")
     return Plan(
         frozenset(evidence), tuple(sources), extra, tuple(steps), finals, tuple(keep), tuple(slot_scopes), full, len(slot_scopes),
         einsum_equation([slot_scopes[s] for s in finals], tuple(keep)) if len(finals) == 1 else "",
-        None if factors is None else _rows_by_group(sources),
-        pairwise_program([slot_scopes[s] for s in finals], cards, tuple(keep),
-                         exhaustive_up_to=3 if not order else 8) if len(finals) > 1 else (),  # one contraction: small tables
-        scalars,
+        None if factors is None else _rows_by_group(sources), final_pairs, scalars,
     )
+
+
+_TREE_WORTH_SECONDS = 1e-3  # an elimination predicted to run longer than this is compared with a contraction tree
+
+
+def _tree_plan(steps: list[Step], slot_scopes: list[tuple[int, ...]], finals: tuple[int, ...], final_pairs: tuple,
+               num_initial: int, cards: list[int], keep: tuple[int, ...], max_table_log2: float) -> tuple | None:
+    """(final inputs, final program, scalars) of a contraction tree over the initial slots when it
+    is predicted to run faster than the elimination ``steps``, else None. Both are costed by
+    :func:`program_seconds`: elimination orders minimise clique sizes, and a variable with many
+    large neighbours makes a clique far larger than any table a tree needs. Every table the tree
+    writes must fit ``max_table_log2`` too."""
+    ve = sum(program_seconds([slot_scopes[i] for i in st.inputs], st.pairs, cards) for st in steps)
+    ve += program_seconds([slot_scopes[i] for i in finals], final_pairs, cards)
+    if ve < _TREE_WORTH_SECONDS:
+        return None
+    initial = tuple(i for i in range(num_initial) if slot_scopes[i])
+    if not initial:
+        return None
+    scopes = [slot_scopes[i] for i in initial]
+    try:
+        program = tree_program(scopes, cards, keep)
+    except InferenceError:  # a product over more variables than one einsum can index
+        return None
+    if program_seconds(scopes, program, cards) >= 0.8 * ve:
+        return None
+    if any(sum(math.log2(cards[v]) for v in sc) > max_table_log2 for _, _, sc, _ in program):
+        return None
+    if len(initial) == 1 and not program:
+        return initial, (), ()
+    if not program:
+        return None
+    return initial, program, ()
 
 
 def _sliced(whole: tuple, full: EliminationOrder, free: Sequence[int], sub_edges: np.ndarray,

@@ -33,6 +33,8 @@ class _Fingerprint:
     def __init__(self, tensors: list[torch.Tensor]) -> None:
         self.tensors = list(tensors)
         self.weights: dict[object, torch.Tensor] = {}
+        self._ptrs: tuple | None = None
+        self._views: list[tuple[object, list[torch.Tensor]]] = []
 
     def _dot(self, key: object, flat: torch.Tensor) -> torch.Tensor:
         bits = flat.view({8: torch.int64, 4: torch.int32, 2: torch.int16, 1: torch.int8}[flat.element_size()])
@@ -47,18 +49,30 @@ class _Fingerprint:
             return torch.dot(bits, w)
         return (bits * w).sum()  # integer dot products exist on CPU only
 
-    def __call__(self) -> tuple:
-        ptrs = tuple((t.data_ptr(), t.numel(), t.dtype, t.device) for t in self.tensors)
-        sums, small = [], {}
+    def _layout(self) -> list[tuple[object, list[torch.Tensor]]]:
+        """(weight key, flat views to hash together): one entry per large tensor, one per dtype and
+        device for the small ones. Views alias the tensors' storage, so they see in-place writes
+        (a non-contiguous tensor is kept as it is and flattened, a copy, at every call)."""
+        small: dict[object, list[torch.Tensor]] = {}
+        out: list[tuple[object, list[torch.Tensor]]] = []
         for k, t in enumerate(self.tensors):
             if t.numel() == 0:
                 continue
+            flat = t.detach().view(-1) if t.is_contiguous() else t.detach()
             if t.numel() < self._SMALL:
-                small.setdefault((t.dtype, t.device), []).append(t.detach().reshape(-1))
+                small.setdefault((t.dtype, t.device), []).append(flat)
             else:
-                sums.append(self._dot(k, t.detach().reshape(-1)))
-        for key, ts in small.items():
-            sums.append(self._dot(key, torch.cat(ts) if len(ts) > 1 else ts[0]))
+                out.append((k, [flat]))
+        return out + list(small.items())
+
+    def __call__(self) -> tuple:
+        ptrs = tuple((t.data_ptr(), t.numel(), t.dtype, t.device, t.is_contiguous()) for t in self.tensors)
+        if ptrs != self._ptrs:  # new storage (or the first call): new views
+            self._ptrs, self._views = ptrs, self._layout()
+        sums = []
+        for key, views in self._views:
+            flat = [v if v.dim() == 1 else v.reshape(-1) for v in views]
+            sums.append(self._dot(key, torch.cat(flat) if len(flat) > 1 else flat[0]))
         return (ptrs, tuple(torch.stack(sums).tolist()) if sums else ())
 
 
@@ -327,7 +341,7 @@ class Exact:
         with torch.no_grad():
             if plan.slicing is None:
                 res = run_plan(plan, model, self.relevant_evidence(plan, evidence), detach=True, tables=cached.tables)
-                _raise_if_impossible(torch.logsumexp(res.log_table.reshape(-1), 0), evidence, model)
+                _raise_if_impossible(res.log_total(), evidence, model)
                 return res.table / res.table.sum()
             acc = None  # log of the joint summed over slices
             for ev in self.slices(plan, evidence):

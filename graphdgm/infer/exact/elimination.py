@@ -16,13 +16,24 @@ from graphdgm.infer.exact.plan import Plan, Step
 
 @dataclass
 class EliminationResult:
-    """``log_table`` over ``plan.keep`` (a scalar log Z when keep is empty); ``table`` is the same
-    table in linear space up to a constant (for normalising); ``argmax`` has, for every max step,
-    the maximising state of its variable as a function of the step's output scope."""
+    """``table`` over ``plan.keep`` in linear space, times ``exp(log_const)`` (a scalar); its log,
+    ``log_table``, is formed only when asked (a scalar log Z when keep is empty). ``argmax`` has,
+    for every max step, the maximising state of its variable as a function of the step's output scope."""
 
-    log_table: torch.Tensor
     table: torch.Tensor
+    log_const: torch.Tensor
     argmax: dict[int, tuple[torch.Tensor, tuple[int, ...]]]
+    _log: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def log_table(self) -> torch.Tensor:
+        if self._log is None:
+            self._log = torch.log(self.table) + self.log_const
+        return self._log
+
+    def log_total(self) -> torch.Tensor:
+        """log of the table's sum (log Z given the evidence), without forming the log table."""
+        return torch.log(self.table.sum()) + self.log_const
 
 
 @dataclass
@@ -185,7 +196,7 @@ def run_plan(
     base = len(plan.sources)
     for j, (v,) in enumerate(plan.extra):
         k = int(model.cards[v])
-        if indicators is not None and j < len(plan.extra) - len(plan.keep):
+        if indicators is not None and j < plan.num_indicators:
             slots[base + j] = indicators[v, :k]
         else:
             slots[base + j] = torch.ones(k, dtype=dtype, device=device)
@@ -225,7 +236,8 @@ def run_plan(
             ops.append(out)
         table = ops[-1]
     elif plan.final_inputs:
-        table = torch.einsum(plan.final_equation, *[slots[i] for i in plan.final_inputs])
+        lhs, rhs = plan.final_equation.split("->")
+        table = slots[plan.final_inputs[0]] if lhs == rhs else torch.einsum(plan.final_equation, *[slots[i] for i in plan.final_inputs])
     else:
         table = torch.ones((), dtype=dtype, device=device)
     if not rescale and (step_max or plan.final_pairs):
@@ -234,7 +246,7 @@ def run_plan(
         if not bool(((ms >= 1e-200) & (ms <= 1e200)).all()):  # an intermediate left the safe range
             return run_plan(plan, model, evidence, indicators=indicators, detach=detach, tables=tables, rescale=True)
     const = torch.stack([c.reshape(()) for c in consts]).sum()
-    return EliminationResult(torch.log(table) + const, table, argmax)
+    return EliminationResult(table, const, argmax)
 
 
 def decode_argmax(plan: Plan, result: EliminationResult, n: int, evidence: dict[int, int], device: torch.device) -> torch.Tensor:

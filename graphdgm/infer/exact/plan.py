@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 from graphdgm.infer.exact.order import (
-    EliminationOrder, adjacency, evaluate_order, find_order, greedy_order, residual_adjacency,
+    EliminationOrder, adjacency, evaluate_order, find_order, greedy_order, predicted_seconds, residual_adjacency,
 )
 from graphdgm.infer.exact.slicing import Slicing, choose_slices
 
@@ -125,7 +125,35 @@ def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope:
     return tuple(program)
 
 
-def tree_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tuple[int, ...]) -> tuple:
+def chain_program(scopes: list[tuple[int, ...]], out_scope: tuple[int, ...]) -> tuple:
+    """Operands multiplied left to right, each variable summed once no later operand or the output
+    needs it, in :func:`pairwise_program`'s format: for small problems (every table within the
+    free space of a few thousand states), where choosing the pairs would cost more than it saves.
+
+    >>> [p[:3] for p in chain_program([(0, 1), (1, 2), (2,)], (0,))]
+    [(0, 1, (0, 2)), (3, 2, (0,))]
+    """
+    if len(scopes) < 2:
+        return pairwise_program(list(scopes), [], out_scope) if scopes else ()
+    last_use: dict[int, int] = {}
+    for k, sc in enumerate(scopes):
+        for v in sc:
+            last_use[v] = k
+    keep = set(out_scope)
+    program, cur, cur_id = [], tuple(scopes[0]), 0
+    for k in range(1, len(scopes)):
+        nxt = scopes[k]
+        union = list(dict.fromkeys(cur + tuple(nxt)))
+        sc = tuple(v for v in union if v in keep or last_use[v] > k)
+        if k == len(scopes) - 1:
+            sc = tuple(out_scope)
+        program.append((cur_id, k, sc, einsum_equation([cur, tuple(nxt)], sc)))
+        cur, cur_id = sc, len(scopes) + len(program) - 1
+    return tuple(program)
+
+
+def tree_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tuple[int, ...], *,
+                 equations: bool = True) -> tuple:
     """A contraction tree over every operand at once, in :func:`pairwise_program`'s format.
 
     Variables held by one operand only (and not kept) are summed in it first; then, greedily, the
@@ -133,7 +161,8 @@ def tree_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tup
     (the smallest size(result) - size(a) - size(b)) are joined, a variable being summed as soon
     as no other operand or the output needs it; parts that share nothing are joined last, smallest
     first. Unlike elimination, no table over a variable's whole neighbourhood is ever formed,
-    which pays off where a variable has many large neighbours.
+    which pays off where a variable has many large neighbours. With ``equations=False`` the
+    einsum equations are left empty (for costing a tree before it is taken).
 
     >>> [p[:3] for p in tree_program([(0, 1), (1, 2), (2,)], [2, 2, 2], (0,))]
     [(0, 1, (0, 2)), (2, 3, (0,))]
@@ -172,18 +201,23 @@ def tree_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tup
             low = x & -x
             holders[low.bit_length() - 1].add(i)
             x ^= low
+    two = three = 0  # variables held by at least two / three live operands
 
-    def result(i: int, j: int) -> int:
-        """The scope (a mask) of operand i times operand j (j < 0: i alone), summed where it may be."""
-        mi, mj = masks[i], masks[j] if j >= 0 else 0
-        kept, x = out_mask & (mi | mj), (mi | mj) & ~out_mask
+    def recount(m: int) -> None:
+        nonlocal two, three
+        x = m
         while x:
             low = x & -x
-            b = low.bit_length() - 1
-            if len(holders[b]) > ((mi >> b) & 1) + ((mj >> b) & 1):
-                kept |= low
+            c = len(holders[low.bit_length() - 1])
+            two = two | low if c >= 2 else two & ~low
+            three = three | low if c >= 3 else three & ~low
             x ^= low
-        return kept
+
+    recount((1 << len(allv)) - 1)
+
+    def result(mi: int, mj: int) -> int:
+        """The scope mask of a product, summed where no other operand or the output needs a variable."""
+        return ((mi | mj) & out_mask) | ((mi ^ mj) & two) | (mi & mj & three)
 
     program: list = []
     nxt = len(scopes)
@@ -191,10 +225,12 @@ def tree_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tup
     def merge(i: int, j: int, r: int) -> int:
         nonlocal nxt
         sc = tuple(allv[b] for b in range(len(allv)) if (r >> b) & 1)
-        program.append((i, j, sc, einsum_equation([ops[i]] + ([ops[j]] if j >= 0 else []), sc)))
+        program.append((i, j, sc, einsum_equation([ops[i]] + ([ops[j]] if j >= 0 else []), sc) if equations else ""))
+        touched = r
         for k in (i, j):
             if k >= 0:
                 x = masks[k]
+                touched |= x
                 while x:
                     low = x & -x
                     holders[low.bit_length() - 1].discard(k)
@@ -207,24 +243,27 @@ def tree_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tup
             low = x & -x
             holders[low.bit_length() - 1].add(k)
             x ^= low
+        recount(touched)
         return k
 
     heap: list[tuple[int, int, int]] = []
 
     def push_partners(i: int) -> None:
         partners: set[int] = set()
-        x = masks[i]
+        mi = masks[i]
+        x = mi & two
         while x:
             low = x & -x
             partners |= holders[low.bit_length() - 1]
             x ^= low
         partners.discard(i)
-        si = size(masks[i])
+        si = size(mi)
         for j in partners:
-            heapq.heappush(heap, (size(result(i, j)) - si - size(masks[j]), min(i, j), max(i, j)))
+            mj = masks[j]
+            heapq.heappush(heap, (size(result(mi, mj)) - si - size(mj), min(i, j), max(i, j)))
 
     for i in list(ops):  # sums inside one operand first
-        r = result(i, -1)
+        r = result(masks[i], 0)
         if r != masks[i]:
             merge(i, -1, r)
     for i in sorted(ops):
@@ -233,18 +272,19 @@ def tree_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tup
         c, i, j = heapq.heappop(heap)
         if i not in ops or j not in ops:
             continue
-        r = result(i, j)
-        c_now = size(r) - size(masks[i]) - size(masks[j])
+        mi, mj = masks[i], masks[j]
+        r = result(mi, mj)
+        c_now = size(r) - size(mi) - size(mj)
         if c_now != c:  # another join changed what this one may sum: re-queue at its cost now
             heapq.heappush(heap, (c_now, i, j))
             continue
         push_partners(merge(i, j, r))
     while len(ops) > 1:  # parts that share no variable: outer products, smallest first
         a, b = sorted(sorted(ops, key=lambda k: (size(masks[k]), k))[:2])
-        merge(a, b, result(a, b))
+        merge(a, b, result(masks[a], masks[b]))
     (k, last), = ops.items()
     if last != tuple(out_scope):
-        program.append((k, -1, tuple(out_scope), einsum_equation([last], tuple(out_scope))))
+        program.append((k, -1, tuple(out_scope), einsum_equation([last], tuple(out_scope)) if equations else ""))
     return tuple(program)
 
 
@@ -341,6 +381,7 @@ class Plan:
     final_pairs: tuple = ()  # the final product as a pairwise program (see pairwise_program)
     final_scalars: tuple[int, ...] = ()  # slots holding scalars (finished parts): their logs are summed
     slicing: Slicing | None = None  # variables conditioned on (in evidence_vars) so that every table fits
+    num_indicators: int = 0  # the first slots of ``extra`` are indicators; the rest unit factors of kept variables
 
 
 def build_plan(
@@ -418,7 +459,9 @@ def build_plan(
         observed = tuple(v if v in evidence else None for v in scope)
         sources.append(FactorSource(g, i, observed, tuple(v for v in scope if v not in evidence)))
         slot_scopes.append(sources[-1].scope)
-    extra = tuple((v,) for v in indicators) + tuple((v,) for v in keep)  # unit factors: keep vars always appear
+    in_sources = {v for src in sources for v in src.scope}
+    # unit factors: an indicator per variable asked; a kept variable no factor holds still appears
+    extra = tuple((v,) for v in indicators) + tuple((v,) for v in keep if v not in in_sources)
     slot_scopes.extend(extra)
     live: dict[int, set[int]] = {}
     for s, scope in enumerate(slot_scopes):
@@ -426,22 +469,34 @@ def build_plan(
             live.setdefault(v, set()).add(s)
     alive = set(range(len(slot_scopes)))
     steps = []
+    deferred: set[int] = set()  # summed variables whose axis a slot keeps until its next product sums it
     for v in order:
         ins = tuple(sorted(live.get(v, ())))
-        out_scope = tuple(sorted({u for s in ins for u in slot_scopes[s]} - {v}))
+        if len(ins) == 1 and not max_set:
+            # one table holds v: rather than an einsum of its own, the table's next product sums v
+            live.pop(v, None)
+            deferred.add(v)
+            continue
+        out_scope = tuple(sorted({u for s in ins for u in slot_scopes[s]} - {v} - deferred))
         out = len(slot_scopes)
         slot_scopes.append(out_scope)
         for s in ins:
             alive.discard(s)
             for u in slot_scopes[s]:
-                live[u].discard(s)
+                if u not in deferred:
+                    live[u].discard(s)
         for u in out_scope:
             live.setdefault(u, set()).add(out)
         live.pop(v, None)
         alive.add(out)
         mode = "max" if v in max_set else "sum"
         try:
-            prog = pairwise_program([slot_scopes[s] for s in ins], cards, out_scope) if mode == "sum" else ()
+            if mode != "sum":
+                prog = ()
+            elif math.prod(cards[u] for u in {w for s in ins for w in slot_scopes[s]}) <= 4096:  # a small clique: any pairing is as good
+                prog = chain_program([slot_scopes[s] for s in ins], out_scope)
+            else:
+                prog = pairwise_program([slot_scopes[s] for s in ins], cards, out_scope)
         except InferenceError as e:
             raise InferenceError(
                 f"{e}: the elimination order found ({full.heuristic}) has induced width {full.width}. Use an "
@@ -449,9 +504,13 @@ def build_plan(
         steps.append(Step(v, mode, ins, out, out_scope, prog))
     finals = tuple(s for s in sorted(alive) if slot_scopes[s])  # scalar sources go to consts
     scalars = tuple(s for s in sorted(alive) if not slot_scopes[s] and s >= len(sources))  # multiplied in log space
-    final_pairs = pairwise_program([slot_scopes[s] for s in finals], cards, tuple(keep),
-                                   exhaustive_up_to=3 if not order else 8) if len(finals) > 1 else ()  # one contraction: small tables
-    if not max_vars and steps and heuristic is None:
+    if len(finals) <= 1:
+        final_pairs = ()
+    elif not order:  # one contraction of small tables: left to right
+        final_pairs = chain_program([slot_scopes[s] for s in finals], tuple(keep))
+    else:
+        final_pairs = pairwise_program([slot_scopes[s] for s in finals], cards, tuple(keep))
+    if not max_vars and steps and heuristic is None and predicted_seconds(full) > 0.5 * _TREE_WORTH_SECONDS:
         tree = _tree_plan(steps, slot_scopes, finals, final_pairs, len(sources) + len(extra), cards, tuple(keep),
                           max_table_log2)
         if tree is not None:
@@ -461,11 +520,11 @@ def build_plan(
     return Plan(
         frozenset(evidence), tuple(sources), extra, tuple(steps), finals, tuple(keep), tuple(slot_scopes), full, len(slot_scopes),
         einsum_equation([slot_scopes[s] for s in finals], tuple(keep)) if len(finals) == 1 else "",
-        None if factors is None else _rows_by_group(sources), final_pairs, scalars,
+        None if factors is None else _rows_by_group(sources), final_pairs, scalars, None, len(indicators),
     )
 
 
-_TREE_WORTH_SECONDS = 1e-3  # an elimination predicted to run longer than this is compared with a contraction tree
+_TREE_WORTH_SECONDS = 2.5e-3  # an elimination predicted to run longer than this is compared with a contraction tree (which costs up to a millisecond to plan)
 
 
 def _tree_plan(steps: list[Step], slot_scopes: list[tuple[int, ...]], finals: tuple[int, ...], final_pairs: tuple,
@@ -483,13 +542,14 @@ def _tree_plan(steps: list[Step], slot_scopes: list[tuple[int, ...]], finals: tu
     if not initial:
         return None
     scopes = [slot_scopes[i] for i in initial]
-    try:
-        program = tree_program(scopes, cards, keep)
-    except InferenceError:  # a product over more variables than one einsum can index
-        return None
+    program = tree_program(scopes, cards, keep, equations=False)
     if program_seconds(scopes, program, cards) >= 0.8 * ve:
         return None
     if any(sum(math.log2(cards[v]) for v in sc) > max_table_log2 for _, _, sc, _ in program):
+        return None
+    try:
+        program = tree_program(scopes, cards, keep)  # the same tree, now with its equations
+    except InferenceError:  # a product over more variables than one einsum can index
         return None
     if len(initial) == 1 and not program:
         return initial, (), ()

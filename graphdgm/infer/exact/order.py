@@ -202,11 +202,11 @@ def find_order(
 
     Planning cost follows the problem the order is for: the graph is first compacted to the
     variables that are eliminated or touch them. Without ``time_budget``, one min-fill pass is
-    taken as it is when the contraction it predicts is cheap (within a few times the planning
-    spent); otherwise the other heuristics, frontier orders and restarts follow, the restarts
-    getting time in proportion to the predicted work (about 5% of it, at most 2 s, or 10 s when
-    even the best order needs a table above ``max_table_log2``, so that the plan will be sliced and
-    every slice repeats the work). Such an order is never taken without the full search.
+    taken as it is when the contraction it predicts (:func:`predicted_seconds`) is cheap (within
+    a few times the planning spent); otherwise the other heuristics, frontier orders and restarts
+    follow, the restarts getting 10% of the predicted run (at most 2 s; up to 10 s when even the
+    best order needs a table above ``max_table_log2``, so that the plan will be sliced and every
+    slice repeats the work). Such an order is never taken without the full search.
     ``heuristic`` (one of :data:`HEURISTICS`) takes that one order instead of searching, to
     compare orders or to check an answer with a second one.
 

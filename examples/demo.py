@@ -166,29 +166,33 @@ def main() -> None:
 
     # ------------------------------------------------------------ RBM and DBN
     section(lines, "A restricted Boltzmann machine and a deep belief network")
-    rbm_spec = gd.RBM((28, 28), 100)
-    say(lines, repr(rbm_spec) + "  (two blocks and one dense edge, not 78,400 edges)")
-    files.append(gd.viz.save(gd.viz.draw(rbm_spec), out / "rbm_layers.svg"))
-    files.append(gd.viz.save(gd.viz.draw(gd.DBN([784, 500, 2000])), out / "dbn_layers.svg"))
     from graphdgm.data import find_binarized_mnist, load_binarized_mnist
 
     here = Path(__file__).resolve().parents[1]
-    path = find_binarized_mnist(os.environ.get("GRAPHDGM_DATA") or here.parent / "shared" / "data")
-    if path is not None:
+    path = find_binarized_mnist(os.environ.get("GRAPHDGM_DATA") or here.parent / "shared" / "data") or find_binarized_mnist()
+    if path is not None:  # the shared copy, $GRAPHDGM_DATA or the cache (gd.data.download_binarized_mnist fills it)
+        shape = (28, 28)
         x_train = load_binarized_mnist("train", path, limit=10000)
         x_test = load_binarized_mnist("test", path)[::10]  # 1,000 images of every digit (the split is ordered by digit)
         where = f"binarized MNIST from {path} (10,000 training images)"
-    else:  # no data here: random bars and stripes on 28x28
-        g = torch.Generator().manual_seed(0)
-        lines_ = torch.rand(11000, 28, generator=g) < 0.3
-        vertical = torch.rand(11000, 1, 1, generator=g) < 0.5
-        img = torch.where(vertical, lines_[:, None, :].expand(-1, 28, 28), lines_[:, :, None].expand(-1, 28, 28)).float()
-        x_train, x_test = img[:10000].reshape(-1, 784), img[10000:].reshape(-1, 784)
-        where = "bars and stripes (binarized MNIST not found; set GRAPHDGM_DATA)"
+    else:  # no MNIST here: scikit-learn's handwritten digits, installed with graphdgm, 8 x 8 pixels
+        shape = (8, 8)
+        x_all, y_all = gd.data.load_digits_binary()
+        order = torch.randperm(len(x_all), generator=torch.Generator().manual_seed(0))
+        x_train, x_test = x_all[order[:1500]], x_all[order[1500:]]
+        where = ("scikit-learn's digits, binarized (1,500 training and 297 test images of 8 x 8 pixels; "
+                 "binarized MNIST not found: set GRAPHDGM_DATA or call gd.data.download_binarized_mnist())")
+    pixels = shape[0] * shape[1]
+    say(lines, f"data: {where}")
+    rbm_spec = gd.RBM(shape, 100)
+    say(lines, repr(rbm_spec) + f"  (two blocks and one dense edge, not {pixels * 100:,} edges)")
+    files.append(gd.viz.save(gd.viz.draw(rbm_spec), out / "rbm_layers.svg"))
+    files.append(gd.viz.save(gd.viz.draw(gd.DBN([pixels, 500, 2000])), out / "dbn_layers.svg"))
+    step = max(1, len(x_test) // 8)
     rbm = gd.compile(rbm_spec, dtype=torch.float32)
     t = time.perf_counter()
     hist = gd.fit(rbm, x_train, method="cd", epochs=10, lr=0.1, schedule="linear", validation=x_test, progress=False)
-    say(lines, f"CD-1 on {where}: 10 epochs in {time.perf_counter() - t:.1f} s; reconstruction error "
+    say(lines, f"CD-1 on {where.split(' (')[0]}: 10 epochs in {time.perf_counter() - t:.1f} s; reconstruction error "
                f"{hist['reconstruction_error'][0]:.1f} -> {hist['reconstruction_error'][-1]:.1f}, pseudo-log-likelihood "
                f"{hist['pseudo_log_likelihood'][-1]:.1f}")
     t = time.perf_counter()
@@ -201,16 +205,16 @@ def main() -> None:
                f"{gd.log_partition(small).detach().item():.4f}")
     with torch.no_grad():
         v = rbm.sample(64, steps=500)
-        files.append(gd.viz.save_image_grid(rbm.visible_mean(rbm.sample_hidden(v)), out / "rbm_samples.png", ncols=8))
-        known = torch.zeros(784, dtype=torch.bool)
-        known[:392] = True
-        filled = rbm.inpaint(x_test[::125][:8], known, steps=200)
-        files.append(gd.viz.save_image_grid(torch.cat([x_test[::125][:8], filled]), out / "rbm_inpainting.png", ncols=8))
+        files.append(gd.viz.save_image_grid(rbm.visible_mean(rbm.sample_hidden(v)), out / "rbm_samples.png", shape=shape, ncols=8, scale=2 if pixels > 100 else 6))
+        known = torch.zeros(pixels, dtype=torch.bool)
+        known[: pixels // 2] = True
+        filled = rbm.inpaint(x_test[::step][:8], known, steps=200)
+        files.append(gd.viz.save_image_grid(torch.cat([x_test[::step][:8], filled]), out / "rbm_inpainting.png", shape=shape, ncols=8, scale=2 if pixels > 100 else 6))
     say(lines, "samples (500 Gibbs sweeps) and inpainting of the bottom halves written as PNG grids")
-    dbn = gd.compile(gd.DBN([784, 100, 50]), dtype=torch.float32)
+    dbn = gd.compile(gd.DBN([pixels, 100, 50]), dtype=torch.float32)
     gd.learn.fit_layerwise(dbn, x_train, epochs=5, lr=0.05, schedule="linear", progress=False)
     bound = gd.log_likelihood(dbn, x_test, backend="ais", betas=2000, base_data=x_train)
-    say(lines, f"DBN 784-100-50 trained greedily (5 epochs per layer): test log-likelihood >= {bound:.2f} nats (variational bound)")
+    say(lines, f"DBN {pixels}-100-50 trained greedily (5 epochs per layer): test log-likelihood >= {bound:.2f} nats (variational bound)")
 
     # ------------------------------------------------------------ directed models
     section(lines, "A Bayesian network and autoregressive models")
@@ -232,7 +236,24 @@ def main() -> None:
     gd.fit(refit, bn_model.sample(20000, seed=0), method="mle", pseudo_count=1.0)
     err = max(abs(refit.spec.cpds[v] - bn.cpds[v]).max() for v in bn.variables)
     say(lines, f"CPTs refitted from 20,000 ancestral samples (Dirichlet(1) smoothing): largest error {err:.3f}")
-    made_spec = gd.MADE((28, 28), hidden=[500], direct=True)
+    alarm = gd.data.bnlearn_network("alarm")  # a real network, read offline from pgmpy's copy of bnlearn
+    alarm_model = gd.compile(alarm)
+    ev = {"HRBP": "HIGH", "CO": "LOW", "BP": "LOW"}
+    t = time.perf_counter()
+    ours = gd.query(alarm_model, ["HYPOVOLEMIA", "LVFAILURE"], ev)
+    t_ours = time.perf_counter() - t
+    ve = VariableElimination(gd.io.to_pgmpy(alarm))
+    t = time.perf_counter()
+    theirs = ve.query(["HYPOVOLEMIA", "LVFAILURE"], evidence=ev, joint=False, show_progress=False)
+    t_theirs = time.perf_counter() - t
+    diff = max(abs(ours[v][lab] - float(theirs[v].values[theirs[v].state_names[v].index(lab)]))
+               for v in ("HYPOVOLEMIA", "LVFAILURE") for lab in ours[v].labels)
+    say(lines, f"bnlearn's alarm ({len(alarm.variables)} variables): P(HYPOVOLEMIA = TRUE | HRBP high, CO low, BP low) = "
+               f"{ours['HYPOVOLEMIA']['TRUE']:.4f}, P(LVFAILURE = TRUE | ...) = {ours['LVFAILURE']['TRUE']:.4f}; "
+               f"largest difference from pgmpy {diff:.1e} ({t_ours * 1e3:.1f} ms against pgmpy's {t_theirs * 1e3:.1f} ms, "
+               "a first query: planning included)")
+    files.append(gd.viz.save(gd.draw(alarm), out / "alarm_dag.svg"))
+    made_spec = gd.MADE(shape, hidden=[500 if pixels > 100 else 128], direct=True)
     files.append(gd.viz.save(gd.draw(gd.MADE(4, hidden=[6])), out / "made_masks.svg"))
     files.append(gd.viz.save(gd.draw(gd.PixelCNN((28, 28), channels=32, layers=5)), out / "pixelcnn_layers.svg"))
     made = gd.compile(made_spec)
@@ -241,10 +262,10 @@ def main() -> None:
     say(lines, f"{made_spec!r} on {where.split(' (')[0]}: 10 epochs of maximum likelihood in {time.perf_counter() - t:.1f} s; "
                f"test NLL {hist['valid_nll'][0]:.1f} -> {hist['valid_nll'][-1]:.1f} nats per image (exact: no AIS needed)")
     with torch.no_grad():
-        files.append(gd.viz.save_image_grid(made.sample(32, seed=0), out / "made_samples.png", ncols=8))
-        tops = x_test[::125][:8]
+        files.append(gd.viz.save_image_grid(made.sample(32, seed=0), out / "made_samples.png", shape=shape, ncols=8, scale=2 if pixels > 100 else 6))
+        tops = x_test[::step][:8]
         filled = made.inpaint(tops, known)  # top halves known: a prefix of the ordering, so exact in one pass
-        files.append(gd.viz.save_image_grid(torch.cat([tops, filled]), out / "made_inpainting.png", ncols=8))
+        files.append(gd.viz.save_image_grid(torch.cat([tops, filled]), out / "made_inpainting.png", shape=shape, ncols=8, scale=2 if pixels > 100 else 6))
     say(lines, "MADE samples and exact inpainting of the bottom halves written as PNG grids")
 
     # ------------------------------------------------- chains, HMMs and GANs
@@ -282,6 +303,18 @@ def main() -> None:
     lls = bw["log_likelihood"]
     say(lines, f"Baum-Welch on 300 sampled sequences: log-likelihood {lls[0]:.1f} -> {lls[-1]:.1f} in {len(lls)} "
                f"iterations, never decreasing: {all(b >= a - 1e-9 for a, b in zip(lls, lls[1:]))}")
+    years, flow = gd.data.nile_flow()  # a real series: the Nile's annual flow at Aswan, 1871-1970 (from statsmodels)
+    z = torch.as_tensor((flow - flow.mean()) / flow.std())[None, :, None]
+    nile = gd.compile(gd.HiddenMarkovModel(["high", "low"], [[0.95, 0.05], [0.05, 0.95]],
+                                           gd.GaussianEmission([1.0, -1.0], [1.0, 1.0]), initial=[0.5, 0.5], name="nile"))
+    bw = gd.fit(nile, z, method="baum_welch", iterations=50, progress=False)
+    path, _ = nile.viterbi(z)
+    states = path[0].tolist()
+    changes = [int(years[i]) for i in range(1, len(states)) if states[i] != states[i - 1]]
+    levels = nile.spec.emission.means.ravel() * flow.std() + flow.mean()
+    say(lines, f"a 2-state Gaussian HMM on the Nile's annual flow 1871-1970 (Baum-Welch, log-likelihood "
+               f"{bw['log_likelihood'][0]:.1f} -> {bw['log_likelihood'][-1]:.1f}): levels {levels[0]:.0f} and {levels[1]:.0f} "
+               f"(10^8 m^3); the Viterbi path changes state in {changes} (the series' known drop is at 1898-1899)")
     ring = gd.data.ring_of_gaussians(std=0.1)  # wider than the standard 0.02 ring, so 30 s of training suffice
     gan_spec = gd.GAN(2, latent=16, generator_hidden=[128] * 3, discriminator_hidden=[128] * 3, pack=2, name="ring_gan")
     files.append(gd.viz.save(gd.draw(gan_spec), out / "gan.svg"))

@@ -358,3 +358,19 @@ def test_near_underflow_the_recursions_use_log_space(dtype, gap) -> None:
     tol = 1e-9 if dtype == torch.float64 else 2e-3
     assert abs(float(model.log_prob(obs)) - expected) < tol
     assert abs(float(model.forward_backward(obs)[1]) - expected) < tol
+
+
+def test_fitting_leaves_the_callers_arrays_alone() -> None:
+    """Compiling copies the Gaussian emission's arrays: Baum-Welch writes its buffers in place, and
+    the spec's arrays may be the caller's own (found through the hmmlearn adapter)."""
+    means, stds = np.zeros((2, 1)), np.ones((2, 1))
+    spec = gd.HiddenMarkovModel(["a", "b"], [[0.9, 0.1], [0.2, 0.8]], gd.GaussianEmission(means, stds), initial=[0.5, 0.5])
+    model = gd.compile(spec)
+    y = torch.randn(4, 30, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64) + 3.0
+    gd.fit(model, y, method="baum_welch", iterations=5, progress=False)
+    assert np.array_equal(means, np.zeros((2, 1))) and np.array_equal(stds, np.ones((2, 1)))
+    assert float(model.emission_means.mean()) > 1.0  # the fit itself moved the means
+    fitted = model.spec.emission.means.copy()
+    with torch.no_grad():
+        model.emission_means.add_(1.0)
+    assert np.array_equal(model.spec.emission.means, fitted)  # the spec holds a copy, not a view of the buffer

@@ -52,8 +52,9 @@ class CompiledHMM(CompiledModel):
                 self.emission_models = nn.ModuleList([compile_spec(m, dtype=dtype) for m in spec.emission.specs])
                 self.capabilities = frozenset({"time_tied", "emission", "emission_module", "log_prob", "sample"})
             else:
-                self.register_buffer("emission_means", torch.from_numpy(spec.emission.means).to(dtype))  # (S, D)
-                self.register_buffer("emission_stds", torch.from_numpy(spec.emission.stds).to(dtype))  # (S, D)
+                # copies: fitting writes these in place, and the spec's arrays may be the caller's own
+                self.register_buffer("emission_means", torch.tensor(spec.emission.means, dtype=dtype))  # (S, D)
+                self.register_buffer("emission_stds", torch.tensor(spec.emission.stds, dtype=dtype))  # (S, D)
 
     @property
     def categorical(self) -> bool:
@@ -187,8 +188,8 @@ class CompiledHMM(CompiledModel):
         if self.categorical:
             self.spec.emission.table = self.log_emission.exp().cpu().double().numpy()
         elif not self.density:  # a density model's weights live in its module (model.state_dict())
-            self.spec.emission.means = self.emission_means.cpu().double().numpy()
-            self.spec.emission.stds = self.emission_stds.cpu().double().numpy()
+            self.spec.emission.means = self.emission_means.detach().cpu().double().numpy().copy()  # not a view of the buffer
+            self.spec.emission.stds = self.emission_stds.detach().cpu().double().numpy().copy()
 
     def extra_repr(self) -> str:
         e = (f"{self.log_emission.shape[1]} symbols" if self.categorical else

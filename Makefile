@@ -7,7 +7,7 @@ OUT    ?= out/demo
 # the fixed binarized MNIST beside the clone (tests that need it skip, saying why, when it is absent)
 export GRAPHDGM_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test install clean bench gpu
+.PHONY: demo test install clean bench gpu docs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench: install
 	$(PY) benchmarks/rbm_throughput.py
 	$(PY) benchmarks/hmm.py
 	$(PY) benchmarks/bnlearn_vs_pgmpy.py
+
+# the docs site (mkdocs.yml, pages in docs/site) into out/site; warnings are errors
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 # the GPU figures (CUDA when present, else the CPU): one table, also written to out/gpu_figures.md
 gpu: install

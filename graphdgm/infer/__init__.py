@@ -20,7 +20,7 @@ from graphdgm.infer.sample_quality import ModeCoverage, kernel_mmd, knn_precisio
 from graphdgm.infer.registry import (
     Backend, available_backends, check_capabilities, get_backend, register_backend, unregister_backend,
 )
-from graphdgm.infer.results import ContinuousMarginal, DiscreteMarginal, JointDistribution, MAPResult, Marginals
+from graphdgm.infer.results import ContinuousMarginal, DiscreteMarginal, JointDistribution, MAPResult, Marginals, Samples
 
 register_backend("exact", Exact)
 for _b in (Auto, Gibbs, Metropolis, Tempering, SwendsenWang, AIS, SimulatedAnnealing, NUTS, HMC, GaussianExact, BeliefPropagation, MeanField, SVI, GraphEnumeration, AutoregressiveEnumeration, AutoregressiveMH):
@@ -28,7 +28,7 @@ for _b in (Auto, Gibbs, Metropolis, Tempering, SwendsenWang, AIS, SimulatedAnnea
 register_backend("rbm_exact", GraphEnumeration)  # the name exact RBM enumeration had before it covered every graph
 
 __all__ = [
-    "Auto", "AutoregressiveEnumeration", "AutoregressiveIndependence", "AutoregressiveMH", "AIS", "Backend", "GraphEnumeration", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "SwendsenWang", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "available_backends",
+    "Auto", "AutoregressiveEnumeration", "AutoregressiveIndependence", "AutoregressiveMH", "AIS", "Backend", "GraphEnumeration", "BeliefPropagation", "MeanField", "SVI", "variational", "ContinuousMarginal", "DiscreteMarginal", "GaussianExact", "HMC", "NUTS", "Exact", "Gibbs", "Metropolis", "SimulatedAnnealing", "SwendsenWang", "Tempering", "mcmc", "JointDistribution", "MAPResult", "Marginals", "Samples", "available_backends",
     "ModeCoverage", "kernel_mmd", "knn_precision_recall", "mode_coverage", "check_capabilities", "get_backend", "log_likelihood", "log_partition", "inpaint", "map_query", "query", "sample", "register_backend", "unregister_backend",
     "ancestral", "chain_algebra", "forward_backward", "viterbi",
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from html import escape
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,8 @@ class History:
     >>> h = History(); h.append({"epoch": 1, "loss": 0.5}); h.append({"epoch": 2, "loss": 0.25})
     >>> h["loss"], len(h)
     ([0.5, 0.25], 2)
+    >>> h
+    History(2 epochs, last: epoch=2, loss=0.25)
     """
 
     def __init__(self, records: list[dict[str, Any]] | None = None) -> None:
@@ -67,6 +70,32 @@ class History:
         """Write the records as JSON, atomically (a kill mid-write leaves the previous file)."""
         atomic_write_text(path, json.dumps(plain_data(self.records), indent=1))
 
+    def columns(self) -> list[str]:
+        """The figures recorded, in first-seen order."""
+        return list(dict.fromkeys(k for r in self.records for k in r))
+
     def __repr__(self) -> str:
         tail = f", diverged in epoch {self.diverged['epoch']}" if self.diverged else ""
-        return f"History({len(self)} epochs, last={self.last}{tail})"
+        last = ", ".join(f"{k}={_short(v)}" for k, v in self.last.items())
+        return f"History({len(self)} epochs, last: {last}{tail})" if self.records else f"History(0 epochs{tail})"
+
+    def _repr_html_(self, rows: int = 5) -> str:
+        """A small table: the last ``rows`` records, with a line of text when training diverged."""
+        cols = self.columns()
+        head = "".join(f"<th>{escape(str(c))}</th>" for c in cols)
+        body = "".join("<tr>" + "".join(f"<td>{escape(_short(r.get(c, '')))}</td>" for c in cols) + "</tr>"
+                       for r in self.records[-rows:])
+        more = f" (last {rows} shown)" if len(self) > rows else ""
+        note = (f"<p><b>diverged in epoch {self.diverged['epoch']}</b>: parameters "
+                f"{escape(str(self.diverged.get('parameters')))} rolled back to epoch {self.diverged.get('restored_epoch')}</p>"
+                if self.diverged else "")
+        return (f"<div><b>History</b>: {len(self)} epochs{more}<table><thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table>{note}</div>")
+
+
+def _short(value: Any) -> str:
+    """A figure as a short string: floats to 4 significant digits, long things cut."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."

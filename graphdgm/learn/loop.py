@@ -16,6 +16,7 @@ import torch
 from graphdgm.errors import ConvergenceWarning, SpecError
 from graphdgm.learn.history import History, plain_data
 from graphdgm.runtime import make_generator, progress_bar, safe_torch_load, torch_save_atomic
+from graphdgm.runtime.progress import postfix
 from graphdgm.runtime.distributed import all_reduce_grads_, broadcast_, rank_and_world
 from graphdgm.spec.validate import positive_float, positive_int
 
@@ -207,12 +208,12 @@ def train(
         if monitor is not None:
             record.update(monitor(epoch + 1))
         history.append(record)
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix({k: round(v, 4) for k, v in record.items() if isinstance(v, float)})
+        bar.set_postfix(postfix(record), refresh=False)  # the epoch's figures, drawn at the bar's own pace
         if ckpt is not None and rank == 0 and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
             torch_save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                                "objective": objective.state_dict(), "shuffle": g.get_state(),
                                "history": plain_data(history.records), "epoch": epoch + 1}, ckpt)
         if any(cb(epoch + 1, record) is False for cb in callbacks):
             break
+    bar.close()  # a bar stopped early (a callback, divergence) is finished too, and stays on screen
     return history

@@ -9,3 +9,6 @@ from graphdgm.viz.images import image_grid, save_image_grid, save_png, scatter_i
 from graphdgm.viz.layers import draw_layers
 
 __all__ = ["VIEWS", "draw", "draw_layers", "image_grid", "save_image_grid", "save_png", "scatter_image", "find_renderer", "render", "save"]
+from graphdgm.viz.plots import plot_history, plot_inpainting, plot_marginals_grid, plot_samples  # noqa: E402
+
+__all__ += ["plot_history", "plot_inpainting", "plot_marginals_grid", "plot_samples"]

@@ -67,6 +67,59 @@ class CompiledModel(nn.Module):
 
     capabilities: frozenset[str] = frozenset()
 
+    def _repr_svg_(self) -> str | None:
+        """The drawing of the model's declaration (``gd.draw(model)``) as SVG, so that a notebook
+        shows it (system Graphviz or the bundled graphviz-pure); ``None`` when it cannot be drawn.
+
+        >>> import graphdgm as gd
+        >>> svg = gd.compile(gd.RBM(3, 2))._repr_svg_()
+        >>> svg is None or "<svg" in svg
+        True
+        """
+        from graphdgm.viz.notebook import notebook_svg
+
+        return notebook_svg(self)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """``model(x)``: the model's log-density or unnormalised log-potential of a batch (B,), so a
+        compiled model is an ordinary module (``torch.nn.parallel.DistributedDataParallel`` wraps
+        it; ``loss = -model(x).mean()``). Chosen by capability, first match:
+
+        - ``"implicit"`` (a GAN): its generator, ``generate(z)``: samples (B, *data_shape) from noise
+          z (B, latent), not a score (a GAN has no likelihood);
+        - ``"log_prob"`` (a Bayesian network, NADE, MADE, PixelCNN, PixelRNN, an HMM, a Markov
+          chain): the normalised ``log_prob(...)``, log p(x) (same arguments: an HMM's and a chain's
+          ``(sequences, lengths=None)``);
+        - ``"free_energy"`` (an RBM, a graph with latent blocks): ``-free_energy(v)``, the
+          unnormalised log-marginal log p(v) + log Z with the latent units summed out;
+        - ``"energy"`` (a Markov network, a Gaussian Markov network, a graph whose latent blocks do
+          not sum out, on its full state): ``log_potential(x)`` = -E(x), the unnormalised log p(x) + log Z.
+
+        A DBN has none (its bound on log p(v) is stochastic): a ``CapabilityError`` pointing to its
+        layers ``model.rbms[i]``, each of which has one.
+
+        >>> import torch, graphdgm as gd
+        >>> rbm = gd.compile(gd.RBM(4, 3))
+        >>> v = torch.tensor([[1.0, 0.0, 1.0, 1.0]], dtype=torch.float64)
+        >>> torch.equal(rbm(v), -rbm.free_energy(v))
+        True
+        """
+        caps = self.capabilities
+        if "implicit" in caps:
+            return self.generate(*args, **kwargs)
+        if "log_prob" in caps:
+            return self.log_prob(*args, **kwargs)
+        if "free_energy" in caps:
+            return -self.free_energy(*args, **kwargs)
+        if "energy" in caps:
+            return self.log_potential(*args, **kwargs)
+        from graphdgm.errors import CapabilityError
+
+        hint = (" Each layer model.rbms[i] is an RBM whose model.rbms[i](v) is -free_energy(v); "
+                "gd.log_likelihood(model, v) gives a bound on log p(v)") if "layerwise" in caps else ""
+        raise CapabilityError(f"a {type(self).__name__} has no log-density or log-potential for forward() "
+                              f"(capabilities {sorted(caps)}).{hint}")
+
     def __getattr__(self, name: str) -> Any:
         # reached when normal lookup fails, which includes a registered method whose capabilities
         # this model lacks: say which capabilities it needs, rather than torch's bare message

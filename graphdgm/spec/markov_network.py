@@ -279,6 +279,18 @@ class MarkovNetwork(VariableBlocks):
                 g.add_edge(fg.name, b)
         return g
 
+    def _repr_svg_(self) -> str | None:
+        """The drawing (``gd.draw(self)``) as SVG, so that a notebook shows it, rendered by system
+        Graphviz or the bundled graphviz-pure; ``None`` (the text repr is shown) when neither can.
+
+        >>> svg = MarkovNetwork.ising_grid(2, 2)._repr_svg_()
+        >>> svg is None or "<svg" in svg
+        True
+        """
+        from graphdgm.viz.notebook import notebook_svg
+
+        return notebook_svg(self)
+
     def __repr__(self) -> str:
         return (
             f"MarkovNetwork({self.name!r}: {self.num_variables} variables in {len(self.blocks)} blocks, "

@@ -12,3 +12,6 @@ __all__ = ["VIEWS", "draw", "draw_layers", "image_grid", "save_image_grid", "sav
 from graphdgm.viz.plots import plot_history, plot_inpainting, plot_marginals_grid, plot_samples  # noqa: E402
 
 __all__ += ["plot_history", "plot_inpainting", "plot_marginals_grid", "plot_samples"]
+from graphdgm.viz.render import svg  # noqa: E402  (a drawing as SVG text; notebooks show drawings with it)
+
+__all__ += ["svg"]

@@ -8,21 +8,47 @@ import graphviz
 import numpy as np
 
 from graphdgm.errors import SpecError
-from graphdgm.viz.styles import COLOURS, FONT, describe_domain
-from graphdgm.viz.labels import dot_text, html_text, node_id
+from graphdgm.viz.canvas import house_graph
+from graphdgm.viz.labels import dot_lines, dot_text, node_id
+from graphdgm.viz.styles import COLOURS, NODE_SIZE, OBSERVED, describe_domain, node_size
 
 AR_VIEWS = ("auto", "layers", "dag", "masks")
 
 
-def titled_digraph(name: str, title: str, rankdir: str = "TB") -> graphviz.Digraph:
-    """An empty directed graphviz graph in the house style, with ``title`` below it."""
-    return graphviz.Digraph(dot_text(name), engine="dot", graph_attr=dict(rankdir=rankdir, fontname=FONT, fontsize="12", label=f"<<b>{html_text(title)}</b>>",
-                                                                labelloc="b", nodesep="0.3", ranksep="0.5"),
-                            node_attr=dict(fontname=FONT, fontsize="10", style="filled"), edge_attr=dict(color="#555555", arrowsize="0.7"))
+def titled_digraph(name: str, title: str | tuple[str, list[str]], rankdir: str = "TB") -> graphviz.Digraph:
+    """An empty directed graphviz graph in the house style, with ``title`` (a heading, or a heading
+    and lines) below it; nodes filled."""
+    g = house_graph(name, title, rankdir=rankdir, nodesep="0.3", ranksep="0.5")
+    g.attr("node", style="filled")
+    return g
 
 
-def draw_bayesian_network(spec: Any) -> graphviz.Digraph:
-    """Variables as circles coloured by domain, parent -> child arrows, top to bottom.
+def _shaded(evidence: Any, v: str) -> bool:
+    return evidence is not None and v in evidence
+
+
+def variable_node(g: graphviz.Digraph | graphviz.Graph, node: str, name: str, domain: Any, *, evidence: Any = None,
+                  shape: str = "ellipse", fontsize: float = NODE_SIZE) -> None:
+    """A variable: ``name`` in an ellipse (or ``shape``) coloured by its domain, or shaded grey with
+    ``name = value`` when ``evidence`` (a mapping or a set of names) holds it.
+
+    >>> g = graphviz.Digraph("e"); variable_node(g, "rain", "rain", None, evidence={"rain": 1})
+    >>> "rain = 1" in g.source and OBSERVED in g.source
+    True
+    """
+    seen = _shaded(evidence, name)
+    value = evidence.get(name) if seen and hasattr(evidence, "get") else None
+    text = dot_text(f"{name} = {value}" if value is not None else name)
+    kind = getattr(domain, "kind", None)
+    g.node(node, label=text, shape=shape, style="filled,bold" if seen else "filled",
+           fillcolor=OBSERVED if seen else COLOURS.get(kind, "#dddddd"),
+           tooltip=dot_text(f"{name}: {describe_domain(domain) if domain is not None else ''}{' (observed)' if seen else ''}"),
+           **node_size(text, fontsize, round_shape=shape in ("ellipse", "circle", "doublecircle")))
+
+
+def draw_bayesian_network(spec: Any, *, evidence: Any = None) -> graphviz.Digraph:
+    """Variables as ellipses coloured by domain (``evidence``, names or a name -> value mapping,
+    shaded grey), parent -> child arrows, top to bottom.
 
     >>> import graphdgm as gd
     >>> bn = gd.BayesianNetwork("ab"); _ = bn.add_variable("a", gd.Binary()); _ = bn.add_variable("b", gd.Binary())
@@ -30,11 +56,10 @@ def draw_bayesian_network(spec: Any) -> graphviz.Digraph:
     >>> "a -> b" in draw_bayesian_network(bn).source
     True
     """
-    g = titled_digraph(spec.name, f"{spec.name}: {spec.num_variables} variables, {len(spec.cpds)} CPDs")
+    g = titled_digraph(spec.name, (spec.name, [f"{spec.num_variables} variables, {len(spec.cpds)} CPDs"]))
     ids = {v: node_id(v, i) for i, v in enumerate(spec.variables)}  # escaped names, never ports or markup
     for v in spec.variables:
-        d = spec.domain_of(v)
-        g.node(ids[v], label=dot_text(v), shape="ellipse", fillcolor=COLOURS.get(d.kind, "#dddddd"), tooltip=dot_text(f"{v}: {describe_domain(d)}"))
+        variable_node(g, ids[v], v, spec.domain_of(v), evidence=evidence)
     for c, ps in spec.parents.items():
         for p in ps:
             g.edge(ids[p], ids[c])
@@ -67,12 +92,12 @@ def draw_autoregressive(spec: Any, view: str = "auto", *, mask: int = 0, max_uni
         return _masks_view(spec, mask, max_units)
     if view == "dag":
         return _dag_view(spec)
-    g = titled_digraph(spec.name, repr(spec), rankdir="BT")
+    g = titled_digraph(spec.name, (spec.name, [repr(spec)]), rankdir="BT")
     prev = None
     for i, (name, size) in enumerate(spec.layers):
-        colour = COLOURS["binary"] if i in (0, len(spec.layers) - 1) else "#dddddd"
-        g.node(f"l{i}", label=f"<<b>{html_text(name)}</b><br/>{html_text(size)}>", shape="box", style="filled,rounded",
-               peripheries="2", fillcolor=colour)
+        label = dot_lines(name, size)
+        g.node(f"l{i}", label=label, shape="box", style="filled,rounded", peripheries="2" if i == 0 else "1",
+               fillcolor=OBSERVED if i == 0 else "white", **node_size(label))  # the input x is observed
         if prev is not None:
             g.edge(prev, f"l{i}", label="masked" if "mask" in name or "LSTM" in name or "gated" in name else "")
         prev = f"l{i}"
@@ -82,9 +107,10 @@ def draw_autoregressive(spec: Any, view: str = "auto", *, mask: int = 0, max_uni
 
 def _dag_view(spec: Any) -> graphviz.Digraph:
     dag = spec.variable_dag()
-    g = titled_digraph(spec.name, f"{spec.name}: p(x) = Π_d p(x_d | x_<d), ordering {[spec.variables[int(i)] for i in spec.ordering]}", rankdir="LR")
+    order = ", ".join(spec.variables[int(i)] for i in spec.ordering)
+    g = titled_digraph(spec.name, (spec.name, ["p(x) = Π_d p(x_d | x_<d)", f"ordering {order}"]), rankdir="LR")
     for v in dag.nodes:  # the library names these x[i] itself (never ':' or markup), so they can be the ids
-        g.node(v, label=dot_text(v), shape="circle", fillcolor=COLOURS["binary"])
+        g.node(v, label=dot_text(v), shape="circle", fillcolor=COLOURS["binary"], **node_size(dot_text(v), round_shape=True))
     for u, v in dag.edges:
         g.edge(u, v)
     return g
@@ -99,7 +125,8 @@ def _masks_view(spec: Any, k: int, max_units: int) -> graphviz.Digraph:
     D = spec.num_variables
     pos = np.empty(D, dtype=np.int64)
     pos[order] = np.arange(1, D + 1)
-    g = titled_digraph(spec.name, f"MADE mask {k}: ordering {order.tolist()}; unit labels give their degree", rankdir="BT")
+    g = titled_digraph(spec.name, (spec.name, [f"MADE mask {k}: ordering {order.tolist()}", "unit labels give their degree"]),
+                       rankdir="BT")
     layers = [[f"x[{i}]" for i in range(D)]] + [[f"h{l + 1}[{j}]" for j in range(h)] for l, h in enumerate(spec.hidden)] + \
         [[f"out[{i}]" for i in range(D)]]
     degrees: list[np.ndarray] = [pos]
@@ -110,8 +137,11 @@ def _masks_view(spec: Any, k: int, max_units: int) -> graphviz.Digraph:
         with g.subgraph(name=f"rank{li}") as sub:
             sub.attr(rank="same")
             for j, n in enumerate(names):
-                colour = COLOURS["binary"] if li in (0, len(layers) - 1) else "#dddddd"
-                sub.node(n, label=f"{n}\\n{int(degrees[li][j])}", shape="circle" if li in (0, len(layers) - 1) else "box", fillcolor=colour)
+                colour = OBSERVED if li == 0 else COLOURS["binary"] if li == len(layers) - 1 else "white"
+                label = dot_lines(n, int(degrees[li][j]))
+                round_ = li in (0, len(layers) - 1)
+                sub.node(n, label=label, shape="circle" if round_ else "box", fillcolor=colour,
+                         **node_size(label, round_shape=round_))
     for li, m in enumerate(mats):
         src, dst = layers[li], layers[li + 1]
         for a, b in zip(*np.nonzero(m)):

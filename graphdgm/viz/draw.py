@@ -19,7 +19,7 @@ Save with ``gd.viz.save(g, "model.svg")``; ``g.render()`` works too when Graphvi
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import graphviz
@@ -29,11 +29,12 @@ from graphdgm.graph.graph import Graph
 from graphdgm.graph.patterns import Dense
 from graphdgm.spec import Domain, MarkovNetwork
 from graphdgm.spec.names import parse_name
-from graphdgm.viz.labels import dot_text, html_text
-from graphdgm.viz.styles import COLOURS, FONT, describe_domain
+from graphdgm.viz.canvas import house_graph
+from graphdgm.viz.labels import dot_text
+from graphdgm.viz.styles import COLOURS, EDGE_SIZE, OBSERVED, describe_domain, node_size
 from graphdgm.viz.dag import draw_autoregressive, draw_bayesian_network
 from graphdgm.viz.gan import draw_gan
-from graphdgm.viz.graph_view import draw_graph
+from graphdgm.viz.graph_view import draw_graph, plate
 from graphdgm.viz.layers import draw_layers
 from graphdgm.viz.state_diagram import draw_hmm, draw_markov_chain, draw_trellis
 
@@ -41,10 +42,11 @@ VIEWS = ("auto", "variables", "factors", "blocks")
 
 
 def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: float = 0.0,
-         steps: int = 4) -> graphviz.Graph:
+         steps: int = 4, evidence: Any = None) -> graphviz.Graph:
     """Draw ``spec`` (a graph, a family, a Markov network, or a compiled model: its declaration) in
     ``view`` (see the module docstring); ``threshold`` hides state-diagram arrows of smaller
-    probability, ``steps`` is the length of a trellis.
+    probability, ``steps`` is the length of a trellis, ``evidence`` (variable names, or a name ->
+    value mapping) shades those variables grey in the DAG, variables and factors views.
 
     Per-variable views refuse networks of more than ``max_variables`` variables (a SpecError).
 
@@ -56,11 +58,15 @@ def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: 
     True
     >>> "tied through time" in draw(gd.MarkovChain(2, [[0.9, 0.1], [0.5, 0.5]]), "graph").source
     True
+    >>> 'rain = 1' in draw(gd.MarkovNetwork.ising_grid(1, 2), evidence={"x[0,1]": 1}).source.replace("x[0,1]", "rain")
+    True
     """
     if hasattr(spec, "spec") and not isinstance(spec, MarkovNetwork):  # a compiled model: draw its declaration
-        return draw(spec.spec, view, max_variables=max_variables, threshold=threshold, steps=steps)
+        return draw(spec.spec, view, max_variables=max_variables, threshold=threshold, steps=steps, evidence=evidence)
+    if evidence is not None and not isinstance(evidence, (Mapping, set, frozenset, list, tuple)):
+        raise SpecError(f"evidence must be variable names or a mapping name -> value, got {type(evidence).__name__}")
     if isinstance(spec, Graph):
-        picture = _graph_drawing(spec, view, max_variables, threshold, steps)
+        picture = _graph_drawing(spec, view, max_variables, threshold, steps, evidence)
         if picture is not None:
             return picture
         if view in ("auto", "family"):
@@ -79,13 +85,14 @@ def draw(spec: Any, view: str = "auto", *, max_variables: int = 400, threshold: 
             f"network {spec.name!r} has {n} variables, more than max_variables={max_variables} for the "
             f"{view!r} view; use view='blocks', or pass max_variables={n} to draw every variable"
         )
-    views: dict[str, Callable[[MarkovNetwork], graphviz.Graph]] = {
-        "variables": _variables_view, "factors": _factors_view, "blocks": _blocks_view,
-    }
-    return views[view](spec)
+    views: dict[str, Callable[[MarkovNetwork, Any], graphviz.Graph]] = {"variables": _variables_view, "factors": _factors_view}
+    if view == "blocks":
+        return _blocks_view(spec)
+    return views[view](spec, evidence)
 
 
-def _graph_drawing(spec: Graph, view: str, max_variables: int, threshold: float, steps: int) -> graphviz.Graph | None:
+def _graph_drawing(spec: Graph, view: str, max_variables: int, threshold: float, steps: int,
+                   evidence: Any = None) -> graphviz.Graph | None:
     """The drawing of ``view`` chosen by the graph's edges; None for a Markov-network view."""
     if view == "auto":
         view = spec.default_view or ("graph" if spec.edges or len(set(spec.roles.values())) > 1 else "auto")
@@ -94,7 +101,7 @@ def _graph_drawing(spec: Graph, view: str, max_variables: int, threshold: float,
     if spec.autoregressive_edge() is not None:  # conditionals within one block: layers, the DAG, masks
         return draw_autoregressive(spec.family_model(), "auto" if view == "family" else view)
     if spec.cpt_edges():  # directed tables: parent -> child
-        return draw_bayesian_network(spec.family_model()) if view in ("family", "dag") else None
+        return draw_bayesian_network(spec.family_model(), evidence=evidence) if view in ("family", "dag") else None
     if spec.transition_edge() is not None:  # tied through time
         family = spec.family_model()
         if view == "trellis":
@@ -118,20 +125,10 @@ def _graph_drawing(spec: Graph, view: str, max_variables: int, threshold: float,
 # ---------------------------------------------------------------- helpers
 def _new_graph(spec: MarkovNetwork, engine: str, title: str) -> graphviz.Graph:
     kinds = dict.fromkeys(b.domain.describe() for b in spec.blocks.values())
-    swatches = "".join(
-        f'<td bgcolor="{COLOURS.get(k.split("(")[0], "#dddddd")}" border="1">{html_text(k)}</td>' for k in kinds
-    )
-    span = f'colspan="{max(len(kinds), 1)}"'
-    label = (
-        f'<<table border="0" cellspacing="2" cellpadding="4"><tr><td {span}><b>{html_text(spec.name)}</b></td></tr>'
-        f"<tr><td {span}>{html_text(title)}</td></tr><tr>{swatches}</tr></table>>"
-    )
-    return graphviz.Graph(
-        dot_text(spec.name), engine=engine,
-        graph_attr=dict(layout=engine, label=label, labelloc="b", fontname=FONT, fontsize="12", outputorder="edgesfirst"),
-        node_attr=dict(fontname=FONT, fontsize="10", style="filled"),
-        edge_attr=dict(color="#555555"),
-    )
+    swatches = {k: COLOURS.get(k.split("(")[0], "#dddddd") for k in kinds}  # the legend: domain -> colour
+    g = house_graph(spec.name, (spec.name, [title]), directed=False, engine=engine, swatches=swatches)
+    g.attr("node", style="filled")
+    return g
 
 
 def _grid_cells(spec: MarkovNetwork) -> dict[int, tuple[str, int, int, int]]:
@@ -155,8 +152,10 @@ def _pin(x: float, y: float, fixed: bool = True) -> str:
     return f"{x:.2f},{y:.2f}" + ("!" if fixed else "")
 
 
-def _variable_nodes(g: graphviz.Graph, spec: MarkovNetwork, spacing: float) -> dict[int, tuple[float, float]]:
-    """Add the variable nodes; returns the pinned grid positions (empty unless every block is 2-D).
+def _variable_nodes(g: graphviz.Graph, spec: MarkovNetwork, spacing: float,
+                    evidence: Any = None) -> dict[int, tuple[float, float]]:
+    """Add the variable nodes (``evidence`` shaded); returns the pinned grid positions (empty
+    unless every block is 2-D).
 
     A pure grid model is pinned as grids; otherwise grid positions are only neato's starting point.
     """
@@ -165,7 +164,13 @@ def _variable_nodes(g: graphviz.Graph, spec: MarkovNetwork, spacing: float) -> d
     if not pinned:
         g.attr(overlap="false")
     for i, (name, d) in enumerate(zip(spec.variables, spec.domains())):
-        attrs = dict(label=dot_text(name), tooltip=dot_text(f"{name}: {describe_domain(d)}"), fillcolor=COLOURS.get(d.kind, "#dddddd"))
+        seen = evidence is not None and name in evidence
+        value = evidence.get(name) if seen and isinstance(evidence, Mapping) else None
+        text = dot_text(name if value is None else f"{name} = {value}")
+        attrs = dict(label=text, tooltip=dot_text(f"{name}: {describe_domain(d)}{' (observed)' if seen else ''}"),
+                     fillcolor=OBSERVED if seen else COLOURS.get(d.kind, "#dddddd"), **node_size(text, round_shape=True))
+        if seen:
+            attrs["style"] = "filled,bold"
         if i in cells:
             _, r, c, xoff = cells[i]
             xy = ((xoff + c) * spacing, -r * spacing)
@@ -196,10 +201,12 @@ def _pair_spot(spec: MarkovNetwork, cells: dict, pos: dict, s: float, a: int, b:
 
 
 # ------------------------------------------------------------------ views
-def _variables_view(spec: MarkovNetwork) -> graphviz.Graph:
+def _variables_view(spec: MarkovNetwork, evidence: Any = None) -> graphviz.Graph:
     mg = spec.variable_graph()
     g = _new_graph(spec, "neato", f"{spec.num_variables} variables, {mg.number_of_edges()} edges (Markov graph)")
-    pos, cells = _variable_nodes(g, spec, 1.3), _grid_cells(spec)
+    pos, cells = _variable_nodes(g, spec, 1.3, evidence), _grid_cells(spec)
+    if not pos:
+        g.attr("edge", len="0.9")  # neato's free layout: short edges keep a small network compact
     index = {n: i for i, n in enumerate(spec.variables)}
     for a, b in mg.edges():
         ia, ib = index[a], index[b]
@@ -209,11 +216,14 @@ def _variables_view(spec: MarkovNetwork) -> graphviz.Graph:
     return g
 
 
-def _factors_view(spec: MarkovNetwork) -> graphviz.Graph:
+def _factors_view(spec: MarkovNetwork, evidence: Any = None) -> graphviz.Graph:
     factors = spec.table_factors()
     g = _new_graph(spec, "neato", f"{spec.num_variables} variables, {len(factors)} factors (factor graph)")
     s = 1.6
-    pos, cells = _variable_nodes(g, spec, s), _grid_cells(spec)
+    pos, cells = _variable_nodes(g, spec, s, evidence), _grid_cells(spec)
+    if not pos:  # a factor sits close to its variables, and overlaps are removed by scaling (graphviz-pure's
+        g.attr("edge", len="0.45")  # overlap=false spreads a 4-variable factor graph over a page)
+        g.attr(overlap="scale")
     index = {n: i for i, n in enumerate(spec.variables)}
     used: set[str] = set()
     for j, f in enumerate(factors):
@@ -256,13 +266,15 @@ def _blocks_view(spec: MarkovNetwork) -> graphviz.Graph:
     n_factors = len(spec.factors) + sum(len(c.pairs) for c in spec.couplings) + sum(len(f.variables) for f in spec.fields)
     g = _new_graph(spec, "dot", f"{_plural(spec.num_variables, 'variable')} in {_plural(len(spec.blocks), 'block')}, {_plural(n_factors, 'factor')}")
     g.attr(rankdir="LR", nodesep="0.3", ranksep="0.6")
-    for name, b in spec.blocks.items():
+    for name, b in spec.blocks.items():  # a block of many variables: one node in a plate, its size in the corner
         shape = "x".join(str(s) for s in b.shape)
-        g.node(bid[name], label=dot_text(f"{name}: {shape + ' ' if shape else ''}{b.domain.describe()}"), shape="box",
-               style="filled,rounded", peripheries="2" if b.shape else "1",
-               fillcolor=COLOURS.get(b.domain.kind, "#dddddd"), tooltip=dot_text(f"{name}: {b.size} x {describe_domain(b.domain)}"))
+        label = dot_text(f"{name}: {shape + ' ' if shape else ''}{b.domain.describe()}")
+        plate(g, bid[name], label, f"{b.size}" if b.shape else None, rankdir="LR", shape="box", style="filled,rounded",
+              fillcolor=COLOURS.get(b.domain.kind, "#dddddd"), tooltip=dot_text(f"{name}: {b.size} x {describe_domain(b.domain)}"))
     for k, (label, touched) in enumerate(groups):
-        g.node(f"g{k}", label=dot_text(label), shape="box", fillcolor="#333333", fontcolor="white", fontsize="9")
+        text = dot_text(label)
+        g.node(f"g{k}", label=text, shape="box", fillcolor="#333333", fontcolor="white", fontsize=str(EDGE_SIZE),
+               **node_size(text, EDGE_SIZE))
         for b in touched:
             g.edge(f"g{k}", bid[b])
     return g

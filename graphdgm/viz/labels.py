@@ -23,6 +23,15 @@ def dot_text(value: object) -> str:
     return graphviz.escape(str(value))
 
 
+def dot_lines(*lines: object) -> str:
+    """``lines`` as one plain DOT label, each shown literally and centred on its own line.
+
+    >>> dot_lines("v", "<b>")
+    'v\\\\n<b>'
+    """
+    return "\\n".join(dot_text(line) for line in lines)
+
+
 def html_text(value: object) -> str:
     """``value`` escaped for the inside of an HTML-like label (``&``, ``<``, ``>``, quotes).
 
@@ -42,4 +51,4 @@ def node_id(name: str, index: int, prefix: str = "v") -> str:
     return f"{prefix}{index}" if ":" in name else dot_text(name)
 
 
-__all__ = ["dot_text", "html_text", "node_id"]
+__all__ = ["dot_lines", "dot_text", "html_text", "node_id"]

@@ -4,21 +4,28 @@ The renderer is Graphviz's ``dot`` when it is on ``PATH``, else ``graphviz-pure`
 dot-compatible renderer installed with graphdgm). ``graphviz-pure`` 0.2 writes ``svg``, ``png``,
 ``jpg``/``jpeg`` and the text formats (``dot``, ``xdot``, ``json``, ``plain``, ``canon``) but not
 ``pdf``, ``ps`` or ``gif``; for those install Graphviz.
+
+An SVG asks for ``DejaVu Sans, Verdana, Helvetica, Arial, sans-serif`` (see
+:mod:`graphdgm.viz.styles` for why), and every drawing is a :class:`Drawing` or
+:class:`DirectedDrawing`, which a notebook shows through :func:`svg`, no system Graphviz needed.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import graphviz
 
 from graphdgm.errors import GraphdgmError, SpecError
 from graphdgm.runtime import atomic_write_bytes
+from graphdgm.viz.styles import FONT_STACK
 
+_FONT_FAMILY = re.compile(rb'font-family="DejaVu ?Sans[^"]*"')
 DotLike = Union[graphviz.Graph, graphviz.Digraph, str]
 _INSTALL_HINT = (
     "install Graphviz so that its `dot` command is on PATH (https://graphviz.org/download/), "
@@ -49,6 +56,41 @@ def find_renderer() -> list[str] | None:
     return None
 
 
+def _run(graph: DotLike, fmt: str, what: str) -> bytes:
+    """The renderer's output for ``graph`` as ``fmt``; SVG with the font stack (styles.FONT_STACK)."""
+    source = graph if isinstance(graph, str) else graph.source
+    engine = getattr(graph, "engine", None) or "dot"
+    cmd = find_renderer()
+    if cmd is None:
+        raise GraphdgmError(f"cannot render {what}: no Graphviz renderer found; {_INSTALL_HINT}")
+    try:
+        proc = subprocess.run(
+            [*cmd, f"-T{fmt}", f"-K{engine}"], input=source.encode("utf-8"), capture_output=True, timeout=300
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise GraphdgmError(f"running {cmd[0]!r} to render {what} failed: {e}") from None
+    if proc.returncode != 0 or not proc.stdout:
+        err = proc.stderr.decode("utf-8", "replace").strip() or f"exit status {proc.returncode}, no output"
+        hint = ""
+        if "graphviz-pure" in Path(cmd[0]).name and "not recognized" in err:
+            hint = f" (graphviz-pure writes svg, png and jpg; for {fmt} install Graphviz's `dot`)"
+        raise GraphdgmError(f"{Path(cmd[0]).name} could not render {what} as {fmt!r}: {err}{hint}")
+    if fmt == "svg":  # measured with DejaVu Sans; let a viewer without it fall back to a font no wider
+        return _FONT_FAMILY.sub(f'font-family="{FONT_STACK}"'.encode(), proc.stdout)
+    return proc.stdout
+
+
+def svg(graph: DotLike) -> str:
+    """``graph`` (a drawing or DOT text) rendered as SVG text, by system ``dot`` or ``graphviz-pure``.
+
+    >>> svg("graph { a -- b }").lstrip()[:5] in ("<?xml", "<svg ") if find_renderer() else True
+    True
+    """
+    if not isinstance(graph, (str, graphviz.Graph, graphviz.Digraph)):
+        raise SpecError(f"svg() takes a drawing (gd.viz.draw(spec)) or DOT text, got {type(graph).__name__}")
+    return _run(graph, "svg", "the drawing").decode("utf-8")
+
+
 def render(graph: DotLike, path: str | os.PathLike[str], format: str | None = None) -> Path:
     """Write ``graph`` (a ``graphviz.Graph``/``Digraph`` or DOT text) to ``path``; returns the path.
 
@@ -69,28 +111,40 @@ def render(graph: DotLike, path: str | os.PathLike[str], format: str | None = No
     fmt = (format or path.suffix.lstrip(".") or "svg").lower()
     if not fmt.isalnum():
         raise SpecError(f"format {fmt!r} is not a Graphviz output format; use e.g. 'svg', 'png' or 'dot'")
-    source = graph if isinstance(graph, str) else graph.source
-    engine = getattr(graph, "engine", None) or "dot"
-    cmd = find_renderer()
-    if cmd is None:
-        raise GraphdgmError(f"cannot render {path.name!r}: no Graphviz renderer found; {_INSTALL_HINT}")
+    data = _run(graph, fmt, repr(path.name))
     try:
-        proc = subprocess.run(
-            [*cmd, f"-T{fmt}", f"-K{engine}"], input=source.encode("utf-8"), capture_output=True, timeout=300
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise GraphdgmError(f"running {cmd[0]!r} to render {path.name!r} failed: {e}") from None
-    if proc.returncode != 0 or not proc.stdout:
-        err = proc.stderr.decode("utf-8", "replace").strip() or f"exit status {proc.returncode}, no output"
-        hint = ""
-        if "graphviz-pure" in Path(cmd[0]).name and "not recognized" in err:
-            hint = f" (graphviz-pure writes svg, png and jpg; for {fmt} install Graphviz's `dot`)"
-        raise GraphdgmError(f"{Path(cmd[0]).name} could not render {path.name!r} as {fmt!r}: {err}{hint}")
-    try:
-        atomic_write_bytes(path, proc.stdout)  # a failed or killed save leaves any previous drawing intact
+        atomic_write_bytes(path, data)  # a failed or killed save leaves any previous drawing intact
     except OSError as e:
         raise GraphdgmError(f"cannot write the drawing to {str(path)!r}: {e.strerror or e}") from None
     return path
+
+
+class _ShownInNotebooks:
+    """Mixin: a notebook renders the drawing with :func:`svg` (no system Graphviz needed)."""
+
+    source: str
+
+    def _repr_svg_(self) -> str | None:
+        try:
+            return svg(self)  # type: ignore[arg-type]
+        except GraphdgmError:  # no renderer: the notebook shows the DOT text
+            return None
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict[str, str]:
+        shown = self._repr_svg_()
+        return {"image/svg+xml": shown} if shown is not None else {"text/plain": self.source}
+
+
+class Drawing(_ShownInNotebooks, graphviz.Graph):
+    """An undirected drawing (a ``graphviz.Graph``) that a notebook shows with graphdgm's renderer.
+
+    >>> Drawing("g")._repr_mimebundle_().keys() <= {"image/svg+xml", "text/plain"}
+    True
+    """
+
+
+class DirectedDrawing(_ShownInNotebooks, graphviz.Digraph):
+    """A directed drawing (a ``graphviz.Digraph``) that a notebook shows with graphdgm's renderer."""
 
 
 def save(graph: DotLike, path: str | os.PathLike[str], format: str | None = None) -> Path:

@@ -10,8 +10,8 @@ import numpy as np
 
 from graphdgm.errors import SpecError
 from graphdgm.viz.dag import titled_digraph
-from graphdgm.viz.styles import COLOURS
-from graphdgm.viz.labels import dot_text, html_text
+from graphdgm.viz.labels import dot_text
+from graphdgm.viz.styles import COLOURS, LATENT, OBSERVED, node_size, title_label
 
 
 def _p(x: float) -> str:
@@ -23,7 +23,7 @@ def _chain_edges(g: graphviz.Digraph, names: list[str], P: np.ndarray, threshold
     absorbing = np.isclose(np.diag(P), 1.0)
     for i, name in enumerate(names):
         g.node(f"{prefix}{i}", label=dot_text(name), shape="doublecircle" if absorbing[i] else "circle",
-               fillcolor=COLOURS["categorical"], tooltip=dot_text(f"{name}{' (absorbing)' if absorbing[i] else ''}"))
+               fillcolor=COLOURS["categorical"], **node_size(dot_text(name), round_shape=True), tooltip=dot_text(f"{name}{' (absorbing)' if absorbing[i] else ''}"))
     hidden = 0
     for i, j in zip(*np.nonzero(P > 0)):
         if P[i, j] <= threshold:
@@ -54,11 +54,11 @@ def draw_markov_chain(spec: Any, *, threshold: float = 0.0, max_states: int = 64
     P[ctx[:, None], (ctx[:, None] * S + np.arange(S)) % C] = T  # the lifted chain
     names = [str(s) for s in spec.states] if k == 1 else \
         ["(" + ", ".join(str(s) for s in c) + ")" for c in itertools.product(spec.states, repeat=k)]
-    title = f"{spec.name}: {S} states" + (f", order {k} (lifted to {C} contexts)" if k > 1 else "")
-    g = titled_digraph(spec.name, title, rankdir="LR")
+    lines = [f"{S} states" + (f", order {k} (lifted to {C} contexts)" if k > 1 else "")]
+    g = titled_digraph(spec.name, (spec.name, lines), rankdir="LR")
     hidden = _chain_edges(g, names, P, threshold)
     if hidden:
-        g.attr(label=f"<<b>{html_text(title)}</b><br/>{hidden} edges with p &lt;= {threshold:g} hidden>")
+        g.attr(label=title_label(spec.name, [*lines, f"{hidden} edges with p <= {threshold:g} hidden"]))
     return g
 
 
@@ -76,26 +76,27 @@ def draw_hmm(spec: Any, *, threshold: float = 0.0) -> graphviz.Digraph:
     from graphdgm.spec.hmm import CategoricalEmission, DensityEmission
 
     S = spec.num_states
-    title = f"{spec.name}: {S} hidden states, {spec.emission!r}"
-    g = titled_digraph(spec.name, title, rankdir="LR")
+    g = titled_digraph(spec.name, (spec.name, [f"{S} hidden states", repr(spec.emission)]), rankdir="LR")
     _chain_edges(g, [str(s) for s in spec.states], spec.transition, threshold)
     e = spec.emission
     if isinstance(e, CategoricalEmission):
         with g.subgraph(name="observations") as sub:
             sub.attr(rank="same")
             for m, sym in enumerate(e.symbols):
-                sub.node(f"o{m}", label=dot_text(sym), shape="box", fillcolor=COLOURS["binary"])
+                sub.node(f"o{m}", label=dot_text(sym), shape="box", fillcolor=OBSERVED, **node_size(dot_text(sym)))
         for i, m in zip(*np.nonzero(e.table > threshold)):
             g.edge(f"s{i}", f"o{m}", label=_p(e.table[i, m]), style="dashed", color="#999999", fontcolor="#666666")
     elif isinstance(e, DensityEmission):
         for i, m in enumerate(e.specs):
-            g.node(f"e{i}", label=dot_text(f"p(y | {spec.states[i]}): {m!r}"), shape="note", fillcolor=COLOURS["binary"])
+            text = dot_text(f"p(y | {spec.states[i]}): {m!r}")
+            g.node(f"e{i}", label=text, shape="note", fillcolor=OBSERVED, **node_size(text))
             g.edge(f"s{i}", f"e{i}", style="dashed", color="#999999")
     else:
         for i in range(S):
             mean = ", ".join(f"{v:.3g}" for v in e.means[i])
             std = ", ".join(f"{v:.3g}" for v in e.stds[i])
-            g.node(f"e{i}", label=dot_text(f"N(μ=[{mean}], σ=[{std}])"), shape="note", fillcolor=COLOURS["real"])
+            text = dot_text(f"N(μ=[{mean}], σ=[{std}])")
+            g.node(f"e{i}", label=text, shape="note", fillcolor=OBSERVED, **node_size(text))
             g.edge(f"s{i}", f"e{i}", style="dashed", color="#999999")
     return g
 
@@ -116,20 +117,26 @@ def draw_trellis(spec: Any, *, steps: int = 4) -> graphviz.Digraph:
     t_edge, e_edge = spec.transition_edge(), spec.emission_edge()
     state, order = t_edge.a, t_edge.pattern.order
     S = spec.blocks[state].domain.cardinality
-    title = (f"{spec.name}: p({state}_t | {state}_t-1{'..t-' + str(order) if order > 1 else ''}) one "
-             f"{' x '.join(str(S) for _ in range(order + 1))} table tied through time, {steps} steps shown")
-    g = titled_digraph(spec.name, title, rankdir="LR")
+    lines = [f"p({state}_t | {state}_t-1{'..t-' + str(order) if order > 1 else ''}): one "
+             f"{' x '.join(str(S) for _ in range(order + 1))} table", "tied through time", f"{steps} steps shown"]
+    g = titled_digraph(spec.name, (spec.name, lines), rankdir="LR")
     hidden = e_edge is not None
     for t in range(steps):
-        g.node(f"s{t}", label=dot_text(f"{state}[{t}]"), shape="circle", style="filled,dashed" if hidden else "filled",
-               fillcolor="white" if hidden else COLOURS["categorical"])
+        text = dot_text(f"{state}[{t}]")
+        g.node(f"s{t}", label=text, shape="circle", style="filled,dashed" if hidden else "filled",
+               fillcolor=LATENT if hidden else OBSERVED, **node_size(text, round_shape=True))
         for j in range(1, order + 1):
             if t - j >= 0:
                 g.edge(f"s{t - j}", f"s{t}")
         if hidden:
-            g.node(f"o{t}", label=dot_text(f"{e_edge.b}[{t}]"), shape="circle", style="filled",
-                   fillcolor=COLOURS.get(spec.blocks[e_edge.b].domain.kind, "#dddddd"))
+            text = dot_text(f"{e_edge.b}[{t}]")
+            g.node(f"o{t}", label=text, shape="circle", style="filled", fillcolor=OBSERVED,
+                   **node_size(text, round_shape=True))
             g.edge(f"s{t}", f"o{t}", style="dashed")
+            with g.subgraph() as step:  # a step's state above its observation: the chain runs left to right
+                step.attr(rank="same")
+                step.node(f"s{t}")
+                step.node(f"o{t}")
     return g
 
 

@@ -70,11 +70,13 @@ class ConvergenceMonitor:
         self.iter = 0
 
     def report(self, log_prob: float) -> None:
+        """Record the log-likelihood ``log_prob`` of one EM iteration."""
         self.history.append(float(log_prob))
         self.iter += 1
 
     @property
     def converged(self) -> bool:
+        """True once ``n_iter`` iterations ran or the last one gained less than ``tol``."""
         return self.iter == self.n_iter or (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol)
 
     def __repr__(self) -> str:
@@ -387,6 +389,8 @@ class CategoricalHMM(_BaseHMM):
         self.n_features = model.log_emission.shape[1]
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """One sequence of ``n_samples`` steps: (X (n_samples, 1) int64 symbols, Z (n_samples,) states);
+        ``random_state`` (default: the model's) is a seed or a numpy random state."""
         X, Z = super().sample(n_samples, random_state)
         return X.astype(np.int64), Z
 

@@ -199,16 +199,19 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     @property
     def components_(self) -> np.ndarray:
+        """The weights W (n_components, n_features) of the fitted RBM."""
         check_is_fitted(self)
         return _numpy(self.model_.weight).T  # (H, V)
 
     @property
     def intercept_hidden_(self) -> np.ndarray:
+        """The hidden biases (n_components,)."""
         check_is_fitted(self)
         return _numpy(self.model_.hidden_bias)
 
     @property
     def intercept_visible_(self) -> np.ndarray:
+        """The visible biases (n_features,)."""
         check_is_fitted(self)
         return _numpy(self.model_.visible_bias)
 

@@ -72,6 +72,7 @@ class Edge:
 
     @property
     def lateral(self) -> bool:
+        """Whether the edge joins a block with itself."""
         return self.a == self.b
 
 
@@ -273,12 +274,15 @@ class Graph(MarkovNetwork):
         return self._add_validated(Edge(name, a, b, pattern))  # the GAN validates networks and shapes
 
     def generator_edge(self) -> Edge | None:
+        """The graph's NeuralMap edge (a GAN's generator), if it has one."""
         return next((e for e in self.edges.values() if isinstance(e.pattern, NeuralMap)), None)
 
     def transition_edge(self) -> Edge | None:
+        """The graph's Transition edge (a chain through time), if it has one."""
         return next((e for e in self.edges.values() if isinstance(e.pattern, Transition)), None)
 
     def emission_edge(self) -> Edge | None:
+        """The graph's Emission edge (a hidden Markov model's observations), if it has one."""
         return next((e for e in self.edges.values() if isinstance(e.pattern, Emission)), None)
 
     def _check_cpt(self, child: str, parents: list[str], pattern: CPT) -> None:
@@ -294,6 +298,7 @@ class Graph(MarkovNetwork):
                                 f"Bayesian network must be acyclic")
 
     def cpt_edges(self) -> list[Edge]:
+        """The CPT edges (a Bayesian network's conditionals), in declaration order."""
         return [e for e in self.edges.values() if isinstance(e.pattern, CPT)]
 
     def _check_autoregressive(self, name: str, a: str, b: str, pattern: Pattern) -> None:
@@ -405,21 +410,26 @@ class Graph(MarkovNetwork):
 
     # ------------------------------------------------------------ structure
     def blocks_with_role(self, role: str) -> list[str]:
+        """Names of the blocks with ``role`` (``"observed"``, ``"latent"`` or ``"input"``), in declaration order."""
         return [b for b in self.blocks if self.roles.get(b, "observed") == role]
 
     @property
     def observed_blocks(self) -> list[str]:
+        """Names of the observed blocks."""
         return self.blocks_with_role("observed")
 
     @property
     def latent_blocks(self) -> list[str]:
+        """Names of the latent blocks."""
         return self.blocks_with_role("latent")
 
     @property
     def input_blocks(self) -> list[str]:
+        """Names of the input (conditioning) blocks."""
         return self.blocks_with_role("input")
 
     def dense_edges(self) -> list[Edge]:
+        """The Dense edges (each lowered to one weight matrix), in declaration order."""
         return [e for e in self.edges.values() if isinstance(e.pattern, Dense)]
 
     def block_adjacency(self) -> dict[str, set[str]]:

@@ -42,6 +42,7 @@ class Pattern:
     kind = "pattern"
 
     def describe(self) -> str:
+        """A short description for reprs and error messages (the pattern's kind)."""
         return self.kind
 
 
@@ -119,6 +120,7 @@ class Pairs(Pattern):
         self.weight = real_array(weight, "Pairs weight")
 
     def describe(self) -> str:
+        """``"ising pairs"`` or ``"potts pairs"``."""
         return f"{self.coupling} pairs"
 
 
@@ -140,6 +142,7 @@ class Grid(Pattern):
         self.periodic = bool(periodic)
 
     def describe(self) -> str:
+        """``"ising grid"`` or ``"potts grid"``."""
         return f"{self.coupling_kind} grid"
 
 
@@ -159,6 +162,7 @@ class Autoregressive(Pattern):
         self.options = options
 
     def describe(self) -> str:
+        """The kind and the options that are set, e.g. ``"tied dense (hidden 500)"``."""
         args = ", ".join(f"{k} {v}" for k, v in self.options.items() if v is not None and k != "ordering")
         return f"{self.kind} ({args})" if args else self.kind
 
@@ -242,6 +246,7 @@ class CPT(Pattern):
         self.seed = int(seed)
 
     def describe(self) -> str:
+        """``"cpt"`` and the table's shape, plus the hidden sizes of a neural CPD."""
         net = f", neural {self.hidden}" if self.hidden is not None else ""
         return "cpt " + " x ".join(str(s) for s in self.table.shape) + net
 
@@ -265,6 +270,7 @@ class Transition(Pattern):
         self.order = int(order)
 
     def describe(self) -> str:
+        """``"transition"``, the table's shape and ``"tied through time"``."""
         return "transition " + " x ".join(str(s) for s in self.table.shape) + ", tied through time"
 
 
@@ -292,9 +298,11 @@ class Emission(Pattern):
 
     @property
     def emission_kind(self) -> str:
+        """``"categorical"`` (a table), ``"gaussian"`` (means and stds) or ``"density"`` (models)."""
         return "categorical" if self.table is not None else "gaussian" if self.means is not None else "density"
 
     def describe(self) -> str:
+        """The emission kind and its size: table shape, number of Gaussian states or of density models."""
         if self.table is not None:
             return "emission table " + " x ".join(str(s) for s in self.table.shape)
         if self.means is not None:
@@ -327,6 +335,7 @@ class NeuralMap(Pattern):
         self.seed, self.options = int(seed), options
 
     def describe(self) -> str:
+        """``"neural map"`` with the generator's kind and hidden sizes."""
         hidden = self.options.get("generator_hidden", [256, 256])
         return f"neural map (generator {self.options.get('generator', 'mlp')} {list(hidden) if not isinstance(hidden, int) else [hidden]})"
 
@@ -335,6 +344,11 @@ AUTOREGRESSIVE_PATTERNS: dict[str, type] = {c.kind: c for c in (MaskedDense, Tie
 
 
 def as_pattern(pattern: Any) -> Pattern:
+    """``pattern`` as a :class:`Pattern` instance: an instance unchanged, a pattern class called with no
+    arguments; else a SpecError.
+
+    >>> as_pattern(Dense).describe()
+    'dense'"""
     if isinstance(pattern, Pattern):
         return pattern
     if isinstance(pattern, type) and issubclass(pattern, Pattern):

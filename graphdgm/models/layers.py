@@ -20,6 +20,7 @@ def layer_shape(size: Any, what: str) -> tuple[int, ...]:
 
 
 def layer_unit(unit: Unit | None) -> Unit:
+    """A layer's unit type, validated: ``unit``, or :class:`~graphdgm.Bernoulli` when None."""
     unit = Bernoulli() if unit is None else unit
     if not isinstance(unit, Unit):
         raise SpecError(f"a layer's unit must be a unit type such as gd.Bernoulli() or gd.Gaussian(1.0), got {unit!r}")
@@ -27,6 +28,8 @@ def layer_unit(unit: Unit | None) -> Unit:
 
 
 def layer_sizes(layers: Sequence[Any], what: str, minimum: int = 2) -> list[tuple[int, ...]]:
+    """The shape of each layer in ``layers`` (at least ``minimum`` sizes or shapes), validated; ``what``
+    names the model in errors."""
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or len(layers) < minimum:
         raise SpecError(f"{what} needs a list of at least {minimum} layer sizes such as [784, 500, 1000], got {layers!r}")
     return [layer_shape(s, f"{what} layer {i}") for i, s in enumerate(layers)]

@@ -81,6 +81,7 @@ class AutoregressiveModel(Graph):
 
     @property
     def num_pixels(self) -> int:
+        """Number of binary variables (pixels) in the block."""
         return self.num_variables
 
     def variable_dag(self, limit: int = 64) -> nx.DiGraph:
@@ -147,6 +148,7 @@ class NADE(AutoregressiveModel):
 
     @property
     def layers(self) -> list[tuple[str, str]]:
+        """(name, size) of each stage, input to conditionals, for the block-level graph and drawings."""
         return [("x", f"{self.shape}"), ("h_d (shared W)", f"{self.hidden}"), ("p(x_d | x_<d)", f"{self.num_variables}")]
 
     def _arch(self) -> str:
@@ -211,6 +213,7 @@ class MADE(AutoregressiveModel):
 
     @property
     def layers(self) -> list[tuple[str, str]]:
+        """(name, size) of the input, each masked hidden layer and the conditionals."""
         return [("x", f"{self.shape}")] + [(f"h{i + 1} (masked)", str(h)) for i, h in enumerate(self.hidden)] + \
             [("p(x_d | x_<d)", str(self.num_variables))]
 
@@ -256,6 +259,7 @@ class PixelCNN(AutoregressiveModel):
 
     @property
     def layers(self) -> list[tuple[str, str]]:
+        """(name, description) of the input, the mask-A convolution, the masked stack and the 1x1 head."""
         kind = "gated" if self.gated else "masked"
         return [("x", f"{self.shape}"), ("masked conv A", f"{self.first_kernel}x{self.first_kernel}, {self.channels} ch"),
                 (f"{self.num_layers} {kind} layers", f"{self.kernel}x{self.kernel} v+h stacks, {self.channels} ch"),
@@ -293,6 +297,7 @@ class PixelRNN(AutoregressiveModel):
 
     @property
     def layers(self) -> list[tuple[str, str]]:
+        """(name, description) of the input, the mask-A convolution, the Row LSTM layers and the 1x1 head."""
         return [("x", f"{self.shape}"), ("masked conv A", f"7x7, {2 * self.hidden} ch"),
                 (f"{self.num_layers} Row LSTM layers", f"{self.hidden} units, kernel {self.kernel}"),
                 ("1x1 head", "logit per pixel")]

@@ -30,12 +30,15 @@ class Block:
 
     @property
     def size(self) -> int:
+        """Number of variables in the block (the product of its shape)."""
         return math.prod(self.shape)
 
     def indices(self) -> list[tuple[int, ...]]:
+        """Every index tuple of the block, in row-major order."""
         return list(itertools.product(*(range(s) for s in self.shape)))
 
     def variable_names(self) -> list[str]:
+        """The name of each variable, e.g. ``"x[0,1]"``, in row-major order."""
         return [format_name(self.name, idx) for idx in self.indices()]
 
     def flat_offset(self, index: tuple[int, ...]) -> int:

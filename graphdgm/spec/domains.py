@@ -28,6 +28,7 @@ class Domain:
 
     @property
     def is_discrete(self) -> bool:
+        """Whether the domain has finitely many states (all kinds but real)."""
         return self.cardinality is not None
 
     def index(self, label: Any) -> int:
@@ -42,13 +43,16 @@ class Domain:
         )
 
     def describe(self) -> str:
+        """The kind, with the cardinality for categorical domains: ``"categorical(3)"``."""
         return self.kind if self.kind != "categorical" else f"categorical({self.cardinality})"
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (kind, cardinality, labels); :meth:`from_dict` inverts it."""
         return {"kind": self.kind, "cardinality": self.cardinality, "labels": list(self.labels)}
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "Domain":
+        """The domain described by ``d`` (a :meth:`to_dict` result), or a SpecError for an unknown kind."""
         if not isinstance(d, dict) or "kind" not in d:
             raise SpecError(f"a domain is a dict with a 'kind' (binary, spin, categorical or real), got {d!r}")
         kind = d["kind"]

@@ -135,6 +135,7 @@ class GAN(Graph):
 
     @property
     def data_size(self) -> int:
+        """Number of values in one data point (the product of ``data_shape``)."""
         return int(np.prod(self.data_shape))
 
     @property

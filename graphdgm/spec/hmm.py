@@ -43,9 +43,11 @@ class CategoricalEmission:
 
     @property
     def num_symbols(self) -> int:
+        """Number of observation symbols M (the table's columns)."""
         return len(self.symbols)
 
     def index(self, symbol: Any) -> int:
+        """The column index of observation ``symbol``; a SpecError naming the known symbols otherwise."""
         from graphdgm.spec.markov_chain import unknown_state_message
 
         try:
@@ -54,6 +56,7 @@ class CategoricalEmission:
             raise SpecError(unknown_state_message(symbol, self.symbols, "the emission table", "observation symbol")) from None
 
     def check(self, num_states: int) -> None:
+        """A SpecError unless the table has one row per hidden state (``num_states``)."""
         if self.table.shape[0] != num_states:
             raise SpecError(f"emission table has {self.table.shape[0]} rows; it needs one per hidden state ({num_states})")
 
@@ -89,9 +92,11 @@ class GaussianEmission:
 
     @property
     def dim(self) -> int:
+        """Dimension D of one observation."""
         return self.means.shape[1]
 
     def check(self, num_states: int) -> None:
+        """A SpecError unless the means have one row per hidden state (``num_states``)."""
         if self.means.shape[0] != num_states:
             raise SpecError(f"emission means have {self.means.shape[0]} rows; they need one per hidden state ({num_states})")
 
@@ -131,6 +136,7 @@ class DensityEmission:
         self.dim = dims[0]
 
     def check(self, num_states: int) -> None:
+        """A SpecError unless there is one density model per hidden state (``num_states``)."""
         if len(self.specs) != num_states:
             raise SpecError(f"DensityEmission has {len(self.specs)} models; it needs one per hidden state ({num_states})")
 
@@ -225,18 +231,22 @@ class HiddenMarkovModel(Graph):
 
     @property
     def states(self) -> tuple[Any, ...]:
+        """The hidden states' labels."""
         return self.chain.states
 
     @property
     def num_states(self) -> int:
+        """Number of hidden states S."""
         return self.chain.num_states
 
     @property
     def transition(self) -> np.ndarray:
+        """The transition matrix p(z_t | z_t-1) (S, S), rows summing to one."""
         return self.chain.transition
 
     @property
     def initial(self) -> np.ndarray:
+        """The distribution of the first hidden state (S,)."""
         return self.chain.initial
 
     def encode(self, observations: Any) -> tuple[np.ndarray, np.ndarray]:

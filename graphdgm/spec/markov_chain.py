@@ -136,6 +136,7 @@ class MarkovChain(Graph):
     # ------------------------------------------------------------------ names
     @property
     def num_states(self) -> int:
+        """Number of states S (the lifted chain of order k has S^k)."""
         return len(self.states)
 
     def index(self, label: Any) -> int:

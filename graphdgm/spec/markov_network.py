@@ -54,6 +54,7 @@ class MarkovNetwork(VariableBlocks):
         return self.add_block(name, (), domain)
 
     def cardinalities(self) -> list[int]:
+        """The number of states of every variable in packed order; a SpecError for real variables."""
         out = []
         for d in self.domains():
             if d.cardinality is None:
@@ -487,6 +488,11 @@ def grid_edges(rows: int, cols: int, *, periodic: bool = False) -> np.ndarray:
 
 
 def grid_weights(coupling: Any, rows: int, cols: int, n_edges: int, periodic: bool) -> np.ndarray:
+    """One coupling per grid edge (n_edges,), in :func:`grid_edges` order, from a scalar, ``n_edges``
+    values, or (non-periodic) a (horizontal (rows, cols-1), vertical (rows-1, cols)) pair.
+
+    >>> grid_weights(0.5, 2, 2, 4, periodic=False).tolist()
+    [0.5, 0.5, 0.5, 0.5]"""
     if isinstance(coupling, tuple) and len(coupling) == 2 and not periodic:
         hz = _as_float_array(coupling[0], "horizontal coupling")
         vt = _as_float_array(coupling[1], "vertical coupling")

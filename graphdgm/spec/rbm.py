@@ -152,10 +152,12 @@ class RBM(Graph):
 
     @property
     def num_visible(self) -> int:
+        """Number of visible units (the product of ``visible_shape``)."""
         return int(np.prod(self.visible_shape))
 
     @property
     def num_hidden(self) -> int:
+        """Number of hidden units."""
         return self.hidden_shape[0]
 
     @property

@@ -72,6 +72,7 @@ class VariableBlocks:
 
     @property
     def num_variables(self) -> int:
+        """Total number of variables over all blocks."""
         return self._num_vars
 
     def offset(self, block: str) -> int:
@@ -102,6 +103,8 @@ class VariableBlocks:
             raise UnknownVariableError(str(name), self.variables) from None
 
     def block_of(self, name: str) -> Block:
+        """The :class:`Block` holding variable ``name`` (e.g. ``"x[3,4]"``, or a scalar block's name);
+        an UnknownVariableError otherwise."""
         block_name, _ = parse_name(name)
         if block_name not in self.blocks:
             raise UnknownVariableError(name, self.variables)
@@ -114,6 +117,7 @@ class VariableBlocks:
         return tuple(b for i, b in enumerate(self.blocks) if i in hit)
 
     def domain_of(self, name: str) -> Domain:
+        """The domain of variable ``name`` (that of its block)."""
         return self.block_of(name).domain
 
     def domains(self) -> list[Domain]:

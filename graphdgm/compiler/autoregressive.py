@@ -51,12 +51,17 @@ class CompiledAutoregressive(NamedVariables, CompiledModel):
     # ------------------------------------------------------------------ names
     @property
     def device(self) -> torch.device:
+        """The device of the model's buffers and parameters."""
         return self.cards.device
 
     def state_labels(self, i: int) -> tuple[Any, ...]:
+        """The state labels of variable ``i`` (its domain's labels, here the two binary states)."""
         return self.domains[i].labels
 
     def check_x(self, x: Any) -> torch.Tensor:
+        """x as a (B, D) tensor on the model's device and dtype; accepts (B, *shape) images and one
+        state (D,). Raises SpecError naming the shape the model needs.
+        """
         x = torch.as_tensor(x.detach() if hasattr(x, "detach") else x)
         if x.dim() >= 2 and math.prod(x.shape[1:]) == self.D:
             x = x.reshape(x.shape[0], self.D)
@@ -91,6 +96,7 @@ class CompiledAutoregressive(NamedVariables, CompiledModel):
         return -self.log_prob(x)
 
     def log_potential(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x) (B,) of states x (B, D): the model is normalised, so the potential is the log-likelihood."""
         return self.log_prob(x)
 
     # ------------------------------------------------------------------ sampling
@@ -114,6 +120,7 @@ class CompiledAutoregressive(NamedVariables, CompiledModel):
     # ``log_prob`` is the mixture's density, and every sampler below samples that same density.
     @property
     def num_components(self) -> int:
+        """Number of mixture components (orderings) the model averages over; 1 here."""
         return 1
 
     def component_ordering(self, k: int) -> torch.Tensor:
@@ -158,6 +165,7 @@ class CompiledNADE(CompiledAutoregressive):
         self.visible_bias = nn.Parameter(torch.zeros(D, dtype=dtype))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, D) logits of p(x_d = 1 | x_<d) for x (B, D), in variable order, by the plain NADE formula."""
         xo = x[:, self.ordering]  # (B, D) in order
         Wo = self.W[:, self.ordering]  # (H, D)
         contrib = xo[:, :, None] * Wo.t()[None]  # (B, D, H): x_d W_{:,d}
@@ -184,6 +192,9 @@ class CompiledNADE(CompiledAutoregressive):
             self.visible_bias.copy_(torch.log(p) - torch.log1p(-p))
 
     def next_logit(self, x: torch.Tensor, pos: int, var: int, cache: dict[str, Any], k: int = 0) -> torch.Tensor:
+        """(B,) logit of variable ``var`` (the ``pos``-th in the ordering) given x (B, D), from the hidden
+        activation (B, H) kept in ``cache`` and updated by :meth:`advance`; ``k`` is always 0.
+        """
         a = cache.get("a")  # NADE has one component: k is always 0
         if a is None or cache.get("pos") != pos:
             order = self.ordering[:pos]
@@ -192,6 +203,9 @@ class CompiledNADE(CompiledAutoregressive):
         return torch.sigmoid(a) @ self.V[var] + self.visible_bias[var]
 
     def advance(self, x: torch.Tensor, pos: int, var: int, cache: dict[str, Any]) -> None:
+        """Add variable ``var``'s new value in x (B, D) to the cached activation (an O(BH) step), when the
+        cache is at position ``pos``.
+        """
         a = cache.get("a")
         if a is not None and cache.get("pos") == pos:  # O(BH) update per variable: the NADE recurrence
             cache["a"] = a + x[:, var:var + 1] * self.W[:, var]
@@ -206,6 +220,7 @@ class MaskedLinear(nn.Linear):
         self.register_buffer("mask", torch.ones(n_out, n_in, dtype=dtype), persistent=False)  # set by use_mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, in) -> (B, out) through the masked weight."""
         return F.linear(x, self.weight * self.mask, self.bias)
 
 
@@ -257,9 +272,11 @@ class CompiledMADE(CompiledAutoregressive):
 
     @property
     def num_components(self) -> int:
+        """Number of mask sets (orderings and connectivities) the model averages over."""
         return self.num_masks
 
     def component_ordering(self, k: int) -> torch.Tensor:
+        """(D,) the variables of mask set ``k`` in its sampling order."""
         return self.all_orderings[k]
 
     def component_logits(self, x: torch.Tensor, k: int) -> torch.Tensor:
@@ -287,6 +304,7 @@ class CompiledMADE(CompiledAutoregressive):
         return out
 
     def init_visible_bias(self, x: torch.Tensor) -> None:
+        """Start the output biases at the log-odds of the data x (B, D) (faster early training)."""
         p = x.to(self.dtype).mean(0).clamp(1e-3, 1 - 1e-3)
         with torch.no_grad():
             self.net[-1].bias.copy_(torch.log(p) - torch.log1p(-p))
@@ -346,6 +364,9 @@ class GatedLayer(nn.Module):
         self.h_out = nn.Conv2d(c, c, 1, dtype=dtype)
 
     def forward(self, v: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Vertical and horizontal stack features v, h (B, C, R, W) -> the layer's new (v, h); after the first
+        layer the horizontal stack is residual.
+        """
         k = self.k
         v_pre = self.v_conv(F.pad(v, (k // 2, k // 2, k // 2, 0)))  # rows <= i, any column
         h_in = _shift_right(h) if self.first else h  # the first layer must not see its own pixel
@@ -378,6 +399,7 @@ class CompiledPixelCNN(_ImageModel):
         self._build(spec, make)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, D) logits of p(x_d = 1 | pixels before d in raster order) for x (B, D), in one forward pass."""
         img = self._image(x)
         v, h = self.first(img, img)
         for layer in self.stack:
@@ -419,6 +441,9 @@ class CompiledPixelCNN(_ImageModel):
         return self.head(h)[:, 0, 0, :]
 
     def next_logit(self, x: torch.Tensor, pos: int, var: int, cache: dict[str, Any], k: int = 0) -> torch.Tensor:
+        """(B,) logit of pixel ``var`` given x (B, D), computing the row's vertical-stack terms once per row
+        (kept in ``cache``); ``pos`` equals ``var`` in raster order, ``k`` is unused.
+        """
         r, c = divmod(int(var), self.shape[1])  # raster order: position and variable agree
         if cache.get("row") != r:
             cache["row"], cache["terms"] = r, self.row_terms(x, r)
@@ -487,6 +512,7 @@ class CompiledPixelRNN(_ImageModel):
         self._build(spec, make)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, D) logits of p(x_d = 1 | pixels before d in raster order) for x (B, D), in one forward pass."""
         img = self._image(x)
         above = self.input_conv(_shift_down(F.pad(img, (3, 3, 3, 0))))[:, :, :self.shape[0]]  # rows < i
         left = self.input_row(F.pad(_shift_right(img), (3 - 1, 0, 0, 0)))  # this row, columns < j
@@ -516,6 +542,9 @@ class CompiledPixelRNN(_ImageModel):
         return self.head(y[:, :, None])[:, 0, 0], new
 
     def next_logit(self, x: torch.Tensor, pos: int, var: int, cache: dict[str, Any], k: int = 0) -> torch.Tensor:
+        """(B,) logit of pixel ``var`` given x (B, D), advancing the Row LSTM states kept in ``cache`` through
+        the rows above it; ``pos`` equals ``var`` in raster order, ``k`` is unused.
+        """
         r, col = divmod(int(var), self.shape[1])  # raster order: position and variable agree
         if "states" not in cache:
             zero = x.new_zeros(x.shape[0], self.spec.hidden, self.shape[1], dtype=self.dtype)

@@ -43,14 +43,17 @@ class CompiledDBN(NamedVariables, CompiledModel):
 
     @property
     def V(self) -> int:
+        """Number of visible units (the bottom RBM's visible layer)."""
         return self.rbms[0].V
 
     @property
     def dtype(self) -> torch.dtype:
+        """The floating dtype of the RBMs' parameters."""
         return self.rbms[0].dtype
 
     @property
     def top(self) -> CompiledRBM:
+        """The top RBM (the undirected top two layers)."""
         return self.rbms[-1]
 
     @torch.no_grad()
@@ -77,7 +80,11 @@ class CompiledDBN(NamedVariables, CompiledModel):
         return x
 
     def encode_evidence(self, evidence: dict[str, Any] | None) -> dict[int, Any]:
+        """Evidence as {packed index: value} from variable names, block names or packed indices (values
+        kept as given); ``None`` gives ``{}``.
+        """
         return {i: x for i, x in self._evidence_items(evidence or {}, "value")}
 
     def extra_repr(self) -> str:
+        """The layer sizes, bottom to top, for the module's repr (``layers=6-4-3``)."""
         return "layers=" + "-".join(str(r.V) for r in self.rbms) + f"-{self.top.H}"

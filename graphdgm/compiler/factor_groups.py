@@ -27,13 +27,16 @@ class FactorGroup(nn.Module):
 
     @property
     def num_factors(self) -> int:
+        """Number F of factors in the group."""
         return int(self.scope.shape[0])
 
     @property
     def arity(self) -> int:
+        """Number of variables each factor touches."""
         return int(self.scope.shape[1])
 
     def log_tables(self) -> torch.Tensor:  # (F, k_1, ..., k_a)
+        """(F, k_1, ..., k_a) log-potential tables of every factor; subclasses implement it."""
         raise NotImplementedError
 
     def log_potential(self, state: torch.Tensor) -> torch.Tensor:
@@ -55,6 +58,7 @@ class TableGroup(FactorGroup):
         self.factor_names = names
 
     def log_tables(self) -> torch.Tensor:
+        """(F, k_1, ..., k_a) the learnable log-tables themselves (-inf marks zeros)."""
         return self.log_table
 
 
@@ -70,6 +74,7 @@ class IsingCouplingGroup(FactorGroup):
         self.register_buffer("values_b", values_b)  # (E, k_b)
 
     def log_tables(self) -> torch.Tensor:
+        """(E, k_a, k_b) tables w_e · v(x_i) · v(x_j) from the weights and the domain values."""
         return self.weight[:, None, None] * self.values_a[:, :, None] * self.values_b[:, None, :]  # (E, k_a, k_b)
 
 
@@ -85,6 +90,7 @@ class PottsCouplingGroup(FactorGroup):
         self.register_buffer("equal", eq.to(weight.dtype))  # (k_a, k_b)
 
     def log_tables(self) -> torch.Tensor:
+        """(E, k_a, k_b) tables w_e · [x_i = x_j]."""
         return self.weight[:, None, None] * self.equal  # (E, k_a, k_b)
 
 
@@ -99,6 +105,7 @@ class IsingFieldGroup(FactorGroup):
         self.register_buffer("values", values)  # (n, k)
 
     def log_tables(self) -> torch.Tensor:
+        """(n, k) tables h_i · v(x_i) from the fields and the domain values."""
         return self.weight[:, None] * self.values  # (n, k)
 
 
@@ -112,4 +119,5 @@ class TableFieldGroup(FactorGroup):
         self.weight = nn.Parameter(weight.clone())  # (n, k)
 
     def log_tables(self) -> torch.Tensor:
+        """(n, k) the learnable fields h[i, s] themselves."""
         return self.weight

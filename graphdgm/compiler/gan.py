@@ -73,10 +73,12 @@ class CompiledGAN(CompiledModel):
 
     @property
     def device(self) -> torch.device:
+        """The device of the generator's and discriminator's parameters."""
         return self._anchor.device
 
     @property
     def variables(self) -> list[str]:
+        """Names of the data block's variables (the latent z is internal noise, not a variable)."""
         return self.spec.variables[self.latent:]  # the data block's names (z is internal noise)
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -111,4 +113,5 @@ class CompiledGAN(CompiledModel):
         return out.reshape(B // self.pack)
 
     def extra_repr(self) -> str:
+        """Data shape and kind, latent size and pack size, for the module's repr."""
         return f"data {self.data_shape} ({self.spec.data}), latent {self.latent}, pack {self.pack}"

@@ -30,6 +30,7 @@ class MLPGenerator(nn.Module):
         self.data_shape = data_shape
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, latent) -> (B, *data_shape) pre-activations."""
         return self.net(z).reshape(z.shape[0], *self.data_shape)  # (B, *data_shape)
 
 
@@ -51,6 +52,7 @@ class MLPDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B', pack, *data_shape) -> (B',) logits of "real"."""
         return self.net(x.reshape(x.shape[0], -1)).squeeze(-1)  # (B',)
 
 
@@ -73,6 +75,7 @@ class DCGANGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, latent) -> (B, C, H, W) pre-activations, by a linear projection and two upsampling convolutions."""
         h = self.project(z).reshape(z.shape[0], *self.start)  # (B, 2c, H/4, W/4)
         return self.up(h)  # (B, C, H, W)
 
@@ -98,6 +101,7 @@ class DCGANDiscriminator(nn.Module):
         self.head = nn.Linear(2 * channels * (H // 4) * (W // 4), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B', pack, C, H, W) -> (B',) logits of "real"; the packed samples are stacked as channels."""
         C, H, W = self.image_shape
         h = self.net(x.reshape(x.shape[0], self.pack * C, H, W))  # (B', 2c, H/4, W/4)
         return self.head(h.flatten(1)).squeeze(-1)  # (B',)

@@ -174,6 +174,7 @@ class CompiledGaussianMarkovNetwork(NamedVariables, CompiledModel):
         return free, clamped, chol, h
 
     def extra_repr(self) -> str:
+        """Number of variables and of off-diagonal couplings, for the module's repr."""
         pairs, _ = self.spec.quadratic_terms()
         return f"variables={self.num_variables}, couplings={int((pairs[:, 0] != pairs[:, 1]).sum())}"
 

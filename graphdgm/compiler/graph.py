@@ -77,6 +77,7 @@ class DenseOperator(nn.Module):
         return f_other @ m if bias is None else torch.addmm(bias, f_other, m)
 
     def extra_repr(self) -> str:
+        """The two blocks, the weight's shape and whether the edge is lateral, for the module's repr."""
         return f"{self.a}-{self.b}, {tuple(self.weight.shape)}" + (", lateral" if self.lateral else "")
 
 
@@ -203,14 +204,19 @@ class CompiledGraph(CompiledMarkovNetwork):
         return caps
 
     def blocks_with_role(self, role: str) -> list[str]:
+        """Names of the blocks whose role is ``role`` (``"visible"``, ``"latent"``, ...), in declaration order."""
         return [b for b in self.block_names if self.roles[b] == role]
 
     # ---------------------------------------------------------- parameters
     def bias_of(self, block: str) -> torch.Tensor | None:
+        """The learnable bias of ``block`` (shape set by its unit type), or None when it has none."""
         i = self._bias_index.get(block)
         return None if i is None else self.bias[i]
 
     def scale_of(self, block: str) -> torch.Tensor | None:
+        """The fixed scale buffer of ``block`` (a Gaussian unit's standard deviations), or None when its unit
+        has none.
+        """
         name = self._scale_names.get(block)
         return None if name is None else getattr(self, name)
 
@@ -223,6 +229,7 @@ class CompiledGraph(CompiledMarkovNetwork):
 
     @property
     def dtype(self) -> torch.dtype:
+        """The floating dtype of the model's parameters."""
         return self.values.dtype
 
     @property
@@ -322,6 +329,9 @@ class CompiledGraph(CompiledMarkovNetwork):
         return self.units[block].log_normaliser(field, self.natural_bias(block), self.scale_of(block))
 
     def mean_features(self, block: str, field: torch.Tensor) -> torch.Tensor:
+        """E[features of ``block`` | field] (B, n·width) given the field (B, n·width) the edges send it and
+        the block's bias and scale: σ for Bernoulli units, tanh for spins, softmax for softmax units,
+        E[x/σ] for Gaussian ones."""
         return self.units[block].mean_features(field, self.natural_bias(block), self.scale_of(block))
 
     def sample_units(self, block: str, field: torch.Tensor, generator: torch.Generator | None = None, beta: Any = None) -> torch.Tensor:
@@ -682,6 +692,7 @@ class CompiledGraph(CompiledMarkovNetwork):
         return self
 
     def extra_repr(self) -> str:
+        """Each block's size, unit kind and role, and the numbers of dense edges and factor groups, for the repr."""
         blocks = ", ".join(f"{b}:{self.ranges[b][1] - self.ranges[b][0]} {self.units[b].kind} {self.roles[b]}" for b in self.block_names)
         return f"blocks=[{blocks}], dense={len(self.dense)}, groups={len(self.groups)}"
 

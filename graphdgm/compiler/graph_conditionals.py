@@ -40,6 +40,9 @@ class GraphConditionals(BlockConditionals):
         self._block_pos = {b: self.pos[lo:hi].to(self.device) for b, (lo, hi) in model.ranges.items()}
 
     def refresh(self) -> None:
+        """Re-read the model's parameters (after a learning step): the factor groups as in the base class, plus
+        each sampler block's rows of every dense operator, its bias and its scale.
+        """
         super().refresh()
         model = self.model
         with torch.no_grad():
@@ -86,6 +89,9 @@ class GraphConditionals(BlockConditionals):
         return out
 
     def binary_logit(self, x: torch.Tensor, block: int, beta: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x_v=1 | rest) - log p(x_v=0 | rest) (m, C) for block ``block`` of an all-binary model: the
+        base class's factor terms plus the dense edges' field, times ``beta`` (C,) when given.
+        """
         d = super().binary_logit(x, block, None)
         name, _ = self._slice_block[block]
         unit = self.model.units[name]
@@ -99,6 +105,9 @@ class GraphConditionals(BlockConditionals):
         return d * beta if beta is not None else d
 
     def logits(self, x: torch.Tensor, block: int, beta: torch.Tensor | None = None) -> torch.Tensor:
+        """Conditional logits of block ``block``'s free variables: (m, K, C), -inf past each cardinality;
+        the factor groups' terms plus the dense edges' field on each state's features, times ``beta``.
+        """
         if self.binary:
             return super().logits(x, block, beta)  # uses binary_logit
         out = super().logits(x, block, None)  # (m, K, C): factor groups, -inf past each cardinality
@@ -119,6 +128,7 @@ class GraphConditionals(BlockConditionals):
         return out
 
     def initial_state(self, chains: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """As the base class, with standard normal draws for continuous (Gaussian) variables: (n, C)."""
         x = super().initial_state(chains, generator)
         if self.continuous:
             real = (self.cards[: self.num_free] == 0).nonzero().reshape(-1)
@@ -128,6 +138,9 @@ class GraphConditionals(BlockConditionals):
 
     def sample_block(self, x: torch.Tensor, block: int, generator: torch.Generator | None = None,
                      beta: torch.Tensor | None = None) -> torch.Tensor:
+        """Draw block ``block`` from its conditional in place and return ``x`` (n, C); Gaussian blocks are drawn
+        by their unit from the dense field, discrete ones by the base class.
+        """
         name, _ = self._slice_block[block]
         unit = self.model.units[name]
         if unit.discrete:
@@ -139,6 +152,9 @@ class GraphConditionals(BlockConditionals):
         return x
 
     def packed(self, x: torch.Tensor) -> torch.Tensor:
+        """Layout (n, C) -> packed states (C, n) in the model's variable order; long unless the model has
+        continuous variables (then floats).
+        """
         out = x[self.pos].t()
         return out if self.continuous else out.long()
 

@@ -58,6 +58,7 @@ class CompiledHMM(CompiledModel):
 
     @property
     def categorical(self) -> bool:
+        """True when the emissions are categorical (a table over symbols)."""
         return isinstance(self.spec.emission, CategoricalEmission)
 
     @property
@@ -67,18 +68,22 @@ class CompiledHMM(CompiledModel):
 
     @property
     def emission_dim(self) -> int:
+        """Dimension D of one observation (Gaussian or density-model emissions)."""
         return self.spec.emission.dim if self.density else self.emission_means.shape[1]
 
     @property
     def num_states(self) -> int:
+        """Number S of hidden states."""
         return self.log_initial.shape[0]
 
     @property
     def device(self) -> torch.device:
+        """The device of the model's tables."""
         return self.log_initial.device
 
     @property
     def dtype(self) -> torch.dtype:
+        """The floating dtype of the model's tables."""
         return self.log_initial.dtype
 
     # -------------------------------------------------------------- observations
@@ -192,6 +197,7 @@ class CompiledHMM(CompiledModel):
             self.spec.emission.stds = self.emission_stds.detach().cpu().double().numpy().copy()
 
     def extra_repr(self) -> str:
+        """Number of hidden states and the emission kind and size, for the module's repr."""
         e = (f"{self.log_emission.shape[1]} symbols" if self.categorical else
              f"density models over {self.emission_dim} binary values" if self.density else f"Gaussian dim {self.emission_dim}")
         return f"{self.num_states} hidden states, {e}"

@@ -79,6 +79,7 @@ class CompiledMarkovNetwork(NamedVariables, CompiledModel):
 
     # ------------------------------------------------------------------ names
     def state_labels(self, i: int) -> tuple[Any, ...]:
+        """The state labels of packed variable ``i``, from its domain."""
         return self.domains[i].labels
 
     # ----------------------------------------------------------------- energy
@@ -181,6 +182,7 @@ class CompiledMarkovNetwork(NamedVariables, CompiledModel):
         return out.masked_fill(~valid[None], float("-inf"))
 
     def extra_repr(self) -> str:
+        """Numbers of variables and blocks and each factor group's kind and size, for the module's repr."""
         kinds = ", ".join(f"{g.kind}×{g.num_factors}" for g in self.groups)
         return f"variables={self.num_variables}, blocks={len(self.blocks)}, factors=[{kinds}]"
 

@@ -83,26 +83,32 @@ class CompiledMarkovChain(CompiledModel):
     # ----------------------------------------------------------------- basics
     @property
     def states(self) -> tuple[Any, ...]:
+        """The state labels, in index order."""
         return self.spec.states
 
     @property
     def num_states(self) -> int:
+        """Number S of states."""
         return self.spec.num_states
 
     @property
     def order(self) -> int:
+        """The chain's order k (how many past states the next one depends on)."""
         return self.spec.order
 
     @property
     def num_contexts(self) -> int:
+        """Number C = S**k of contexts (tuples of the last k states)."""
         return self.log_initial.shape[0]
 
     @property
     def device(self) -> torch.device:
+        """The device of the model's tables."""
         return self.log_transition.device
 
     @property
     def dtype(self) -> torch.dtype:
+        """The floating dtype of the model's tables."""
         return self.log_transition.dtype
 
     @property
@@ -229,6 +235,7 @@ class CompiledMarkovChain(CompiledModel):
         self.spec.initial = initial.detach().cpu().double().numpy().reshape((S,) * k)
 
     def extra_repr(self) -> str:
+        """Number of states, order and number of contexts, for the module's repr."""
         return f"{self.num_states} states, order {self.order}, {self.num_contexts} contexts"
 
 

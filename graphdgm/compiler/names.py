@@ -32,6 +32,7 @@ class NamedVariables:
 
     @property
     def num_variables(self) -> int:
+        """Number of (packed) variables."""
         return len(self.variables)
 
     def index_of(self, name: str) -> int:

@@ -44,14 +44,17 @@ class CompiledRBM(CompiledGraph):
     # the parameters under their RBM names (the graph's own parameters, not copies)
     @property
     def weight(self) -> nn.Parameter:
+        """The weight (V, H), or (V, K, H) for softmax visible units: the dense edge's parameter."""
         return self.dense[0].weight
 
     @property
     def visible_bias(self) -> nn.Parameter:
+        """The visible bias (V,), or (V, K) for softmax visible units."""
         return self.bias[self._bias_index[self._v]]
 
     @property
     def hidden_bias(self) -> nn.Parameter:
+        """The hidden bias (H,)."""
         return self.bias[self._bias_index[self._h]]
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -86,6 +89,7 @@ class CompiledRBM(CompiledGraph):
 
     @property
     def parameter_labels(self) -> dict[str, str]:
+        """Parameter name -> its RBM name (``weight``, ``visible_bias``, ``hidden_bias``), for messages."""
         return {"dense.0.weight": "weight", f"bias.{self._bias_index[self._v]}": "visible_bias",
                 f"bias.{self._bias_index[self._h]}": "hidden_bias"}
 
@@ -100,6 +104,7 @@ class CompiledRBM(CompiledGraph):
     # ------------------------------------------------------------ the layers
     @property
     def visible_indices(self) -> range:
+        """Packed indices of the visible variables: the first V."""
         return range(self.V)
 
     def _flat_weight(self) -> torch.Tensor:
@@ -237,4 +242,5 @@ class CompiledRBM(CompiledGraph):
                                            self.hidden_bias.detach().cpu().numpy())
 
     def extra_repr(self) -> str:
+        """Visible size and type and hidden size, for the module's repr."""
         return f"visible={self.V} ({self.visible_type}), hidden={self.H}"

@@ -47,6 +47,7 @@ class AutoregressiveEnumeration:
         return torch.logsumexp(torch.cat([lp for _, lp in self._chunks(model, evidence)]), 0)
 
     def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, Any]) -> list[torch.Tensor]:
+        """p(x_v | evidence) (2,) for each packed index v in ``variables``, by summing p over every state."""
         log_z = self.log_partition(model, evidence)
         p1 = torch.zeros(model.D, dtype=torch.float64, device=model.device)
         for x, lp in self._chunks(model, evidence):
@@ -54,6 +55,7 @@ class AutoregressiveEnumeration:
         return [torch.stack([1 - p1[v], p1[v]]).clamp(0, 1) for v in variables]
 
     def joint(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, Any]) -> torch.Tensor:
+        """p(x_variables | evidence) as a (2,) * k table over the k ``variables``, in the order given."""
         log_z = self.log_partition(model, evidence)
         k = len(variables)
         out = torch.zeros(1 << k, dtype=torch.float64, device=model.device)
@@ -64,6 +66,9 @@ class AutoregressiveEnumeration:
         return out.reshape([2] * k)
 
     def map(self, model: torch.nn.Module, evidence: dict[int, Any], variables: list[int] | None) -> tuple[torch.Tensor, float]:
+        """The most probable state (D,) long given ``evidence`` and its log p(x); with ``variables``, the
+        mode of their joint (other free variables left at 0) and its log p(x_variables | evidence).
+        """
         if variables is not None:
             joint = self.joint(model, list(variables), evidence)
             flat = int(joint.argmax())

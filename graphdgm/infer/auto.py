@@ -87,13 +87,21 @@ class Auto:
         return out
 
     def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, Any]) -> list[Any]:
+        """Marginals of ``variables`` given ``evidence``: exact when the exact backend applies and fits, else
+        parallel tempering (with a warning).
+        """
         return self._answer("marginals", model, variables, evidence)
 
     def joint(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, Any]) -> torch.Tensor:
+        """The joint table of ``variables`` given ``evidence``, exact when possible, else by parallel tempering."""
         return self._answer("joint", model, variables, evidence)
 
     def map(self, model: torch.nn.Module, evidence: dict[int, Any], variables: list[int] | None) -> tuple[torch.Tensor, Any]:
+        """The MAP state and its score given ``evidence`` (over ``variables`` when given), exact when possible,
+        else by parallel tempering.
+        """
         return self._answer("map", model, evidence, variables)
 
     def log_partition(self, model: torch.nn.Module, evidence: dict[int, Any]) -> torch.Tensor:
+        """log Z (log p(evidence) with evidence), exact when possible, else estimated by the sampler."""
         return self._answer("log_partition", model, evidence)

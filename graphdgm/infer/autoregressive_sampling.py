@@ -78,6 +78,10 @@ def inpaint(model: Any, x: Any, known: Any, *, steps: int = 200, seed: int | tor
 
 def conditional(model: Any, vals: torch.Tensor, mask: torch.Tensor, g: torch.Generator, steps: int, method: str,
                  progress: bool | None) -> torch.Tensor:
+    """Samples (B, D) with the ``mask`` (D,) variables clamped to ``vals`` (B, D): exact ancestral draws when
+    the evidence is a prefix of every ordering, else proposals corrected by ``steps`` independence-MH steps
+    (``method``: ``"auto"``, ``"ancestral"`` (proposals only) or ``"mh"``).
+    """
     if method not in ("auto", "ancestral", "mh"):
         raise SpecError(f"unknown sampling method {method!r}; use 'auto', 'ancestral' or 'mh'")
     steps = positive_int(steps, "steps (MH proposals per sample)")
@@ -98,6 +102,9 @@ def conditional(model: Any, vals: torch.Tensor, mask: torch.Tensor, g: torch.Gen
 
 def independence_mh(model: Any, x: torch.Tensor, mask: torch.Tensor, g: torch.Generator, steps: int,
                      progress: bool | None) -> torch.Tensor:
+    """Run ``steps`` independence Metropolis-Hastings steps from x (B, D) with the ``mask`` variables fixed,
+    proposals drawn from the model itself; sets ``model.last_acceptance`` and returns the final (B, D).
+    """
     kernel = AutoregressiveIndependence()
     state = kernel.start(model, x, mask, g)
     for _ in progress_bar(range(steps), progress, desc="mh"):  # a loop over chain steps

@@ -165,6 +165,7 @@ class ChainStructure:
 
     @property
     def irreducible(self) -> bool:
+        """Every state reaches every other (one communicating class)."""
         return len(self.classes) == 1
 
     @property
@@ -179,6 +180,7 @@ class ChainStructure:
 
     @property
     def ergodic(self) -> bool:
+        """Irreducible and aperiodic: a unique stationary distribution that P^n converges to."""
         return self.irreducible and self.aperiodic
 
     def __str__(self) -> str:

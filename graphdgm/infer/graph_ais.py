@@ -611,6 +611,9 @@ class GraphAIS:
         self.diagnostics: Diagnostics | None = None
 
     def log_partition(self, model: torch.nn.Module, evidence: dict[int, Any]) -> Tensor:
+        """log Z estimated by the graph's AIS (evidence on input blocks only: log Z given the inputs);
+        keeps the run in ``last_result`` and ``diagnostics``.
+        """
         split = ais_split(model)
         ranges = {b: model.ranges[b] for b in split.inputs}
         others = sorted(i for i in evidence if not any(a <= i < e for a, e in ranges.values()))

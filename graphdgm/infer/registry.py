@@ -62,6 +62,7 @@ def register_backend(name: str, factory: Callable[..., Any], *, overwrite: bool 
 
 
 def unregister_backend(name: str) -> None:
+    """Remove the backend registered under ``name``; a name that is not registered is ignored."""
     _REGISTRY.pop(name, None)
 
 

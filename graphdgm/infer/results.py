@@ -56,6 +56,7 @@ class DiscreteMarginal:
         raise KeyError(f"{label!r} is not a state of {self.variable!r}; states are {list(self.labels)}")
 
     def to_dict(self) -> dict[Any, float]:
+        """State label -> probability, as plain Python floats."""
         return {lab: float(p) for lab, p in zip(self.labels, self.probs.tolist())}
 
     def __repr__(self) -> str:
@@ -97,6 +98,7 @@ class ContinuousMarginal:
         return float(out) if out.dim() == 0 else out
 
     def to_dict(self) -> dict[str, float]:
+        """``{"mean": ..., "std": ...}`` as plain Python floats."""
         return {"mean": self.mean, "std": self.std}
 
     def __repr__(self) -> str:
@@ -213,6 +215,9 @@ class JointDistribution:
         return float(self.probs[tuple(idx)])
 
     def to_pandas(self) -> Any:
+        """A pandas DataFrame with one row per joint state: a column per variable (its label) and
+        ``probability``. Needs pandas.
+        """
         import pandas as pd
 
         rows = [(*combo, float(self.probs[tuple(i for i, _ in enum)]))
@@ -318,6 +323,7 @@ class Samples:
 
     @property
     def draws(self) -> int:
+        """The number of draws (per chain, when there are chains)."""
         return int(self.values.shape[-2])
 
     def __len__(self) -> int:

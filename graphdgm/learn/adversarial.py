@@ -141,6 +141,10 @@ class Adversarial:
         all_reduce_grads_(self.model.discriminator.parameters())
 
     def backward(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One GAN step on a real batch (B, ...): ``d_steps`` discriminator updates (with the gradient or R1
+        penalty when set), then the generator's gradient left in ``.grad`` for the loop's optimiser step.
+        Returns the figures (``loss_d``, ``loss_g``, penalties) as detached tensors.
+        """
         model, pack = self.model, self.model.pack
         real_all = batch.reshape(batch.shape[0], *model.data_shape).to(model.dtype)
         size = (real_all.shape[0] // self.d_steps) // pack * pack
@@ -185,9 +189,11 @@ class Adversarial:
         return figures
 
     def state_dict(self) -> dict[str, Any]:
+        """The discriminator's optimiser state, the noise generator's state and the step count, for checkpoints."""
         return {"opt_d": self.opt_d.state_dict(), "noise_rng": self.noise_rng.get_state(), "step": self.step}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved."""
         self.opt_d.load_state_dict(state["opt_d"])
         self.noise_rng.set_state(state["noise_rng"])
         self.step = int(state.get("step", 0))

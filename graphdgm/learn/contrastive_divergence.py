@@ -152,9 +152,11 @@ class ContrastiveDivergence:
         return pos.mean() - self.sampler.free_energy(neg).mean()
 
     def state_dict(self) -> dict[str, Any]:
+        """The persistent chains (C, n) (None before the first PCD step) and the generator's state, for checkpoints."""
         return {"chains": self.chains, "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved."""
         self.chains = state.get("chains")
         if state.get("generator") is not None:
             self.generator.set_state(state["generator"])

@@ -46,6 +46,7 @@ class History:
         self.diverged: dict[str, Any] | None = None
 
     def append(self, record: dict[str, Any]) -> None:
+        """Add one record (a copy of ``record``: figure name -> value)."""
         self.records.append(dict(record))
 
     def __len__(self) -> int:
@@ -59,9 +60,11 @@ class History:
 
     @property
     def last(self) -> dict[str, Any]:
+        """A copy of the latest record, or ``{}`` when there is none."""
         return dict(self.records[-1]) if self.records else {}
 
     def to_pandas(self):
+        """The records as a pandas DataFrame, one row per record. Needs pandas."""
         import pandas as pd
 
         return pd.DataFrame(self.records)

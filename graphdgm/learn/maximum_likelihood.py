@@ -34,6 +34,9 @@ class MaximumLikelihood:
         self.step = 0
 
     def backward(self, batch: torch.Tensor) -> torch.Tensor:
+        """Put the gradient of -mean log p(batch) into the parameters' ``.grad`` and return that loss
+        (float64); a MADE with several masks trains one mask per step, in turn.
+        """
         if getattr(self.model, "num_masks", 1) > 1:
             self.model.use_mask(self.step)
             loss = -self.model.log_prob(batch, ensemble=False).mean()
@@ -44,9 +47,11 @@ class MaximumLikelihood:
         return loss.detach().to(torch.float64)
 
     def state_dict(self) -> dict[str, Any]:
+        """The step count (which MADE mask comes next), for checkpoints."""
         return {"step": self.step}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved."""
         self.step = int(state.get("step", 0))
 
 

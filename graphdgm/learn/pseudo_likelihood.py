@@ -38,6 +38,9 @@ class PseudoLikelihood:
         self.model = model
 
     def loss(self, batch: torch.Tensor) -> torch.Tensor:
+        """The negative log pseudo-likelihood per row of ``batch`` (B, n): -Σ_v log p(x_v | x_rest), averaged
+        over the batch, from each sampler block's conditional logits.
+        """
         model, total = self.model, 0.0
         x = batch.long()
         for b, members in enumerate(model.blocks):  # a loop over sampler blocks, each one batched call
@@ -47,6 +50,7 @@ class PseudoLikelihood:
         return -total / batch.shape[0]
 
     def backward(self, batch: torch.Tensor) -> torch.Tensor:
+        """Put the gradient of :meth:`loss` into the parameters' ``.grad``; returns the loss, detached."""
         loss = self.loss(batch)
         loss.backward()
         return loss.detach()

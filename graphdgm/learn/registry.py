@@ -96,6 +96,7 @@ class RegisteredObjective:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The name followed by its aliases: every value of ``fit(method=...)`` that selects this entry."""
         return (self.name, *self.aliases)
 
 

@@ -27,6 +27,7 @@ class EliminationResult:
 
     @property
     def log_table(self) -> torch.Tensor:
+        """log of the result over ``plan.keep`` (``log(table) + log_const``), computed once and cached."""
         if self._log is None:
             self._log = torch.log(self.table) + self.log_const
         return self._log
@@ -87,6 +88,9 @@ def linear_tables(model: torch.nn.Module, detach: bool, groups: set[int] | None 
 
 
 def device_dtype(tables: LinearTables, model: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
+    """The device and dtype to compute in: those of the first linear table, or of the model's values when
+    the plan needs no table.
+    """
     t = next((x for x in tables.lins if x is not None), None)
     if t is None:  # a pruned plan that needs no table (log Z = 0 of a normalised network, say)
         return model.values.device, model.values.dtype

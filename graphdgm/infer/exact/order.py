@@ -34,10 +34,16 @@ class EliminationOrder:
     log2_written: float = 0.0  # log2 of Σ step output sizes (each clique without its eliminated variable)
 
     def key(self) -> tuple[float, float]:
+        """Sort key, smaller is better: (log2 largest table, log2 work), rounded so ties compare equal."""
         return (round(self.log2_max_table, 6), round(self.log2_work, 6))
 
 
 def set_bits(x: int):
+    """Indices of the set bits of the bit mask ``x``, lowest first.
+
+    >>> list(set_bits(0b1011))
+    [0, 1, 3]
+    """
     while x:
         low = x & -x
         yield low.bit_length() - 1

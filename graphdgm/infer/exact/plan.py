@@ -367,6 +367,10 @@ def scope_edges(scopes: Sequence[tuple[int, ...]], evidence: Collection[int] = (
 
 @dataclass(frozen=True)
 class Plan:
+    """A contraction plan for one set of evidence variables, query and mode: the initial slots
+    (``sources`` and ``extra``), the elimination ``steps``, and the final product over ``keep``
+    (``final_equation``); ``order`` is its cost, ``slicing`` the variables it is conditioned on, if any.
+    """
     evidence_vars: frozenset[int]
     sources: tuple[FactorSource, ...]  # slots 0..len(sources)-1
     extra: tuple[tuple[int, ...], ...]  # following slots: unit unary factors (indicators) on these vars

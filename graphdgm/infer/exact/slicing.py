@@ -30,6 +30,7 @@ class Slicing:
 
     @property
     def num_slices(self) -> int:
+        """Number of slices: the product of the sliced variables' cardinalities."""
         return math.prod(self.cards)
 
     def assignments(self) -> Iterator[dict[int, int]]:

@@ -70,6 +70,9 @@ class AutoregressiveIndependence:
 
     def init(self, model: torch.nn.Module, chains: int, evidence: dict[int, Any] | None = None,
              generator: torch.Generator | int | None = None) -> ChainState:
+        """A fresh state of ``chains`` chains, each started at an ancestral draw with ``evidence`` (packed
+        index -> state) clamped; raises CapabilityError for a model without an ordering.
+        """
         if "ordering" not in getattr(model, "capabilities", ()):
             raise CapabilityError(f"AutoregressiveIndependence needs an autoregressive model (NADE, MADE, PixelCNN, "
                                   f"PixelRNN); a {type(model).__name__} has none. Use BlockGibbs for Markov networks")
@@ -89,6 +92,9 @@ class AutoregressiveIndependence:
 
     @torch.no_grad()
     def sample(self, state: ChainState) -> ChainState:
+        """One independence-MH step of every chain: propose a fresh ancestral draw (evidence clamped) and
+        accept it with probability min(1, w(new) / w(old)), w = p / q.
+        """
         model, mask, g = state.extra["model"], state.extra["mask"], state.generator
         prop = propose(model, state.x, mask, g)  # (C, D): the mixture's ancestral draw, evidence clamped
         w_new = log_weight(model, prop, mask)  # (C,) log π/q
@@ -102,9 +108,11 @@ class AutoregressiveIndependence:
         return state
 
     def packed(self, state: ChainState) -> torch.Tensor:
+        """The chains' current states (C, D) long, in the model's variable order."""
         return state.x.long()
 
     def log_potential(self, state: ChainState) -> torch.Tensor:
+        """log p(x) of each chain's state, (C,) float64."""
         with torch.no_grad():
             return state.extra["model"].log_prob(state.x).to(torch.float64)
 
@@ -129,9 +137,11 @@ class AutoregressiveMH(ChainBackend):
     requires = frozenset({"ordering"})
 
     def kernel(self) -> AutoregressiveIndependence:
+        """A fresh :class:`AutoregressiveIndependence` kernel."""
         return AutoregressiveIndependence()
 
     def run(self, model: torch.nn.Module, evidence: dict[int, Any] | None = None, keep: Any = None):  # noqa: D102
+        """Run the chains as :meth:`ChainBackend.run`, then warn when the late acceptance rate is low."""
         result = super().run(model, evidence, keep)  # the whole-run rate is last_result.acceptance
         kernel = AutoregressiveIndependence()
         warn_if_low_acceptance(kernel.late_acceptance_rate(result.final_state), len(result.final_state.extra["trace"]),
@@ -139,9 +149,11 @@ class AutoregressiveMH(ChainBackend):
         return result
 
     def map(self, model, evidence, variables):  # noqa: D102
+        """Not answered: raises CapabilityError (use backend='exact' for the MAP state of a small model)."""
         raise CapabilityError("backend 'ar_mh' gives marginals and samples; for the MAP state of a small model use "
                               "backend='exact' (enumeration)")
 
     def log_partition(self, model, evidence):  # noqa: D102
+        """Not answered: raises CapabilityError (the model is normalised; backend='exact' gives log p(evidence))."""
         raise CapabilityError("an autoregressive model is normalised (log Z = 0); for log p(evidence) of a small model "
                               "use backend='exact'")

@@ -50,6 +50,7 @@ class ChainBackend:
         self.diagnostics: Diagnostics | None = None
 
     def kernel(self) -> Any:
+        """The MCMC kernel the chains run (subclasses return one)."""
         raise NotImplementedError
 
     def run(self, model: torch.nn.Module, evidence: dict[int, Any] | None = None, keep: Any = None) -> ChainResult:
@@ -62,6 +63,9 @@ class ChainBackend:
         return result
 
     def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, Any]) -> list[Any]:
+        """Marginals of ``variables`` given ``evidence`` from one run: state frequencies (k,) for discrete
+        variables, a :class:`~graphdgm.infer.results.ContinuousMarginal` (mean, std) for real ones.
+        """
         r = self.run(model, evidence)
         if r.mean is not None:  # real-valued model
             from graphdgm.infer.results import ContinuousMarginal
@@ -72,6 +76,9 @@ class ChainBackend:
         return [probs[v, : int(model.cards[v])] for v in variables]
 
     def joint(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, Any]) -> torch.Tensor:
+        """The joint table of ``variables`` given ``evidence`` (shape: their cardinalities) from the kept
+        samples' histogram, normalised.
+        """
         r = self.run(model, evidence, keep=variables)
         cards = [int(model.cards[v]) for v in variables]
         s = r.samples.reshape(-1, len(variables))  # (S C, k)
@@ -81,6 +88,9 @@ class ChainBackend:
         return (hist / hist.sum()).reshape(cards)
 
     def map(self, model: torch.nn.Module, evidence: dict[int, Any], variables: list[int] | None) -> tuple[torch.Tensor, float]:
+        """A full MAP state given ``evidence`` and its score, by simulated annealing (``annealing_sweeps``);
+        raises CapabilityError when ``variables`` asks for marginal MAP.
+        """
         if variables is not None:
             raise CapabilityError("sampling backends find a full MAP state only; for marginal MAP over a subset use backend='exact'")
         state, score = simulated_annealing(model, evidence, chains=min(self.chains, 64), sweeps=self.annealing_sweeps,
@@ -112,6 +122,7 @@ class Gibbs(ChainBackend):
     name = "gibbs"
 
     def kernel(self) -> BlockGibbs:
+        """A fresh :class:`BlockGibbs` kernel."""
         return BlockGibbs()
 
 
@@ -129,9 +140,13 @@ class Metropolis(ChainBackend):
         self._kernel = MetropolisHastings(proposal, block_size=block_size, step_size=step_size)
 
     def kernel(self) -> MetropolisHastings:
+        """The backend's :class:`MetropolisHastings` kernel."""
         return self._kernel
 
     def map(self, model, evidence, variables):  # noqa: D102 - annealing needs block conditionals
+        """MAP by simulated annealing, as :meth:`ChainBackend.map`; raises CapabilityError for a model
+        without block conditionals (a Gaussian one).
+        """
         if "conditionals" not in model.capabilities:
             raise CapabilityError("MAP by annealing needs a discrete model; for a Gaussian use backend='gaussian'")
         return super().map(model, evidence, variables)
@@ -164,11 +179,13 @@ class Tempering(ChainBackend):
         self.ladder = self._kernel.betas
 
     def kernel(self) -> ParallelTempering:
+        """The backend's :class:`ParallelTempering` kernel, adapting its ladder during burn-in when ``adaptive``."""
         burn_in = self.sweeps // 4 if self.burn_in is None else self.burn_in
         self._kernel.adapt_sweeps = burn_in if self.adaptive else 0
         return self._kernel
 
     def run(self, model: torch.nn.Module, evidence: dict[int, Any] | None = None, keep: Any = None) -> ChainResult:
+        """Run the chains as :meth:`ChainBackend.run` and keep the final temperature ladder in ``ladder``."""
         result = super().run(model, evidence, keep)
         self.ladder = self._kernel.ladder(result.final_state).cpu()
         return result
@@ -190,6 +207,7 @@ class SwendsenWang(ChainBackend):
     requires = frozenset({"factor_tables"})
 
     def kernel(self) -> Any:
+        """A fresh :class:`~graphdgm.infer.mcmc.cluster.SwendsenWangKernel`."""
         from graphdgm.infer.mcmc.cluster import SwendsenWangKernel
 
         return SwendsenWangKernel()
@@ -234,9 +252,13 @@ class AIS:
         return self.last_result
 
     def log_partition(self, model: torch.nn.Module, evidence: dict[int, Any]) -> torch.Tensor:
+        """log Z (log of the evidence's normaliser) estimated by one AIS run."""
         return self.run(model, evidence).log_z
 
     def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, Any]) -> list[torch.Tensor]:
+        """Marginals of ``variables`` given ``evidence``: the AIS samples' importance-weighted state
+        frequencies, (k,) per variable.
+        """
         r = self.run(model, evidence)
         w = torch.softmax(r.log_weights, 0)  # (C,)
         out = []
@@ -266,6 +288,9 @@ class SimulatedAnnealing:
         self.diagnostics: Diagnostics | None = None
 
     def map(self, model: torch.nn.Module, evidence: dict[int, Any], variables: list[int] | None) -> tuple[torch.Tensor, float]:
+        """A full MAP state given ``evidence`` and its score, by annealing from ``beta_start`` to ``beta_end``;
+        raises CapabilityError when ``variables`` asks for marginal MAP.
+        """
         if variables is not None:
             raise CapabilityError("annealing finds a full MAP state only; for marginal MAP over a subset use backend='exact'")
         state, score = simulated_annealing(model, evidence, chains=self.chains, sweeps=self.sweeps, beta_start=self.beta_start,

@@ -122,6 +122,9 @@ class SwendsenWangKernel:
 
     def init(self, model: torch.nn.Module, chains: int, evidence: dict[int, Any] | None = None,
              generator: torch.Generator | int | None = None) -> ChainState:
+        """A fresh state of ``chains`` chains: uniformly random states (C, n) long with ``evidence`` (packed
+        index -> state) clamped, and the model's pairwise couplings and bond probabilities 1 - exp(-|J|).
+        """
         pc = pairwise_couplings(model)
         device = pc.unary.device
         g = make_generator(generator, device)
@@ -136,6 +139,10 @@ class SwendsenWangKernel:
                                        "prob": -torch.expm1(-pc.coupling.abs())})
 
     def sample(self, state: ChainState) -> ChainState:
+        """One Swendsen-Wang step of every chain: open bonds on satisfied couplings, find the clusters, then
+        flip each binary cluster (or redraw each Potts cluster) from its summed unary terms; clusters holding
+        evidence stay.
+        """
         pc, g, x = state.extra["pc"], state.generator, state.x
         C, n = x.shape
         e = pc.edges
@@ -170,7 +177,9 @@ class SwendsenWangKernel:
         return state
 
     def packed(self, state: ChainState) -> torch.Tensor:
+        """The chains' current states (C, n) long, in the model's variable order."""
         return state.x
 
     def log_potential(self, state: ChainState) -> torch.Tensor:
+        """Unnormalised log-probability of each chain's state, (C,)."""
         return state.extra["model"].log_potential(state.x).detach()

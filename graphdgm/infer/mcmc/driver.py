@@ -49,10 +49,12 @@ class ChainResult:
 
     @property
     def log_potential_ess(self) -> float:
+        """Effective sample size of the chains' log-potential trace."""
         return effective_sample_size(self.log_potential_trace)
 
     @property
     def log_potential_rhat(self) -> float:
+        """Split R-hat of the chains' log-potential trace (near 1 when the chains agree)."""
         return split_rhat(self.log_potential_trace)
 
     def ess(self) -> torch.Tensor:

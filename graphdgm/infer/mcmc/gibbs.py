@@ -63,6 +63,9 @@ class BlockGibbs:
 
     def init(self, model: torch.nn.Module, chains: int, evidence: dict[int, Any] | None = None,
              generator: torch.Generator | int | None = None) -> ChainState:
+        """A fresh state of ``chains`` chains: the model's block conditionals with ``evidence`` (packed index
+        -> state) clamped, a random start (n, C), and β when the kernel samples at another temperature.
+        """
         cond = conditionals_for(model, evidence, self.dtype)
         g = make_generator(generator, cond.device)
         x = cond.initial_state(int(chains), g)  # (n, C)
@@ -70,11 +73,14 @@ class BlockGibbs:
         return ChainState(x, g, beta, extra={"cond": cond})
 
     def sample(self, state: ChainState) -> ChainState:
+        """One sweep of every chain: each block drawn from its conditional given the rest, in place."""
         state.extra["cond"].sweep(state.x, state.generator, state.beta)
         return state
 
     def packed(self, state: ChainState) -> torch.Tensor:
+        """The chains' current states (C, n) in the model's variable order (long for discrete)."""
         return state.extra["cond"].packed(state.x)
 
     def log_potential(self, state: ChainState) -> torch.Tensor:
+        """Unnormalised log-probability of each chain's state, (C,)."""
         return state.extra["cond"].log_potential(state.x)

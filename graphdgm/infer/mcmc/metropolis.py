@@ -44,6 +44,10 @@ class MetropolisHastings:
     # ------------------------------------------------------------------ init
     def init(self, model: torch.nn.Module, chains: int, evidence: dict[int, Any] | None = None,
              generator: torch.Generator | int | None = None) -> ChainState:
+        """A fresh state of ``chains`` chains with ``evidence`` (packed index -> state) clamped; raises
+        CapabilityError when the proposal does not suit the model (``random_walk`` for real-valued models,
+        ``flip`` or ``block`` for discrete ones).
+        """
         continuous = "continuous" in getattr(model, "capabilities", ())
         if continuous != (self.proposal == "random_walk"):
             kind = "real-valued" if continuous else "discrete"
@@ -81,6 +85,9 @@ class MetropolisHastings:
 
     # ---------------------------------------------------------------- sample
     def sample(self, state: ChainState) -> ChainState:
+        """One step of every chain under the kernel's proposal: a single-site flip sweep, a block proposal,
+        or a Gaussian random walk, each accepted by the MH rule.
+        """
         if self.proposal == "flip":
             return self._flip_sweep(state)
         if self.proposal == "block":
@@ -155,11 +162,15 @@ class MetropolisHastings:
 
     # ---------------------------------------------------------------- reading
     def packed(self, state: ChainState) -> torch.Tensor:
+        """The chains' current states (C, n) in the model's variable order (long for discrete, real values
+        for the random walk).
+        """
         if self.proposal == "random_walk":
             return state.x
         return state.extra["cond"].packed(state.x)
 
     def log_potential(self, state: ChainState) -> torch.Tensor:
+        """Unnormalised log-probability of each chain's state, (C,)."""
         if self.proposal == "random_walk":
             return state.extra["lp"]
         return state.extra["cond"].log_potential(state.x)

@@ -56,6 +56,9 @@ class ParallelTempering:
 
     def init(self, model: torch.nn.Module, chains: int, evidence: dict[int, Any] | None = None,
              generator: torch.Generator | int | None = None) -> ChainState:
+        """A fresh state of ``chains`` chains per temperature: R·C random starts (n, R C), replica-major, with
+        ``evidence`` (packed index -> state) clamped, and zeroed swap counts.
+        """
         cond = conditionals_for(model, evidence)
         g = make_generator(generator, cond.device)
         R, C = len(self.betas), int(chains)
@@ -90,6 +93,9 @@ class ParallelTempering:
         state.extra["swaps_proposed"].zero_()
 
     def sample(self, state: ChainState) -> ChainState:
+        """One Gibbs sweep of every replica at its β, then swaps between neighbouring temperatures (even or
+        odd pairs in turn) by the MH rule; adapts the ladder during the first ``adapt_sweeps`` sweeps.
+        """
         cond, g, R, C = state.extra["cond"], state.generator, state.extra["R"], state.extra["C"]
         cond.sweep(state.x, g, state.beta)
         lp = cond.log_potential(state.x).view(R, C)  # (R, C)
@@ -115,10 +121,12 @@ class ParallelTempering:
         return state
 
     def packed(self, state: ChainState) -> torch.Tensor:
+        """The β = 1 replicas' current states (C, n) in the model's variable order."""
         C = state.extra["C"]
         return state.extra["cond"].packed(state.x[:, :C])  # replica 0 is β = 1
 
     def log_potential(self, state: ChainState) -> torch.Tensor:
+        """Unnormalised log-probability (at β = 1) of each β = 1 replica's state, (C,)."""
         C = state.extra["C"]
         return state.extra["cond"].log_potential(state.x[:, :C])
 

@@ -201,6 +201,9 @@ class BeliefPropagation:
         return self.last_result
 
     def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, int]) -> list[torch.Tensor]:
+        """Beliefs (k,) of each packed index in ``variables`` after loopy BP with ``evidence`` clamped (exact
+        on trees); raises EvidenceError when the evidence is impossible.
+        """
         r = self.run(model, evidence)
         _check_possible(r.log_beliefs, model, evidence)
         return [r.marginals[v, : int(model.cards[v])] for v in variables]
@@ -290,6 +293,9 @@ class MeanField:
         return self.last_result
 
     def marginals(self, model: torch.nn.Module, variables: list[int], evidence: dict[int, int]) -> list[torch.Tensor]:
+        """The fitted q(x_v) (k,) of each packed index in ``variables`` given ``evidence``; raises EvidenceError
+        when q puts mass only on impossible states.
+        """
         r = self.run(model, evidence)
         if not torch.isfinite(r.elbo):
             raise EvidenceError("mean field puts mass only on impossible states: the evidence (or hard zeros) rule out "

@@ -146,7 +146,7 @@ def test_mcmc_backend_marginals_match_enumeration() -> None:
     approx = gd.query(model, evidence=ev, backend=AutoregressiveMH(chains=512, sweeps=60, seed=1))
     for v in model.variables:
         assert abs(exact[v].probs[1] - approx[v].probs[1]) < 0.04, v
-    m = gd.map_query(model, ev)
+    m = gd.map_query(model, evidence=ev)
     assert m.assignment["x[7]"] == 1 and m.assignment["x[2]"] == 0
 
 

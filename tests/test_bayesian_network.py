@@ -61,7 +61,7 @@ def test_queries_equal_pgmpy_variable_elimination(seed: int) -> None:
         bp = gd.query(model, [var], evidence=ev, backend="bp")[var]  # loopy BP: an approximation, checked loosely
         assert np.abs(bp.probs.numpy() - want).max() < 0.1
     want_map = ve.map_query(["v0", "v1", "v3"], evidence=ev, show_progress=False)
-    got_map = gd.map_query(model, ev, variables=["v0", "v1", "v3"]).assignment
+    got_map = gd.map_query(model, evidence=ev, variables=["v0", "v1", "v3"]).assignment
     assert {k: got_map[k] for k in want_map} == {k: int(v) for k, v in want_map.items()}
     assert abs(float(gd.log_partition(model))) < 1e-10  # normalised: Z = 1
 

@@ -75,7 +75,7 @@ def test_map_equals_enumeration(seed: int) -> None:
     for v, s in ev.items():
         mask &= states[:, v] == s
     names = {model.variables[v]: model.state_labels(v)[s] for v, s in ev.items()}
-    result = gd.map_query(model, names)
+    result = gd.map_query(model, evidence=names)
     assert math.isclose(result.log_score, float(logp[mask].max()), rel_tol=1e-10)
     for v, s in ev.items():
         assert int(result.state[v]) == s
@@ -156,7 +156,7 @@ def test_impossible_evidence_is_a_clear_error() -> None:
     with pytest.raises(gd.EvidenceError, match="probability zero"):
         gd.query(model, ["a"], evidence={"a": 0, "b": 1})
     with pytest.raises(gd.EvidenceError, match="probability zero"):
-        gd.map_query(model, {"a": 1, "b": 0})
+        gd.map_query(model, evidence={"a": 1, "b": 0})
     assert float(gd.log_partition(model, {"a": 1, "b": 0})) == -math.inf
 
 

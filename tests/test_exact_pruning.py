@@ -56,7 +56,7 @@ def test_pruned_answers_equal_enumeration_of_the_whole_network(seed: int) -> Non
         assert math.isclose(float(gd.log_partition(model, names)), brute_log_pe(states, logp, ev), rel_tol=0, abs_tol=1e-12)
         joint = gd.query(model, [model.variables[v] for v in q], names, joint=True).probs
         torch.testing.assert_close(joint.sum(), torch.tensor(1.0, dtype=joint.dtype), rtol=0, atol=1e-12)
-        mm = gd.map_query(model, names, variables=[model.variables[q[0]]])  # marginal MAP sums the rest
+        mm = gd.map_query(model, evidence=names, variables=[model.variables[q[0]]])  # marginal MAP sums the rest
         want = brute_marginal(states, logp, q[0], int(model.cards[q[0]]), ev)
         assert float(want[int(mm.state[q[0]])]) == pytest.approx(float(want.max()), abs=1e-12)
 

@@ -35,10 +35,10 @@ def test_sliced_grid_answers_equal_the_unsliced_ones(seed: int) -> None:
     ja = gd.query(model, names, ev, joint=True, backend=full).probs
     jb = gd.query(model, names, ev, joint=True, backend=gd.infer.Exact(max_table_log2=3.0, max_slices=4096))
     torch.testing.assert_close(jb.probs, ja, rtol=0, atol=1e-12)
-    ma, mb = gd.map_query(model, ev, backend=full), gd.map_query(model, ev, backend=cut)
+    ma, mb = gd.map_query(model, evidence=ev, backend=full), gd.map_query(model, evidence=ev, backend=cut)
     assert ma.assignment == mb.assignment and math.isclose(ma.log_score, mb.log_score, rel_tol=1e-12)
-    mma = gd.map_query(model, ev, variables=names, backend=full)  # marginal MAP: only maximised ones are sliced
-    mmb = gd.map_query(model, ev, variables=names, backend=cut)
+    mma = gd.map_query(model, evidence=ev, variables=names, backend=full)  # marginal MAP: only maximised ones are sliced
+    mmb = gd.map_query(model, evidence=ev, variables=names, backend=cut)
     assert mma.assignment == mmb.assignment and math.isclose(mma.log_score, mmb.log_score, rel_tol=1e-12)
 
 

@@ -53,7 +53,7 @@ def test_marginals_and_map_equal_pgmpy(seed: int) -> None:
     theirs = ve.query(["v2", "v0"], joint=True, show_progress=False)
     theirs_aligned = np.transpose(theirs.values, [theirs.variables.index("v2"), theirs.variables.index("v0")])
     np.testing.assert_allclose(joint.probs.numpy(), normalised(theirs_aligned), rtol=1e-8, atol=1e-12)
-    ours_map = gd.map_query(model, evidence)
+    ours_map = gd.map_query(model, evidence=evidence)
     theirs_map = ve.map_query(list(set(mn.variables) - set(evidence)), evidence=evidence, show_progress=False)
     lp = model.log_potential(torch.tensor([[theirs_map.get(v, 1) for v in mn.variables]]))
     assert abs(float(lp) - ours_map.log_score) < 1e-9  # same optimum (ties may pick another state)

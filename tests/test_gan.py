@@ -328,3 +328,26 @@ def test_sample_counts_and_shapes_must_be_whole_positive_numbers() -> None:
     with pytest.raises(gd.SpecError, match="data_shape"):
         gd.GAN(2.7)
     assert model.sample(3).shape == (3, 2)
+
+
+def _gan_local_worker(rank: int, world: int, out_dir: str) -> None:
+    init_gloo(rank, world, out_dir)
+    try:
+        torch.set_num_threads(1)
+        gan = gd.compile(small())
+        x = gd.data.ring_of_gaussians().sample(64, seed=rank)  # each rank its own data
+        gd.fit(gan, x, method="adversarial", epochs=1, batch_size=8, progress=False, distributed=False)
+        torch.save({k: v.detach() for k, v in gan.state_dict().items()}, os.path.join(out_dir, f"{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+    exit_worker()
+
+
+@pytest.mark.slow
+def test_distributed_false_trains_each_rank_alone_inside_a_process_group(tmp_path) -> None:
+    """distributed=False reaches the discriminator too: its gradients were all-reduced regardless
+    (and a rank with fewer steps would have hung)."""
+    mp.spawn(_gan_local_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
+    s0, s1 = (torch.load(tmp_path / f"{r}.pt") for r in (0, 1))
+    disc = [k for k in s0 if k.startswith("discriminator") and k.endswith("weight")]
+    assert disc and all(not torch.equal(s0[k], s1[k]) for k in disc)

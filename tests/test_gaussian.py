@@ -180,7 +180,7 @@ def test_gaussian_exact_backend(model) -> None:
         m["x[0]"].quantile(0.5)
     mc = gd.query(model, ["x[0]", "x[2]"], evidence={"x[2]": 0.4}, backend="gaussian")
     assert (mc["x[2]"].mean, mc["x[2]"].std) == (0.4, 0.0)
-    mode = gd.map_query(model, {"x[2]": 0.4}, backend="gaussian")
+    mode = gd.map_query(model, evidence={"x[2]": 0.4}, backend="gaussian")
     assert mode["x[2]"] == 0.4
     assert mode["x[0]"] == pytest.approx(float(model.mean({"x[2]": 0.4})[0]), rel=1e-12)
     assert mode.log_score == pytest.approx(float(model.log_potential(mode.state)), rel=1e-12)
@@ -276,7 +276,7 @@ def test_pyro_backend_protocol(model) -> None:
     state, score = sampler.map(model, {1: 0.5})
     assert state.shape == (5,) and float(state[1]) == 0.5
     assert float(score) == pytest.approx(float(model.log_potential(state)))
-    res = gd.map_query(model, {"x[1]": 0.5}, backend=sampler)  # approximate: the best draw
+    res = gd.map_query(model, evidence={"x[1]": 0.5}, backend=sampler)  # approximate: the best draw
     assert isinstance(res["x[0]"], float) and res["x[1]"] == 0.5
     with pytest.raises(gd.CapabilityError, match=r"model.log_partition"):
         gd.log_partition(model, backend="nuts")

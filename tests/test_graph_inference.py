@@ -109,7 +109,7 @@ def test_exact_backend_matches_enumeration_on_graphs(name: str) -> None:
     marg, log_z, best = exact_answers(model, ev)
     assert max_marginal_error(model, gd.query(model, None, ev), marg) < 1e-10
     assert abs(float(gd.log_partition(model, ev)) - log_z) < 1e-10
-    assert gd.map_query(model, ev).state.tolist() == best
+    assert gd.map_query(model, evidence=ev).state.tolist() == best
 
 
 @pytest.mark.parametrize("name", list(DISCRETE))
@@ -135,7 +135,7 @@ def test_bp_and_mean_field_are_close_on_weakly_coupled_graphs(name: str) -> None
         assert abs(float(gd.log_partition(model, ev, backend="bp")) - log_z) < 0.01
         mf = float(gd.log_partition(model, ev, backend="mean_field"))
         assert log_z - 0.05 < mf <= log_z + 1e-9
-        assert gd.map_query(model, ev, backend="bp").state.tolist() == best
+        assert gd.map_query(model, evidence=ev, backend="bp").state.tolist() == best
 
 
 @pytest.mark.parametrize("name", list(DISCRETE))
@@ -144,7 +144,7 @@ def test_simulated_annealing_finds_the_map_state_of_graphs(name: str) -> None:
     ev = query_evidence(name)
     _, _, best = exact_answers(model, ev)
     backend = gd.infer.SimulatedAnnealing(chains=32, sweeps=200, seed=0)
-    assert gd.map_query(model, ev, backend=backend).state.tolist() == best
+    assert gd.map_query(model, evidence=ev, backend=backend).state.tolist() == best
 
 
 # ------------------------------------------------------ Gaussian visible

@@ -205,7 +205,7 @@ def test_annealing_finds_the_exact_map_state(seed: int) -> None:
     got = gd.map_query(model, backend="annealing")
     assert got.log_score == pytest.approx(exact.log_score, abs=1e-9)
     ev = {"v0": 1}
-    assert gd.map_query(model, ev, backend="gibbs").log_score == pytest.approx(gd.map_query(model, ev).log_score, abs=1e-9)
+    assert gd.map_query(model, evidence=ev, backend="gibbs").log_score == pytest.approx(gd.map_query(model, evidence=ev).log_score, abs=1e-9)
 
 
 def test_log_partition_through_the_api() -> None:

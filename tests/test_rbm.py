@@ -298,7 +298,7 @@ def test_exact_map_equals_the_markov_network_map(sizes: tuple[int, int]) -> None
     rbm = gd.compile(gd.RBM(*sizes, init_std=1.5, seed=4))
     mn = gd.compile(rbm.to_markov_network())
     for evidence in ({}, {"v[0]": 1}, {"h[1]": 0, "v[2]": 1}):
-        a, b = gd.map_query(rbm, evidence), gd.map_query(mn, evidence)  # was: "does not answer map; try 'exact'"
+        a, b = gd.map_query(rbm, evidence=evidence), gd.map_query(mn, evidence=evidence)  # was: "does not answer map; try 'exact'"
         assert a.assignment == b.assignment, evidence
         assert abs(a.log_score - b.log_score) < 1e-9
     with pytest.raises(gd.CapabilityError, match="to_markov_network"):
@@ -313,6 +313,6 @@ def test_exact_map_of_a_softmax_rbm_equals_brute_force() -> None:
         log_p = -rbm.energy(states)
     for evidence, keep in (({}, torch.ones(len(states), dtype=torch.bool)), ({"v[1]": 2}, states[:, 1] == 2)):
         best = int(torch.where(keep, log_p, torch.full_like(log_p, -float("inf"))).argmax())
-        m = gd.map_query(rbm, evidence)
+        m = gd.map_query(rbm, evidence=evidence)
         assert m.state.tolist() == states[best].tolist(), evidence
         assert abs(m.log_score - float(log_p[best])) < 1e-9

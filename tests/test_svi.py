@@ -148,7 +148,7 @@ def test_query_map_and_log_partition_through_the_api() -> None:
     m = gd.query(model, evidence={"x[1]": 0.0}, backend=svi)
     assert (m["x[1]"].mean, m["x[1]"].std) == (0.0, 0.0)
     assert m["x[0]"].mean == pytest.approx(0.5, abs=0.1) and m["x[0]"].std == pytest.approx(1.0, abs=0.1)
-    res = gd.map_query(model, {"x[1]": 0.0}, backend=svi)
+    res = gd.map_query(model, evidence={"x[1]": 0.0}, backend=svi)
     assert res["x[1]"] == 0.0 and res["x[0]"] == pytest.approx(0.5, abs=0.1)
     assert res.log_score == pytest.approx(float(model.log_potential(res.state).detach()))
     bound = gd.log_partition(model, {"x[1]": 0.0}, backend=svi)

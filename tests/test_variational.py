@@ -74,8 +74,8 @@ def test_bp_is_exact_on_trees_and_chains(name: str, schedule: str) -> None:
 def test_max_product_map_equals_exact_map_on_trees(name: str) -> None:
     model = gd.compile(TREES[name]())
     for evidence in ({}, {model.variables[0]: model.state_labels(0)[0]}):
-        got = gd.map_query(model, evidence, backend="bp")
-        exact = gd.map_query(model, evidence)
+        got = gd.map_query(model, evidence=evidence, backend="bp")
+        exact = gd.map_query(model, evidence=evidence)
         assert got.log_score == pytest.approx(exact.log_score, abs=1e-9)
         assert got.state.tolist() == exact.state.tolist()
 

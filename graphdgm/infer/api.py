@@ -1,12 +1,14 @@
 """The query API shared by every backend: ``query``, ``map_query``, ``log_partition``."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
-from graphdgm.errors import CapabilityError
+from graphdgm.errors import CapabilityError, SpecError
 from graphdgm.infer.registry import backends_answering, check_capabilities, get_backend
 from graphdgm.spec.validate import positive_int
 from graphdgm.infer.results import ContinuousMarginal, DiscreteMarginal, JointDistribution, MAPResult, Marginals
@@ -102,18 +104,30 @@ def query(
 
 def map_query(
     model: Any,
-    evidence: dict[str, Any] | None = None,
-    *,
+    *args: Any,
     variables: Sequence[str] | str | None = None,
+    evidence: dict[str, Any] | None = None,
     backend: Any = "exact",
 ) -> MAPResult:
-    """The most probable assignment given evidence (marginal MAP over ``variables`` if given).
+    """The most probable assignment given ``evidence``, or with ``variables`` the marginal MAP over
+    them (the other free variables summed out). Called like :func:`query`:
+    ``map_query(model, variables=None, evidence=None, *, backend="exact")``.
+
+    ``variables`` are names (a block name means all its variables; ``None`` means a MAP over every
+    free variable); ``evidence`` maps names to state labels (real values for a continuous model).
+    The assignment holds the maximised and the evidence variables.
+
+    Older code passed evidence second, ``map_query(model, {"a": 1})``: a dict given positionally
+    as ``variables`` is still taken as evidence, with a ``FutureWarning``; write ``evidence=``.
 
     >>> import graphdgm as gd
     >>> model = gd.compile(gd.MarkovNetwork.ising_grid(2, 2, coupling=0.5, field=0.1))
     >>> gd.map_query(model).assignment["x[0,0]"]
     1
+    >>> gd.map_query(model, ["x[0,0]"], {"x[1,1]": -1}).assignment
+    {'x[0,0]': -1, 'x[1,1]': -1}
     """
+    variables, evidence = _map_arguments(args, variables, evidence)
     model = _queryable(_model(model))
     ev = model.encode_evidence(evidence)
     idx = None if variables is None else model.resolve(variables)
@@ -125,6 +139,46 @@ def map_query(
     else:
         assignment = {model.variables[i]: model.state_labels(i)[int(state[i])] for i in names}
     return MAPResult(assignment, state, float(score), _diagnostics(fn))
+
+
+_UNSET = object()
+
+
+def _map_arguments(args: tuple[Any, ...], variables: Any, evidence: Any) -> tuple[Any, Any]:
+    """``map_query``'s positional arguments ``(variables, evidence)`` merged with its keywords; a
+    dict in the ``variables`` place is evidence in the old order (FutureWarning)."""
+    if len(args) > 2:
+        raise SpecError(f"map_query(model, variables=None, evidence=None, *, backend=...) takes at most 2 positional "
+                        f"arguments after the model, got {len(args)}")
+    pos_vars = args[0] if len(args) >= 1 else _UNSET
+    pos_ev = args[1] if len(args) == 2 else _UNSET
+    if pos_vars is not _UNSET and pos_vars is not None and not _names_like(pos_vars):
+        # the old order, map_query(model, evidence, variables=...): a dict (or anything that is no
+        # list of names) in the variables place is evidence, as it was
+        warnings.warn("map_query(model, evidence) with evidence second is deprecated: map_query now takes "
+                      "(model, variables=None, evidence=None) like query; write map_query(model, evidence={...})",
+                      FutureWarning, stacklevel=3)
+        if pos_ev is not _UNSET or evidence is not None:
+            raise SpecError("map_query got evidence twice: a dict in the variables place (the old order) and evidence; "
+                            "pass evidence=... once")
+        return variables, pos_vars
+    if pos_vars is not _UNSET:
+        if variables is not None:
+            raise SpecError("map_query got variables twice (positionally and as variables=...); pass them once")
+        variables = pos_vars
+    if pos_ev is not _UNSET:
+        if evidence is not None:
+            raise SpecError("map_query got evidence twice (positionally and as evidence=...); pass it once")
+        evidence = pos_ev
+    return variables, evidence
+
+
+def _names_like(x: Any) -> bool:
+    """Whether ``x`` can be a ``variables`` argument: a name, or a list (tuple, set, array,
+    iterator) of names; a dict, a tensor or a number cannot."""
+    if isinstance(x, Mapping) or torch.is_tensor(x):
+        return False
+    return isinstance(x, (str, list, tuple, set, frozenset, np.ndarray, Iterator))
 
 
 def _is_continuous(model: torch.nn.Module) -> bool:

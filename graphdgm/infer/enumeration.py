@@ -258,8 +258,8 @@ class GraphEnumeration:
 
         >>> import graphdgm as gd
         >>> rbm = gd.compile(gd.RBM(4, 3, init_std=1.0, seed=1))
-        >>> a = gd.map_query(rbm, {"v[0]": 1})
-        >>> b = gd.map_query(gd.compile(rbm.to_markov_network()), {"v[0]": 1})
+        >>> a = gd.map_query(rbm, evidence={"v[0]": 1})
+        >>> b = gd.map_query(gd.compile(rbm.to_markov_network()), evidence={"v[0]": 1})
         >>> a.assignment == b.assignment, abs(a.log_score - b.log_score) < 1e-9
         (True, True)
         """

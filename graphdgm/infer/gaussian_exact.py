@@ -18,7 +18,7 @@ class GaussianExact:
     >>> model = gd.compile(gd.GaussianMarkovNetwork.from_precision([[2.0, 0.5], [0.5, 1.0]], [1.0, 0.0]))
     >>> gd.query(model, "x[0]", backend="gaussian")["x[0]"]
     p(x[0]): mean 0.5714, std 0.7559
-    >>> mode = gd.map_query(model, {"x[1]": 1.0}, backend="gaussian")
+    >>> mode = gd.map_query(model, evidence={"x[1]": 1.0}, backend="gaussian")
     >>> round(mode["x[0]"], 6), mode["x[1]"]
     (0.25, 1.0)
     """

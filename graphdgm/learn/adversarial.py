@@ -112,12 +112,13 @@ class Adversarial:
 
     def __init__(self, model: torch.nn.Module, loss: str = "non_saturating", *, d_steps: int | None = None,
                  lr_d: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), gp_weight: float = 10.0, r1: float = 0.0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, distributed: bool | None = None) -> None:
         if loss not in LOSSES:
             raise SpecError(f"unknown GAN loss {loss!r}; use one of {', '.join(LOSSES)}")
         if "implicit" not in getattr(model, "capabilities", ()):
             raise SpecError(f"adversarial training needs a compiled GAN, got a {type(model).__name__}")
         self.model, self.loss = model, loss
+        self.distributed = distributed  # None: all-reduce when a process group is up; False: never
         self.d_steps = positive_int(d_steps if d_steps is not None else (5 if loss == "wgan_gp" else 1), "d_steps")
         try:  # the one check of the penalty weights: fit_adversarial and direct callers both pass here
             self.gp_weight = positive_float(gp_weight, "gp_weight", allow_zero=True)
@@ -138,7 +139,7 @@ class Adversarial:
         return self.model.generate(self.model.noise(n, self.noise_rng))  # (n, *data_shape)
 
     def _allreduce_discriminator_grads(self) -> None:
-        all_reduce_grads_(self.model.discriminator.parameters())
+        all_reduce_grads_(self.model.discriminator.parameters(), self.distributed)
 
     def backward(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """One GAN step on a real batch (B, ...): ``d_steps`` discriminator updates (with the gradient or R1
@@ -291,8 +292,8 @@ def fit_adversarial(
     betas = ((0.5, 0.9) if wgan else (0.5, 0.999)) if betas is None else tuple(betas)
     rank, _ = rank_and_world(distributed)
     objective = Adversarial(model, loss, d_steps=d_steps, lr_d=lr_d, betas=betas, gp_weight=gp_weight, r1=r1,
-                            seed=rank_seed(seed + 1, stride=1000, distributed=distributed))
-    steps = max(1, math.ceil(x.shape[0] / (int(batch_size) * objective.d_steps * rank_and_world()[1]))) * int(epochs)
+                            seed=rank_seed(seed + 1, stride=1000, distributed=distributed), distributed=distributed)
+    steps = max(1, math.ceil(x.shape[0] / (int(batch_size) * objective.d_steps * rank_and_world(distributed)[1]))) * int(epochs)
     objective.lr_factor = lr_factor(schedule, steps)  # the discriminator's rate decays with the generator's
     if sample_every and sample_dir is None:
         raise SpecError("sample_every needs sample_dir=... (the folder for the sample PNGs)")

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from graphdgm.errors import SpecError
@@ -24,11 +25,106 @@ from graphdgm.runtime.random import make_generator
 from graphdgm.spec.validate import positive_float, positive_int
 
 
+def data_columns(model: torch.nn.Module) -> list[str] | None:
+    """The variable names of the columns ``model`` trains on, in order: a graph's (an RBM's)
+    observed and input blocks side by side, else every variable; None for a model trained on
+    sequences (an HMM, a Markov chain), which has no columns.
+
+    >>> import graphdgm as gd
+    >>> data_columns(gd.compile(gd.RBM(3, 2)))
+    ['v[0]', 'v[1]', 'v[2]']
+    """
+    if "time_tied" in getattr(model, "capabilities", ()):
+        return None
+    names = getattr(model, "variables", None)
+    if names is None:
+        return None
+    ranges, roles = getattr(model, "ranges", None), getattr(model, "roles", None)
+    if ranges is not None and roles is not None:
+        return [names[i] for b in model.block_names if roles[b] in ("observed", "input") for i in range(*ranges[b])]
+    return list(names)
+
+
+def is_data_frame(data: Any) -> bool:
+    """Whether ``data`` is a pandas DataFrame (or any table with ``columns`` and ``to_numpy``)."""
+    return hasattr(data, "columns") and hasattr(data, "to_numpy") and not torch.is_tensor(data)
+
+
+def frame_to_matrix(model: torch.nn.Module, frame: Any, what: str = "training data") -> torch.Tensor:
+    """A DataFrame's columns matched to ``model``'s data variables **by name** (any order) -> (N, n)
+    tensor in :func:`data_columns` order. Numbers are taken as they are (state indices for a discrete
+    unit, values for a real one); text columns are state labels, mapped through the variable's labels.
+
+    >>> import pandas as pd, graphdgm as gd
+    >>> rbm = gd.compile(gd.RBM(2, 2))
+    >>> frame_to_matrix(rbm, pd.DataFrame({"v[1]": [1, 0], "v[0]": [0, 0]})).tolist()
+    [[0, 1], [0, 0]]
+    """
+    wanted = data_columns(model)
+    if wanted is None:
+        raise SpecError(f"{what}: a {type(model).__name__} trains on sequences, not on a table; give a list of "
+                        f"sequences (or a padded tensor with lengths=...)")
+    names = [str(c) for c in frame.columns]
+    missing = [v for v in wanted if v not in names]
+    extra = [c for c in names if c not in wanted]
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if missing or extra or repeated:
+        raise SpecError(f"{what}: DataFrame columns are matched to the model's variables by name; missing columns "
+                        f"{missing}, extra columns {extra}" + (f", repeated columns {repeated}" if repeated else "") +
+                        f". This {type(model).__name__} trains on the columns {wanted[:8]}"
+                        f"{' ...' if len(wanted) > 8 else ''} ({len(wanted)}); rename or drop columns to match")
+    by_name = dict(zip(names, frame.columns))
+    index = {v: i for i, v in enumerate(getattr(model, "variables", wanted))}
+    cols = [_column_values(model, index[v], v, np.asarray(frame[by_name[v]]), what) for v in wanted]  # once per column
+    return torch.as_tensor(np.stack(cols, 1) if cols else np.zeros((len(frame), 0)))
+
+
+def frame_to_training_data(model: torch.nn.Module, frame: Any, what: str = "training data") -> Any:
+    """:func:`frame_to_matrix`, split into a dict by block name for a graph with several observed
+    and input blocks (what :func:`graph_training_data` reads), else the (N, n) tensor itself."""
+    x = frame_to_matrix(model, frame, what)
+    ranges, roles = getattr(model, "ranges", None), getattr(model, "roles", None)
+    if ranges is None or roles is None:
+        return x
+    clamped = [b for b in model.block_names if roles[b] in ("observed", "input")]
+    if len(clamped) < 2:
+        return x
+    out, col = {}, 0
+    for b in clamped:  # a loop over blocks
+        n = ranges[b][1] - ranges[b][0]
+        out[b], col = x[:, col:col + n], col + n
+    return out
+
+
+def _column_values(model: torch.nn.Module, i: int, name: str, col: np.ndarray, what: str) -> np.ndarray:
+    """One column (N,): numbers as they are, labels (text or objects) to state indices of variable ``i``."""
+    if col.dtype.kind in "iubf":
+        return col
+    labels = list(model.state_labels(i)) if hasattr(model, "state_labels") else None
+    if not labels:
+        raise SpecError(f"{what} column {name!r} holds {col.dtype} values; give numbers (state indices or values)")
+    lookup = {str(lab): s for s, lab in enumerate(labels)}
+    unknown = sorted({str(v) for v in col if str(v) not in lookup})
+    if unknown:
+        raise SpecError(f"{what} column {name!r} holds labels {unknown[:5]} that are not states of {name!r}; "
+                        f"its states are {labels}")
+    return np.array([lookup[str(v)] for v in col], dtype=np.int64)
+
+
 def as_training_data(model: torch.nn.Module, data: Any, what: str = "training data") -> torch.Tensor:
     """Check and convert ``data`` to what ``model`` trains on: (N, V) visible states of an RBM
     (images (N, 28, 28) are flattened), (N, n) state indices of a Markov network, or for a compiled
     graph with latent or input blocks its observed and input blocks packed side by side (a tensor
-    for a single such block, else a dict by block name; :func:`graph_training_data`)."""
+    for a single such block, else a dict by block name; :func:`graph_training_data`). A pandas
+    DataFrame is matched to the variables by column name (:func:`frame_to_matrix`).
+
+    >>> import pandas as pd, graphdgm as gd
+    >>> rbm = gd.compile(gd.RBM(2, 2))
+    >>> as_training_data(rbm, pd.DataFrame({"v[1]": [1, 0], "v[0]": [1, 1]})).tolist()
+    [[1.0, 1.0], [1.0, 0.0]]
+    """
+    if is_data_frame(data):
+        data = frame_to_training_data(model, data, what)
     if trains_by_blocks(model):
         return graph_training_data(model, data, what)
     dev = next(model.parameters()).device

@@ -38,6 +38,7 @@ def plate(g: graphviz.Graph | graphviz.Digraph, node: str, label: str, size: str
                 row.attr(rank="same")
                 row.node(node)
                 row.node(f"{node}_size")
+                row.edge(node, f"{node}_size", style="invis")  # a flat edge: dot keeps the size on the right
 
 
 def block_size(shape: tuple[int, ...]) -> str | None:
@@ -66,7 +67,7 @@ def _top_level_parts(text: str) -> list[str]:
     return parts + [text[start:]]
 
 
-def edge_label(text: str, width: int = 72) -> str:
+def edge_label(text: str, width: int = 40) -> str:
     """An edge's plain label, broken at ", " outside brackets (then at spaces) into lines of about
     ``width`` characters.
 

@@ -34,6 +34,39 @@ class Step:
     pairs: tuple[tuple[int, int, tuple[int, ...], str], ...] = ()  # sum steps: pairwise program
 
 
+def _bitsets(scopes: Sequence[Sequence[int]], cards: Sequence[int], out_scope: Sequence[int]) -> tuple:
+    """``(variables, mask_of, size)`` for planning a product: the variables in play (sorted), a scope
+    as a bitmask over them, and a bitmask's table size (memoised).
+
+    >>> allv, mask_of, size = _bitsets([(3, 7)], [1, 1, 1, 2, 1, 1, 1, 5], ())
+    >>> allv, mask_of((7,)), size(mask_of((3, 7)))
+    ([3, 7], 2, 10)
+    """
+    allv = sorted({v for sc in scopes for v in sc} | set(out_scope))
+    loc = {v: b for b, v in enumerate(allv)}
+    card = [cards[v] for v in allv]
+    sizes: dict[int, int] = {}
+
+    def mask_of(sc: Sequence[int]) -> int:
+        m = 0
+        for v in sc:
+            m |= 1 << loc[v]
+        return m
+
+    def size(m: int) -> int:
+        got = sizes.get(m)
+        if got is None:
+            got, x = 1, m
+            while x:
+                low = x & -x
+                got *= card[low.bit_length() - 1]
+                x ^= low
+            sizes[m] = got
+        return got
+
+    return allv, mask_of, size
+
+
 def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tuple[int, ...],
                      exhaustive_up_to: int = 8) -> tuple:
     """Greedy pairwise contraction order for one product-then-sum: always join the two operands
@@ -52,28 +85,7 @@ def pairwise_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope:
     if len(scopes) == 2:  # one product, summed straight into the output's axis order
         return ((0, 1, tuple(out_scope), einsum_equation(list(scopes), tuple(out_scope))),)
     # scopes as bitmasks over the variables in play; sizes memoised; counts kept as operands merge
-    allv = sorted({v for sc in scopes for v in sc} | set(out_scope))
-    loc = {v: b for b, v in enumerate(allv)}
-    card = [cards[v] for v in allv]
-
-    def mask_of(sc: Sequence[int]) -> int:
-        m = 0
-        for v in sc:
-            m |= 1 << loc[v]
-        return m
-
-    sizes: dict[int, int] = {}
-
-    def size(m: int) -> int:
-        got = sizes.get(m)
-        if got is None:
-            got, x = 1, m
-            while x:
-                low = x & -x
-                got *= card[low.bit_length() - 1]
-                x ^= low
-            sizes[m] = got
-        return got
+    allv, mask_of, size = _bitsets(scopes, cards, out_scope)
 
     ops = {i: tuple(sc) for i, sc in enumerate(scopes)}
     masks = {i: mask_of(sc) for i, sc in enumerate(scopes)}
@@ -169,27 +181,7 @@ def tree_program(scopes: list[tuple[int, ...]], cards: list[int], out_scope: tup
     """
     if not scopes:
         return ()
-    allv = sorted({v for sc in scopes for v in sc} | set(out_scope))
-    loc = {v: b for b, v in enumerate(allv)}
-    card = [cards[v] for v in allv]
-    sizes: dict[int, int] = {}
-
-    def size(m: int) -> int:
-        got = sizes.get(m)
-        if got is None:
-            got, x = 1, m
-            while x:
-                low = x & -x
-                got *= card[low.bit_length() - 1]
-                x ^= low
-            sizes[m] = got
-        return got
-
-    def mask_of(sc: Sequence[int]) -> int:
-        m = 0
-        for v in sc:
-            m |= 1 << loc[v]
-        return m
+    allv, mask_of, size = _bitsets(scopes, cards, out_scope)
 
     ops = {i: tuple(sc) for i, sc in enumerate(scopes)}
     masks = {i: mask_of(sc) for i, sc in enumerate(scopes)}

@@ -221,3 +221,14 @@ def test_plot_marginals_grid_shows_p_of_one() -> None:
     np.testing.assert_allclose(np.asarray(plot_marginals_grid(m.tensor(), (3, 3)).axes[0].images[0].get_array()), shown)
     with pytest.raises(SpecError, match="3x4"):
         plot_marginals_grid(m, (3, 4))
+
+
+def test_plots_name_bad_values() -> None:
+    import math
+
+    with pytest.raises(SpecError, match="marginals must be a tensor"):
+        gd.viz.plot_marginals_grid(None, (2, 2))
+    with pytest.raises(SpecError, match="NaN"):
+        gd.viz.plot_marginals_grid(torch.tensor([0.1, math.nan, 0.2, 0.3]), (2, 2))
+    with pytest.raises(SpecError, match="NaN"):
+        gd.viz.plot_samples(torch.full((2, 4), math.nan), (2, 2))

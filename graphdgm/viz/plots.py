@@ -46,8 +46,16 @@ def _register_figure_display(fig: Any) -> None:
     select_figure_formats(shell, {"png"})
 
 
-def _as_array(x: Any) -> np.ndarray:
-    return torch.as_tensor(x).detach().to("cpu", torch.float64).numpy() if not isinstance(x, np.ndarray) else x.astype(float)
+def _as_array(x: Any, what: str = "the values") -> np.ndarray:
+    """``x`` (a tensor, an array or nested lists of numbers) as a float64 numpy array; anything else
+    is a SpecError naming ``what`` and its type."""
+    try:
+        a = torch.as_tensor(x).detach().to("cpu", torch.float64).numpy() if not isinstance(x, np.ndarray) else x.astype(float)
+    except (TypeError, ValueError, RuntimeError):
+        raise SpecError(f"{what} must be a tensor or an array of numbers, got {type(x).__name__}") from None
+    if not np.isfinite(a).all():
+        raise SpecError(f"{what} hold NaN or inf; plot finite values")
+    return a
 
 
 def plot_history(history: Any, metrics: Sequence[str] | None = None, ax: Any = None) -> Any:
@@ -124,7 +132,7 @@ def _check_shape(shape: Any, images: Any) -> tuple[int, int]:
     if not (isinstance(shape, (tuple, list)) and len(shape) == 2):
         raise SpecError(f"shape must be (height, width) of one image, got {shape!r}")
     h, w = int(shape[0]), int(shape[1])
-    x = torch.as_tensor(images)
+    x = torch.as_tensor(_as_array(images, "images"))
     if x.dim() < 1 or x[0].numel() != h * w:
         raise SpecError(f"images of shape {tuple(x.shape)} do not hold {h}x{w} pictures; pass (N, {h * w}) or (N, {h}, {w})")
     return h, w
@@ -201,7 +209,7 @@ def plot_marginals_grid(marginals: Any, shape: tuple[int, int], state: Any = 1, 
     if hasattr(marginals, "values") and hasattr(marginals, "__getitem__") and not torch.is_tensor(marginals):
         p = np.array([float(m[state]) for m in marginals.values()])  # m[state] matches the label (1, or "1")
     else:
-        t = _as_array(marginals)
+        t = _as_array(marginals, "plot_marginals_grid: marginals")
         p = t if t.ndim == 1 else t[:, int(state)]
     h, w = int(shape[0]), int(shape[1])
     if p.size != h * w:
